@@ -1,0 +1,2 @@
+import CKernels
+print("threads: \(ck_get_num_threads())")

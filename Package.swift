@@ -1,0 +1,83 @@
+// swift-tools-version: 6.2
+// 6.2 or later: a package with unsafe flags (needed to reach libomp's header and
+// library) can still be used as a versioned dependency from that release on.
+
+import PackageDescription
+
+// MARK: - Build settings for the C kernels
+
+/// Swift's clang ships no `omp.h`; Debian's libomp-dev (LLVM 14) provides the header and
+/// the runtime. One OpenMP runtime only: libomp, never libgomp beside it.
+let openMPInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
+let openMPLib = "/usr/lib/llvm-14/lib"
+
+let kernelCSettings: [CSetting] = [
+    .unsafeFlags(["-fopenmp", "-I\(openMPInclude)", "-O3", "-march=native", "-ffp-contract=fast"]),
+]
+
+let kernelLinkerSettings: [LinkerSetting] = [
+    .linkedLibrary("openblas"),
+    .linkedLibrary("omp"),
+    .linkedLibrary("m"),
+    .unsafeFlags(["-L\(openMPLib)", "-Xlinker", "-rpath", "-Xlinker", openMPLib]),
+]
+
+let package = Package(
+    name: "swift-nn",
+
+    // MARK: - Public API
+
+    products: [
+        .library(name: "NN", targets: ["NN"]),
+    ],
+
+    targets: [
+
+        // MARK: - Library
+
+        /// C99 kernels (OpenMP + OpenBLAS). Knows nothing of Swift.
+        .target(
+            name: "CKernels",
+            cSettings: kernelCSettings,
+            linkerSettings: kernelLinkerSettings
+        ),
+        /// The system zlib, for gzip-compressed IDX files.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        /// Tensor, autodiff tape, layers, losses, optimizers, data, training.
+        .target(
+            name: "NN",
+            dependencies: ["CKernels", "CZlib"]
+        ),
+
+        // MARK: - Implementation details: the naive reference
+
+        /// Plain Swift loops written from the definitions: the tests' oracle and the
+        /// benchmarks' baseline.
+        .target(name: "NNReference"),
+
+        // MARK: - Benchmarks
+
+        .executableTarget(
+            name: "KernelBench",
+            dependencies: ["CKernels", "NNReference", "NN"],
+            path: "Benchmarks/KernelBench"
+        ),
+
+        // MARK: - Tests
+
+        /// One tolerance helper shared by every test target.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "CKernelsTests",
+            dependencies: ["CKernels", "NNReference", "TestSupport"]
+        ),
+        .testTarget(
+            name: "NNReferenceTests",
+            dependencies: ["NNReference", "TestSupport"]
+        ),
+        .testTarget(
+            name: "NNTests",
+            dependencies: ["NN", "NNReference", "TestSupport"]
+        ),
+    ]
+)

@@ -1,0 +1,241 @@
+// ckernels.h: the one public header of swift-nn's C kernels.
+//
+// Conventions (see ../shared/STYLE.md):
+// - float32, row-major, images in NCHW.
+// - Arguments: outputs first, then inputs, then sizes/parameters.
+// - Every backward kernel ADDS into its gradient outputs (dx, dw, dbias, ...), so the
+//   caller zeroes them once and gradients from several uses of a tensor accumulate.
+// - No hidden allocation: workspaces are arguments sized by the matching *_size call.
+// - OpenMP parallelises outer loops where each thread owns what it writes; BLAS is never
+//   called inside an OpenMP region. Sizes are checked with assert().
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Threads
+
+/// Sets the thread count of OpenMP and OpenBLAS together; n <= 0 means all cores.
+void ck_set_num_threads(int n);
+/// The thread count in force for both pools.
+int ck_get_num_threads(void);
+
+// MARK: - GEMM
+
+/// c = alpha * op(a) * op(b) + beta * c, row-major, through OpenBLAS's cblas_sgemm.
+/// op(a) is (m,k), op(b) is (k,n), c is (m,n); lda/ldb/ldc are row strides of the
+/// matrices as stored (before transposition).
+void ck_sgemm(float *c, int ldc,
+              const float *a, int lda, int trans_a,
+              const float *b, int ldb, int trans_b,
+              int m, int n, int k, float alpha, float beta);
+
+// MARK: - Convolution geometry
+
+/// Geometry of a 2-D convolution: x is (n,c,h,w), w is (oc,c,kh,kw), y is (n,oc,oh,ow)
+/// with oh = (h + 2*pad_h - dil_h*(kh-1) - 1) / stride_h + 1 (likewise ow).
+typedef struct {
+    int n, c, h, w;
+    int oc;
+    int kh, kw;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int dil_h, dil_w;
+} ck_conv2d_params;
+
+int ck_conv2d_out_h(const ck_conv2d_params *p);
+int ck_conv2d_out_w(const ck_conv2d_params *p);
+
+// MARK: - im2col / col2im
+
+/// One image: x is (c,h,w); col is (c*kh*kw, oh*ow). Padding reads as zero.
+void ck_im2col(float *col, const float *x,
+               int c, int h, int w, int kh, int kw,
+               int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w);
+/// Adjoint of ck_im2col: x (c,h,w) += the columns scattered back (padding dropped).
+void ck_col2im(float *x, const float *col,
+               int c, int h, int w, int kh, int kw,
+               int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w);
+
+// MARK: - conv2d
+
+/// Floats of workspace the three conv2d kernels need for this geometry.
+size_t ck_conv2d_workspace_size(const ck_conv2d_params *p);
+/// y (n,oc,oh,ow) = conv(x (n,c,h,w), w (oc,c,kh,kw)) + bias (oc) (bias may be NULL).
+void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bias,
+                       float *workspace, const ck_conv2d_params *p);
+/// dx (n,c,h,w) += conv_transpose(dy (n,oc,oh,ow), w).
+void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
+                             float *workspace, const ck_conv2d_params *p);
+/// dw (oc,c,kh,kw) += correlation of dy with x; dbias (oc) += sum of dy (dbias may be NULL).
+void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
+                               float *workspace, const ck_conv2d_params *p);
+
+// MARK: - Pooling
+
+/// Geometry of 2-D pooling: x is (n,c,h,w), y is (n,c,oh,ow),
+/// oh = (h + 2*pad_h - kh) / stride_h + 1 (likewise ow). Padding never wins a max.
+typedef struct {
+    int n, c, h, w;
+    int kh, kw;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+} ck_pool2d_params;
+
+int ck_pool2d_out_h(const ck_pool2d_params *p);
+int ck_pool2d_out_w(const ck_pool2d_params *p);
+
+/// y = max over each window; argmax (n,c,oh,ow) records the winner's index within its
+/// (h,w) plane (row * w + col).
+void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p);
+/// dx += dy routed to the recorded argmax.
+void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
+                           const ck_pool2d_params *p);
+/// y = mean over each window; count_include_pad != 0 divides by kh*kw (PyTorch's default),
+/// otherwise by the number of in-bounds elements.
+void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, int count_include_pad);
+/// dx += dy spread evenly over each window (same divisor as forward).
+void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p, int count_include_pad);
+/// y (n,c) = mean of x (n,c,hw) over hw.
+void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw);
+/// dx (n,c,hw) += dy (n,c) / hw.
+void ck_global_avgpool_backward(float *dx, const float *dy, int n, int c, int hw);
+
+// MARK: - Batch normalization
+
+// x is (n,c,s): s = h*w for images, s = 1 for (N,F) features. Statistics per channel c
+// over n*s values. The running variance uses the unbiased estimate (divide by n*s - 1),
+// the normalisation the biased one, as PyTorch does:
+//   running = (1 - momentum) * running + momentum * batch_statistic.
+
+/// Training forward: saves the batch mean and 1/sqrt(var + eps) for backward and
+/// updates the running statistics (running_mean/running_var may be NULL to skip).
+void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invstd,
+                                   float *running_mean, float *running_var,
+                                   const float *x, const float *gamma, const float *beta,
+                                   int n, int c, int s, float momentum, float eps);
+/// Inference forward with the running statistics.
+void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
+                                    const float *running_mean, const float *running_var,
+                                    int n, int c, int s, float eps);
+/// Backward of the training forward: dx, dgamma, dbeta += gradients (batch statistics).
+void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, const float *gamma,
+                           const float *save_mean, const float *save_invstd,
+                           int n, int c, int s);
+/// Backward of the inference forward (statistics are constants).
+void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
+                                     const float *dy, const float *x, const float *gamma,
+                                     const float *running_mean, const float *running_var,
+                                     int n, int c, int s, float eps);
+
+// MARK: - Element-wise activations
+
+typedef enum {
+    CK_ACT_IDENTITY = 0,
+    CK_ACT_BINARY_STEP = 1,   // 1 if x >= 0 else 0; derivative 0
+    CK_ACT_SIGMOID = 2,
+    CK_ACT_TANH = 3,
+    CK_ACT_ARCTAN = 4,
+    CK_ACT_RELU = 5,
+    CK_ACT_LEAKY_RELU = 6,    // x if x > 0 else alpha * x
+    CK_ACT_ELU = 7,           // x if x > 0 else alpha * (exp(x) - 1)
+    CK_ACT_SOFTPLUS = 8,      // log(1 + exp(x)), computed stably
+} ck_activation;
+
+/// y = f(x) over count elements (alpha is LeakyReLU's slope or ELU's scale).
+void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha);
+/// dx += f'(x) * dy; y is the forward output (used where it is cheaper than x).
+void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                            size_t count, ck_activation kind, float alpha);
+/// PReLU with one learnable slope per channel: x is (n,c,s), alpha is (c).
+void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s);
+/// dx += dy * (x > 0 ? 1 : alpha); dalpha (c) += sum of dy * x where x <= 0.
+void ck_prelu_backward(float *dx, float *dalpha, const float *dy, const float *x,
+                       const float *alpha, int n, int c, int s);
+
+// MARK: - Softmax and cross-entropy
+
+/// y (rows,cols) = softmax of each row of x, max-subtracted for stability.
+void ck_softmax_forward(float *y, const float *x, int rows, int cols);
+/// dx += y * (dy - sum(dy * y)) per row.
+void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols);
+/// y = x - logsumexp(x) per row.
+void ck_log_softmax_forward(float *y, const float *x, int rows, int cols);
+/// dx += dy - exp(y) * sum(dy) per row (y is the log-softmax output).
+void ck_log_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols);
+/// Fused softmax + cross-entropy with integer labels in [0, cols): writes the softmax
+/// probabilities (saved for backward) and returns the mean loss over rows.
+float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const int32_t *labels,
+                                       int rows, int cols);
+/// dlogits += scale * (probs - onehot(labels)); scale = dloss / rows for the mean.
+void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
+                                       int rows, int cols, float scale);
+
+// MARK: - Dropout
+
+/// y = x * mask; mask holds 0 or 1/(1-p) (inverted dropout), drawn by the caller.
+void ck_dropout_forward(float *y, const float *x, const float *mask, size_t count);
+/// dx += dy * mask.
+void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count);
+
+// MARK: - Optimizer steps (torch.optim update rules, in place over flat buffers)
+
+/// SGD: g = grad (+ weight_decay * param), negated if maximize; with momentum,
+/// buf = g on the first step, else momentum * buf + (1 - dampening) * g;
+/// g = nesterov ? g + momentum * buf : buf; param -= lr * g.
+typedef struct {
+    float lr, momentum, dampening, weight_decay;
+    int nesterov, maximize;
+} ck_sgd_params;
+/// momentum_buf may be NULL when momentum == 0. step counts from 1.
+void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t count,
+                 const ck_sgd_params *p, int64_t step);
+
+/// AdaGrad: clr = lr / (1 + (step - 1) * lr_decay); sum += g^2; param -= clr * g / (sqrt(sum) + eps).
+typedef struct {
+    float lr, lr_decay, weight_decay, eps;
+    int maximize;
+} ck_adagrad_params;
+void ck_adagrad_step(float *param, float *state_sum, const float *grad, size_t count,
+                     const ck_adagrad_params *p, int64_t step);
+
+/// RMSProp: v = alpha * v + (1 - alpha) * g^2; centered subtracts the squared mean of g;
+/// with momentum, buf = momentum * buf + g / (sqrt(v~) + eps), param -= lr * buf;
+/// else param -= lr * g / (sqrt(v~) + eps).
+typedef struct {
+    float lr, alpha, eps, weight_decay, momentum;
+    int centered, maximize;
+} ck_rmsprop_params;
+/// momentum_buf may be NULL when momentum == 0; grad_avg may be NULL unless centered.
+void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float *grad_avg,
+                     const float *grad, size_t count, const ck_rmsprop_params *p);
+
+/// Adam / AdamW: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; with amsgrad vmax = max(vmax, v);
+/// param -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+/// Adam adds weight_decay * param to g; AdamW (decoupled) multiplies param by 1 - lr * wd first.
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+    int amsgrad, maximize, decoupled_weight_decay;
+} ck_adam_params;
+/// max_exp_avg_sq may be NULL unless amsgrad. step counts from 1.
+void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
+                  const float *grad, size_t count, const ck_adam_params *p, int64_t step);
+
+// MARK: - Bias helpers (dense layers)
+
+/// y (n,c,s) += bias (c) broadcast over n and s.
+void ck_bias_add_forward(float *y, const float *bias, int n, int c, int s);
+/// dbias (c) += sum of dy (n,c,s) over n and s.
+void ck_bias_add_backward(float *dbias, const float *dy, int n, int c, int s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // CKERNELS_H
