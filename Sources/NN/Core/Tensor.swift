@@ -1,0 +1,192 @@
+import Foundation
+
+/// Float storage behind `Tensor`: one 64-byte-aligned allocation, shared between tensor
+/// values until one of them writes (copy-on-write).
+
+final class TensorStorage {
+    let count: Int
+    let pointer: UnsafeMutablePointer<Float>
+
+    /// Uninitialized storage; every caller writes all `count` elements before reading.
+
+    init(uninitializedCount count: Int) {
+        precondition(count >= 0, "tensor element count must be non-negative, got \(count)")
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    /// Storage of `count` copies of `value`.
+
+    convenience init(count: Int, repeating value: Float) {
+        self.init(uninitializedCount: count)
+        pointer.initialize(repeating: value, count: count)
+    }
+
+    /// An independent copy of this storage.
+
+    func copy() -> TensorStorage {
+        let other = TensorStorage(uninitializedCount: count)
+        other.pointer.initialize(from: pointer, count: count)
+        return other
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// An n-dimensional array of `Float` with value semantics (copy-on-write), row-major and
+/// contiguous; images are NCHW. A tensor computed from tensors that require gradients
+/// remembers how it was made, so `backward()` on a scalar result can fill the gradients.
+public struct Tensor {
+    /// The extent of each dimension.
+    public let shape: [Int]
+    var storage: TensorStorage
+    /// The autodiff node of this value; `nil` for a constant.
+    var node: Node?
+
+    init(shape: [Int], storage: TensorStorage, node: Node? = nil) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "tensor shape \(shape) has a negative dimension")
+        precondition(Tensor.elementCount(shape) == storage.count,
+                     "shape \(shape) needs \(Tensor.elementCount(shape)) elements, storage has \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+        self.node = node
+    }
+
+    /// The number of elements of a tensor of `shape`.
+
+    public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    // MARK: Creation
+
+    /// A tensor of `shape` filled with `value`.
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(shape: shape, storage: TensorStorage(count: Tensor.elementCount(shape), repeating: value))
+    }
+
+    /// A tensor of zeros.
+    public init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
+
+    /// A tensor of ones.
+    public init(ones shape: [Int]) { self.init(repeating: 1, shape: shape) }
+
+    /// A tensor holding `scalars` (row-major) with `shape`.
+    public init(_ scalars: [Float], shape: [Int]) {
+        precondition(scalars.count == Tensor.elementCount(shape),
+                     "\(scalars.count) scalars cannot fill shape \(shape) (\(Tensor.elementCount(shape)) elements)")
+        let storage = TensorStorage(uninitializedCount: scalars.count)
+        scalars.withUnsafeBufferPointer { storage.pointer.initialize(from: $0.baseAddress!, count: scalars.count) }
+        self.init(shape: shape, storage: storage)
+    }
+
+    /// A one-element tensor of shape `[]`.
+    public init(scalar: Float) { self.init([scalar], shape: []) }
+
+    /// Values drawn from a normal distribution.
+    public init(randomNormal shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+                using generator: inout RandomGenerator) {
+        let storage = TensorStorage(uninitializedCount: Tensor.elementCount(shape))
+        for i in 0..<storage.count { storage.pointer[i] = mean + standardDeviation * generator.nextNormal() }
+        self.init(shape: shape, storage: storage)
+    }
+
+    /// Values drawn uniformly from `range` (its upper bound excluded).
+    public init(randomUniform shape: [Int], in range: ClosedRange<Float> = 0...1,
+                using generator: inout RandomGenerator) {
+        let storage = TensorStorage(uninitializedCount: Tensor.elementCount(shape))
+        let low = range.lowerBound, width = range.upperBound - range.lowerBound
+        for i in 0..<storage.count { storage.pointer[i] = low + width * generator.nextUnitFloat() }
+        self.init(shape: shape, storage: storage)
+    }
+
+    /// A tensor of `shape` computed element by element by `body` into uninitialized memory.
+
+    static func build(shape: [Int], _ body: (UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        let storage = TensorStorage(uninitializedCount: elementCount(shape))
+        body(storage.pointer, storage.count)
+        return Tensor(shape: shape, storage: storage)
+    }
+
+    // MARK: Access
+
+    /// The number of elements.
+    public var count: Int { storage.count }
+    /// The number of dimensions.
+    public var rank: Int { shape.count }
+    /// The elements in row-major order.
+    public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: storage.count)) }
+    /// The only element of a one-element tensor.
+    public var scalar: Float {
+        precondition(count == 1, "scalar needs a one-element tensor, shape is \(shape)")
+        return storage.pointer[0]
+    }
+
+    /// Calls `body` with the elements; the pointer must not escape.
+
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// Calls `body` with writable elements, copying them first if they are shared.
+    /// The pointer must not escape.
+
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// Read-only pointer to the elements for kernels (valid while `self` is alive).
+    var pointer: UnsafePointer<Float> { UnsafePointer(storage.pointer) }
+
+    /// The element at a multi-dimensional index.
+    public subscript(_ index: Int...) -> Float {
+        get {
+            precondition(index.count == shape.count, "index \(index) does not fit shape \(shape)")
+            var flat = 0
+            for (d, i) in index.enumerated() {
+                precondition(i >= 0 && i < shape[d], "index \(index) is out of bounds for shape \(shape)")
+                flat = flat * shape[d] + i
+            }
+            return storage.pointer[flat]
+        }
+    }
+
+    /// This value without its autodiff history (a constant).
+    public var detached: Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// Whether gradients flow back through this value.
+    public var requiresGradient: Bool { node != nil }
+
+    /// A leaf copy of this value that collects a gradient in `gradient` after `backward()`.
+    public func requiringGradient() -> Tensor {
+        Tensor(shape: shape, storage: storage, node: Node(leafShape: shape))
+    }
+
+    /// The gradient accumulated in this leaf by `backward()` (zeros if none reached it).
+    public var gradient: Tensor? {
+        guard let node, node.isLeaf else { return nil }
+        return node.gradientTensor()
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    /// The shape and up to the first 8 elements, e.g. `Tensor[2, 3](0.1, 0.2, ...)`.
+    public var description: String {
+        let shown = (0..<min(count, 8)).map { String(format: "%.4g", storage.pointer[$0]) }
+        let more = count > 8 ? ", ... (\(count) elements)" : ""
+        let grad = requiresGradient ? ", requires gradient" : ""
+        return "Tensor\(shape)(\(shown.joined(separator: ", "))\(more))\(grad)"
+    }
+}
+
+extension Tensor: Equatable {
+    /// Same shape and the same elements (autodiff history is ignored).
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        guard lhs.shape == rhs.shape else { return false }
+        for i in 0..<lhs.count where lhs.storage.pointer[i] != rhs.storage.pointer[i] { return false }
+        return true
+    }
+}

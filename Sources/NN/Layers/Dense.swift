@@ -1,0 +1,46 @@
+/// A fully connected layer: y = x * weight^T + bias, for x of shape (N, inputSize).
+public final class Dense: Layer {
+    /// The weight, shape (outputSize, inputSize) as in PyTorch's `Linear`.
+    public let weight: Parameter
+    /// The bias, shape (outputSize), or nil.
+    public let bias: Parameter?
+    public var isTraining = true
+
+    /// A dense layer; weights He-uniform by default (for layers feeding ReLU), bias zeros.
+    public init(inputSize: Int, outputSize: Int, useBias: Bool = true,
+                weightInitializer: Initializer = .heUniform, biasInitializer: Initializer = .zeros) {
+        precondition(inputSize > 0 && outputSize > 0,
+                     "Dense: sizes must be positive, got input \(inputSize), output \(outputSize)")
+        weight = Parameter(weightInitializer.make([outputSize, inputSize]))
+        bias = useBias ? Parameter(biasInitializer.make([outputSize])) : nil
+    }
+
+    public var ownParameters: [(name: String, parameter: Parameter)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        precondition(input.rank == 2 && input.shape[1] == weight.shape[1],
+                     "Dense: input shape \(input.shape) does not fit weight shape \(weight.shape) (expected [N, \(weight.shape[1])])")
+        let y = matmul(input, weight.value, transposeB: true)
+        return bias.map { y.addingBias($0.value) } ?? y
+    }
+}
+
+/// Flattens (N, ...) to (N, rest).
+public final class Flatten: Layer {
+    public var isTraining = true
+    /// A flattening layer.
+    public init() {}
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.flattenedBatch() }
+}
+
+/// Reshapes each example: (N, ...) to (N, shape...).
+public final class Reshape: Layer {
+    /// The per-example target shape.
+    public let shape: [Int]
+    public var isTraining = true
+    /// A layer reshaping each example to `shape`.
+    public init(_ shape: [Int]) { self.shape = shape }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.reshaped(to: [input.shape[0]] + shape) }
+}

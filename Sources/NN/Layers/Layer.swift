@@ -1,0 +1,89 @@
+/// A building block of a network: maps an input tensor to an output tensor, owns its
+/// parameters and buffers, and may contain sub-layers. Layers are thin: they hold state
+/// and call ops; the math lives in ops and kernels.
+public protocol Layer: AnyObject {
+    /// The output for `input`.
+    func callAsFunction(_ input: Tensor) -> Tensor
+    /// Training (true) or inference (false) behaviour of this layer itself; use
+    /// `setTraining(_:)` to switch a whole model.
+    var isTraining: Bool { get set }
+    /// Parameters owned directly by this layer, by PyTorch's names ("weight", "bias").
+    var ownParameters: [(name: String, parameter: Parameter)] { get }
+    /// Buffers owned directly by this layer ("running_mean", "running_var").
+    var ownBuffers: [(name: String, buffer: Buffer)] { get }
+    /// Direct sub-layers, by name.
+    var children: [(name: String, layer: any Layer)] { get }
+}
+
+extension Layer {
+    public var ownParameters: [(name: String, parameter: Parameter)] { [] }
+    public var ownBuffers: [(name: String, buffer: Buffer)] { [] }
+    public var children: [(name: String, layer: any Layer)] { [] }
+
+    /// Every parameter of this layer and its sub-layers, named by path ("0.weight").
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        var result = ownParameters
+        for child in children {
+            result += child.layer.namedParameters.map { ("\(child.name).\($0.name)", $0.parameter) }
+        }
+        return result
+    }
+
+    /// Every buffer of this layer and its sub-layers, named by path ("1.running_mean").
+    public var namedBuffers: [(name: String, buffer: Buffer)] {
+        var result = ownBuffers
+        for child in children {
+            result += child.layer.namedBuffers.map { ("\(child.name).\($0.name)", $0.buffer) }
+        }
+        return result
+    }
+
+    /// Every parameter of this layer and its sub-layers.
+    public var parameters: [Parameter] { namedParameters.map(\.parameter) }
+
+    /// The number of trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + Tensor.elementCount($1.shape) } }
+
+    /// Switches this layer and every sub-layer to training (true) or inference (false).
+    public func setTraining(_ training: Bool) {
+        isTraining = training
+        for child in children { child.layer.setTraining(training) }
+    }
+
+    /// Zeroes the gradient of every parameter.
+    public func zeroGradients() {
+        for parameter in parameters { parameter.zeroGradient() }
+    }
+}
+
+/// Builds the layer list of a `Sequential` from a block of layer expressions.
+@resultBuilder
+public enum LayerBuilder {
+    public static func buildExpression(_ layer: any Layer) -> [any Layer] { [layer] }
+    public static func buildBlock(_ parts: [any Layer]...) -> [any Layer] { parts.flatMap { $0 } }
+    public static func buildOptional(_ part: [any Layer]?) -> [any Layer] { part ?? [] }
+    public static func buildEither(first part: [any Layer]) -> [any Layer] { part }
+    public static func buildEither(second part: [any Layer]) -> [any Layer] { part }
+    public static func buildArray(_ parts: [[any Layer]]) -> [any Layer] { parts.flatMap { $0 } }
+}
+
+/// Layers applied one after the other; sub-layers are named "0", "1", ... as in PyTorch.
+public final class Sequential: Layer {
+    /// The layers, in order.
+    public let layers: [any Layer]
+    public var isTraining = true
+
+    /// A sequence built with the result builder: `Sequential { Dense(...); ReLU() }`.
+    public init(@LayerBuilder _ build: () -> [any Layer]) { layers = build() }
+
+    /// A sequence of `layers`.
+    public init(_ layers: [any Layer]) { self.layers = layers }
+
+    public var children: [(name: String, layer: any Layer)] {
+        layers.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        layers.reduce(input) { $1($0) }
+    }
+}

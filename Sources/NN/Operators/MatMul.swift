@@ -1,0 +1,38 @@
+import CKernels
+
+/// The matrix product op(a) * op(b) of 2-D tensors through OpenBLAS; `transposeA` and
+/// `transposeB` use the transposes without copying (a dense layer computes x * w^T).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank == 2 && b.rank == 2, "matmul needs 2-D tensors, shapes are \(a.shape) and \(b.shape)")
+    let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+    let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+    precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
+    let (lda, ldb) = (a.shape[1], b.shape[1])
+    var y = Tensor.build(shape: [m, n]) { out, _ in
+        ck_sgemm(out, Int32(n), a.pointer, Int32(lda), transposeA ? 1 : 0, b.pointer, Int32(ldb), transposeB ? 1 : 0,
+                 Int32(m), Int32(n), Int32(k), 1, 0)
+    }
+    let (ca, cb) = (a.detached, b.detached)
+    Tensor.record(&y, inputs: [a, b]) { g, grads in
+        // y = A B with A = op(a), B = op(b): dA = g B^T, dB = A^T g; then undo the op.
+        if let da = grads[0] {
+            if transposeA {  // da (k,m) += B g^T
+                ck_sgemm(da, Int32(lda), cb.pointer, Int32(ldb), transposeB ? 1 : 0, g, Int32(n), 1,
+                         Int32(k), Int32(m), Int32(n), 1, 1)
+            } else {         // da (m,k) += g B^T
+                ck_sgemm(da, Int32(lda), g, Int32(n), 0, cb.pointer, Int32(ldb), transposeB ? 0 : 1,
+                         Int32(m), Int32(k), Int32(n), 1, 1)
+            }
+        }
+        if let db = grads[1] {
+            if transposeB {  // db (n,k) += g^T A
+                ck_sgemm(db, Int32(ldb), g, Int32(n), 1, ca.pointer, Int32(lda), transposeA ? 1 : 0,
+                         Int32(n), Int32(k), Int32(m), 1, 1)
+            } else {         // db (k,n) += A^T g
+                ck_sgemm(db, Int32(ldb), ca.pointer, Int32(lda), transposeA ? 0 : 1, g, Int32(n), 0,
+                         Int32(k), Int32(n), Int32(m), 1, 1)
+            }
+        }
+    }
+    return y
+}

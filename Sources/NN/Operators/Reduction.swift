@@ -1,0 +1,83 @@
+import Foundation
+
+// Sums, means and argmax, over the whole tensor or along one axis.
+
+extension Tensor {
+    /// (outer, length, inner) such that the tensor is (outer, shape[axis], inner) row-major.
+    func axisSplit(_ axis: Int, _ op: String) -> (outer: Int, length: Int, inner: Int) {
+        precondition(axis >= 0 && axis < rank, "\(op): axis \(axis) is outside shape \(shape)")
+        return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+    }
+
+    /// The sum of all elements, as a one-element tensor of shape [].
+    public func sum() -> Tensor {
+        let n = count
+        var total = 0.0
+        for i in 0..<n { total += Double(pointer[i]) }
+        var y = Tensor(scalar: Float(total))
+        Tensor.record(&y, inputs: [self]) { g, grads in
+            guard let dx = grads[0] else { return }
+            let gv = g[0]
+            for i in 0..<n { dx[i] += gv }
+        }
+        return y
+    }
+
+    /// The mean of all elements, as a one-element tensor of shape [].
+    public func mean() -> Tensor {
+        precondition(count > 0, "mean() of an empty tensor, shape \(shape)")
+        return sum() * (1 / Float(count))
+    }
+
+    /// Sums along `axis`, which is removed from the shape.
+    public func sum(alongAxis axis: Int) -> Tensor {
+        let (outer, length, inner) = axisSplit(axis, "sum(alongAxis:)")
+        var newShape = shape
+        newShape.remove(at: axis)
+        var y = Tensor.build(shape: newShape) { out, _ in
+            let p = self.pointer
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    var total: Float = 0
+                    for l in 0..<length { total += p[(o * length + l) * inner + i] }
+                    out[o * inner + i] = total
+                }
+            }
+        }
+        Tensor.record(&y, inputs: [self]) { g, grads in
+            guard let dx = grads[0] else { return }
+            for o in 0..<outer { for l in 0..<length { for i in 0..<inner {
+                dx[(o * length + l) * inner + i] += g[o * inner + i]
+            } } }
+        }
+        return y
+    }
+
+    /// Means along `axis`, which is removed from the shape.
+    public func mean(alongAxis axis: Int) -> Tensor {
+        let length = axisSplit(axis, "mean(alongAxis:)").length
+        precondition(length > 0, "mean(alongAxis:) over an empty axis, shape \(shape)")
+        return sum(alongAxis: axis) * (1 / Float(length))
+    }
+
+    /// The index of the largest element along `axis` (first on ties), row-major over the
+    /// remaining dimensions; e.g. the predicted class of each row of (N, classes) logits.
+    public func argmax(alongAxis axis: Int) -> [Int] {
+        let (outer, length, inner) = axisSplit(axis, "argmax(alongAxis:)")
+        precondition(length > 0, "argmax(alongAxis:) over an empty axis, shape \(shape)")
+        var result = [Int](repeating: 0, count: outer * inner)
+        let p = pointer
+        for o in 0..<outer {
+            for i in 0..<inner {
+                var best = 0
+                var bestValue = p[o * length * inner + i]
+                for l in 1..<max(length, 1) where p[(o * length + l) * inner + i] > bestValue {
+                    best = l
+                    bestValue = p[(o * length + l) * inner + i]
+                }
+                result[o * inner + i] = best
+            }
+        }
+        return result
+    }
+}

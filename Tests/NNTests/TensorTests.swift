@@ -1,0 +1,120 @@
+import NN
+import TestSupport
+import XCTest
+
+final class TensorTests: XCTestCase {
+    func testCreationAndAccess() {
+        let t = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        XCTAssertEqual(t.shape, [2, 3])
+        XCTAssertEqual(t[1, 2], 6)
+        XCTAssertEqual(Tensor(zeros: [2, 2]).scalars, [0, 0, 0, 0])
+        XCTAssertEqual(Tensor(ones: [3]).scalars, [1, 1, 1])
+        XCTAssertEqual(Tensor(repeating: 2.5, shape: [1, 2]).scalars, [2.5, 2.5])
+        XCTAssertEqual(Tensor(scalar: 3).shape, [])
+        XCTAssertTrue(t.description.hasPrefix("Tensor[2, 3](1, 2, 3"), t.description)
+    }
+
+    func testRandomTensorsAreSeededAndHaveTheRightMoments() {
+        var g1 = RandomGenerator(seed: 9), g2 = RandomGenerator(seed: 9)
+        let a = Tensor(randomNormal: [10_000], mean: 1, standardDeviation: 2, using: &g1)
+        let b = Tensor(randomNormal: [10_000], mean: 1, standardDeviation: 2, using: &g2)
+        XCTAssertEqual(a, b)
+        let mean = a.scalars.reduce(0, +) / 10_000
+        let variance = a.scalars.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 10_000
+        XCTAssertEqual(mean, 1, accuracy: 0.06)
+        XCTAssertEqual(variance.squareRoot(), 2, accuracy: 0.06)
+        let u = Tensor(randomUniform: [10_000], in: -3...5, using: &g1)
+        XCTAssertTrue(u.scalars.allSatisfy { $0 >= -3 && $0 < 5 })
+    }
+
+    func testValueSemanticsCopyOnWrite() {
+        let a = Tensor([1, 2, 3], shape: [3])
+        var b = a
+        b.withUnsafeMutableBufferPointer { $0[0] = 10 }
+        XCTAssertEqual(a.scalars, [1, 2, 3])
+        XCTAssertEqual(b.scalars, [10, 2, 3])
+    }
+
+    func testArithmeticValues() {
+        let a = Tensor([1, 2, 3, 4], shape: [2, 2]), b = Tensor([5, 6, 7, 8], shape: [2, 2])
+        XCTAssertEqual((a + b).scalars, [6, 8, 10, 12])
+        XCTAssertEqual((a - b).scalars, [-4, -4, -4, -4])
+        XCTAssertEqual((a * b).scalars, [5, 12, 21, 32])
+        XCTAssertEqual((b / a).scalars, [5, 3, 7.0 / 3, 2])
+        XCTAssertEqual((a * 2 + 1).scalars, [3, 5, 7, 9])
+        XCTAssertEqual((1 - a).scalars, [0, -1, -2, -3])
+        XCTAssertEqual(a.addingBias(Tensor([10, 20], shape: [2])).scalars, [11, 22, 13, 24])
+        XCTAssertEqual(matmul(a, b).scalars, [19, 22, 43, 50])
+        XCTAssertEqual(matmul(a, b, transposeA: true, transposeB: true).scalars, [23, 31, 34, 46])
+        XCTAssertEqual(a.transposed().scalars, [1, 3, 2, 4])
+        XCTAssertEqual(a.sum().scalar, 10)
+        XCTAssertEqual(a.mean().scalar, 2.5)
+        XCTAssertEqual(a.sum(alongAxis: 0).scalars, [4, 6])
+        XCTAssertEqual(a.mean(alongAxis: 1).scalars, [1.5, 3.5])
+        XCTAssertEqual(Tensor([3, 9, 1, 7, 2, 8], shape: [2, 3]).argmax(alongAxis: 1), [1, 2])
+        XCTAssertEqual(Tensor([3, 9, 1, 7, 2, 8], shape: [2, 3]).argmax(alongAxis: 0), [1, 0, 1])
+        XCTAssertEqual(Tensor([1, 2, 3, 4, 5, 6], shape: [3, 2]).slice(batch: 1..<3).scalars, [3, 4, 5, 6])
+        XCTAssertEqual(a.reshaped(to: [4, -1]).shape, [4, 1])
+        let c = Tensor.concatenate([Tensor([1, 2], shape: [2, 1]), Tensor([3, 4, 5, 6], shape: [2, 2])], alongAxis: 1)
+        XCTAssertEqual(c.scalars, [1, 3, 4, 2, 5, 6])
+    }
+
+    func testGradientsOfCoreOps() {
+        let a = randomTensor([3, 4], seed: 1), b = randomTensor([3, 4], in: 0.5...2, seed: 2)
+        checkGradients("+", inputs: [a, b]) { $0[0] + $0[1] }
+        checkGradients("-", inputs: [a, b]) { $0[0] - $0[1] }
+        checkGradients("*", inputs: [a, b]) { $0[0] * $0[1] }
+        checkGradients("/", inputs: [a, b]) { $0[0] / $0[1] }
+        checkGradients("scalar ops", inputs: [a]) { (2 - $0[0] * 3) / 4 + 1 }
+        checkGradients("addingBias 2-D", inputs: [a, randomTensor([4], seed: 3)]) { $0[0].addingBias($0[1]) }
+        checkGradients("addingBias 4-D", inputs: [randomTensor([2, 3, 2, 5]), randomTensor([3], seed: 3)]) {
+            $0[0].addingBias($0[1])
+        }
+        checkGradients("reshape", inputs: [a]) { $0[0].reshaped(to: [2, 6]) * $0[0].reshaped(to: [2, 6]) }
+        checkGradients("transpose", inputs: [a]) { $0[0].transposed() }
+        checkGradients("sum", inputs: [a]) { $0[0].sum() }
+        checkGradients("mean", inputs: [a]) { $0[0].mean() }
+        checkGradients("sum axis 0", inputs: [a]) { $0[0].sum(alongAxis: 0) }
+        checkGradients("mean axis 1", inputs: [randomTensor([2, 3, 4])]) { $0[0].mean(alongAxis: 1) }
+        checkGradients("slice", inputs: [a]) { $0[0].slice(batch: 1..<3) }
+        checkGradients("concatenate", inputs: [randomTensor([2, 3, 2]), randomTensor([2, 1, 2], seed: 4)]) {
+            Tensor.concatenate([$0[0], $0[1]], alongAxis: 1)
+        }
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let x = randomTensor(ta ? [5, 3] : [3, 5], seed: 5), y = randomTensor(tb ? [4, 5] : [5, 4], seed: 6)
+            checkGradients("matmul tA \(ta) tB \(tb)", inputs: [x, y]) {
+                matmul($0[0], $0[1], transposeA: ta, transposeB: tb)
+            }
+        }
+    }
+
+    func testGradientsAccumulateAndGraphIsReleased() {
+        let x = Tensor([1, 2, 3], shape: [3]).requiringGradient()
+        (x * x).sum().backward()
+        XCTAssertEqual(x.gradient?.scalars, [2, 4, 6])
+        (x * 3).sum().backward()   // accumulates
+        XCTAssertEqual(x.gradient?.scalars, [5, 7, 9])
+        // A value used twice gets both contributions.
+        let y = Tensor([2], shape: [1]).requiringGradient()
+        (y * y + y).sum().backward()
+        XCTAssertEqual(y.gradient?.scalars, [5])
+    }
+
+    func testNoGradientScopeRecordsNothing() {
+        let x = Tensor([1, 2], shape: [2]).requiringGradient()
+        let y = withoutGradient { x * 2 }
+        XCTAssertFalse(y.requiresGradient)
+        XCTAssertTrue((x * 2).requiresGradient)
+        XCTAssertFalse((Tensor(ones: [2]) * 2).requiresGradient)
+    }
+
+    /// The tape walk is linear: a chain of 20,000 ops back-propagates quickly and without
+    /// recursion (a recursive walk would overflow the stack).
+    func testLongChainBackward() {
+        let x = Tensor([1], shape: [1]).requiringGradient()
+        var y = x
+        for _ in 0..<20_000 { y = y * 1.0001 }
+        y.sum().backward()
+        XCTAssertEqual(x.gradient!.scalar, powf(1.0001, 20_000), accuracy: 1e-2)
+    }
+}
