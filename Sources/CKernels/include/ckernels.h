@@ -185,8 +185,9 @@ void ck_dropout_forward(float *y, const float *x, const float *mask, size_t coun
 void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count);
 
 // MARK: - Optimizer steps (torch.optim update rules, in place over flat buffers)
+// As in PyTorch's code, maximize negates the raw gradient before L2 weight decay is added.
 
-/// SGD: g = grad (+ weight_decay * param), negated if maximize; with momentum,
+/// SGD: g = (maximize ? -grad : grad) + weight_decay * param; with momentum,
 /// buf = g on the first step, else momentum * buf + (1 - dampening) * g;
 /// g = nesterov ? g + momentum * buf : buf; param -= lr * g.
 typedef struct {

@@ -1,0 +1,140 @@
+// Element-wise activations and PReLU, forward and backward.
+#include "ckernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+// Below this many elements the OpenMP fork/join costs more than the loop itself.
+#define CK_ELEMENTWISE_PARALLEL_MIN 32768
+
+// One flat loop over i in [0, count) (the enclosing function's `count`), each thread
+// owning a contiguous slice. The switch sits outside the loop so every body is
+// branch-free (ternaries become selects) and the compiler can vectorize it.
+#define CK_MAP(body)                                                                    \
+    _Pragma("omp parallel for schedule(static) if (count > CK_ELEMENTWISE_PARALLEL_MIN)") \
+    for (size_t i = 0; i < count; i++) { body; }
+
+// x and y are (count).
+void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha) {
+    assert(count == 0 || (y != NULL && x != NULL));
+    switch (kind) {
+    case CK_ACT_IDENTITY:
+        CK_MAP(y[i] = x[i]);
+        break;
+    case CK_ACT_BINARY_STEP:
+        CK_MAP(y[i] = x[i] >= 0.0f ? 1.0f : 0.0f);
+        break;
+    case CK_ACT_SIGMOID:
+        // exp(-|x|) never overflows; the two branches are the same function rearranged.
+        CK_MAP({
+            const float e = expf(-fabsf(x[i]));
+            y[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        });
+        break;
+    case CK_ACT_TANH:
+        CK_MAP(y[i] = tanhf(x[i]));
+        break;
+    case CK_ACT_ARCTAN:
+        CK_MAP(y[i] = atanf(x[i]));
+        break;
+    case CK_ACT_RELU:
+        CK_MAP(y[i] = x[i] > 0.0f ? x[i] : 0.0f);
+        break;
+    case CK_ACT_LEAKY_RELU:
+        CK_MAP(y[i] = x[i] > 0.0f ? x[i] : alpha * x[i]);
+        break;
+    case CK_ACT_ELU:
+        CK_MAP(y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]));
+        break;
+    case CK_ACT_SOFTPLUS:
+        // max(x,0) + log1p(exp(-|x|)): no overflow for large x, no log(1) loss for small.
+        CK_MAP(y[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i]))));
+        break;
+    default:
+        assert(!"ck_activation_forward: unknown activation kind");
+    }
+}
+
+// dy, x, y, dx are (count). Sigmoid, tanh and the negative side of ELU read y (no exp);
+// the others read x. Derivatives at the kinks follow PyTorch: ReLU'(0) = 0,
+// LeakyReLU'(0) = alpha, ELU'(0) = alpha.
+void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                            size_t count, ck_activation kind, float alpha) {
+    assert(count == 0 || (dx != NULL && dy != NULL && x != NULL));
+    assert(count == 0 || y != NULL
+           || (kind != CK_ACT_SIGMOID && kind != CK_ACT_TANH && kind != CK_ACT_ELU));
+    switch (kind) {
+    case CK_ACT_IDENTITY:
+        CK_MAP(dx[i] += dy[i]);
+        break;
+    case CK_ACT_BINARY_STEP:
+        // Derivative 0 everywhere: nothing to add.
+        break;
+    case CK_ACT_SIGMOID:
+        CK_MAP(dx[i] += dy[i] * y[i] * (1.0f - y[i]));
+        break;
+    case CK_ACT_TANH:
+        CK_MAP(dx[i] += dy[i] * (1.0f - y[i] * y[i]));
+        break;
+    case CK_ACT_ARCTAN:
+        CK_MAP(dx[i] += dy[i] / (1.0f + x[i] * x[i]));
+        break;
+    case CK_ACT_RELU:
+        CK_MAP(dx[i] += x[i] > 0.0f ? dy[i] : 0.0f);
+        break;
+    case CK_ACT_LEAKY_RELU:
+        CK_MAP(dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i]);
+        break;
+    case CK_ACT_ELU:
+        // For x <= 0, y = alpha * (exp(x) - 1), so alpha * exp(x) = y + alpha.
+        CK_MAP(dx[i] += x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha));
+        break;
+    case CK_ACT_SOFTPLUS:
+        // softplus' = sigmoid(x), in the overflow-free form used by the forward sigmoid.
+        CK_MAP({
+            const float e = expf(-fabsf(x[i]));
+            const float s = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            dx[i] += dy[i] * s;
+        });
+        break;
+    default:
+        assert(!"ck_activation_backward: unknown activation kind");
+    }
+}
+
+// x and y are (n,c,s), alpha is (c).
+void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s) {
+    assert(n >= 0 && c >= 0 && s >= 0);
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN)
+    for (long row = 0; row < (long)n * c; row++) {
+        const float a = alpha[row % c];
+        const float *xr = x + (size_t)row * s;
+        float *yr = y + (size_t)row * s;
+        for (int k = 0; k < s; k++) yr[k] = xr[k] > 0.0f ? xr[k] : a * xr[k];
+    }
+}
+
+// dy, x, dx are (n,c,s); alpha, dalpha are (c). Each thread owns a slice of channels, so
+// it owns both their dx rows and their dalpha entries: no reduction across threads.
+void ck_prelu_backward(float *dx, float *dalpha, const float *dy, const float *x,
+                       const float *alpha, int n, int c, int s) {
+    assert(n >= 0 && c >= 0 && s >= 0);
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN)
+    for (int j = 0; j < c; j++) {
+        const float a = alpha[j];
+        float acc = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const size_t base = ((size_t)i * c + j) * s;
+            const float *dyr = dy + base, *xr = x + base;
+            float *dxr = dx + base;
+            // simd reduction: lets the compiler reorder the float sum and vectorize it.
+            #pragma omp simd reduction(+:acc)
+            for (int k = 0; k < s; k++) {
+                const int positive = xr[k] > 0.0f;
+                dxr[k] += positive ? dyr[k] : a * dyr[k];
+                acc += positive ? 0.0f : dyr[k] * xr[k];
+            }
+        }
+        dalpha[j] += acc;
+    }
+}

@@ -1,0 +1,156 @@
+// Optimizer steps in place over flat float buffers, following torch.optim's update rules
+// (the single-tensor implementations). Every element is independent, so each loop is one
+// `parallel for` whose threads own contiguous slices of every buffer.
+//
+// Shared conventions, as in PyTorch's code:
+// - maximize negates the raw gradient first; L2 weight decay is then added to the
+//   negated gradient (so decay still pulls parameters towards zero when maximizing).
+// - Scalar factors (bias corrections, decayed learning rates) are computed in double once
+//   per call and rounded to float; the per-element math is float.
+// - Options are loop-invariant branches, which the compiler unswitches out of the loops.
+#include "ckernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+// Below this many elements the OpenMP fork/join costs more than the loop itself.
+#define CK_OPTIMIZER_PARALLEL_MIN 32768
+
+// sqrtf may set errno (the build keeps -fmath-errno), which leaves it a library call that
+// blocks vectorization of the whole loop; the element-wise builtin is the same correctly
+// rounded IEEE square root without errno.
+static inline float ck_sqrtf(float x) {
+#if defined(__has_builtin) && __has_builtin(__builtin_elementwise_sqrt)
+    return __builtin_elementwise_sqrt(x);
+#else
+    return sqrtf(x);
+#endif
+}
+
+// param, momentum_buf, grad are (count).
+void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t count,
+                 const ck_sgd_params *p, int64_t step) {
+    assert(p != NULL && step >= 1);
+    assert(p->lr >= 0.0f && p->momentum >= 0.0f && p->weight_decay >= 0.0f);
+    assert(p->momentum == 0.0f || momentum_buf != NULL);
+    // PyTorch rejects Nesterov without momentum or with dampening.
+    assert(!p->nesterov || (p->momentum > 0.0f && p->dampening == 0.0f));
+    const float lr = p->lr, wd = p->weight_decay, mu = p->momentum;
+    const float keep = 1.0f - p->dampening;
+    const float sign = p->maximize ? -1.0f : 1.0f;
+    const int nesterov = p->nesterov;
+    // PyTorch seeds the buffer with the first gradient itself (no dampening).
+    const int first = step == 1;
+    if (mu == 0.0f) {
+        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+        for (size_t i = 0; i < count; i++) {
+            float g = sign * grad[i];
+            if (wd != 0.0f) g += wd * param[i];
+            param[i] -= lr * g;
+        }
+    } else {
+        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+        for (size_t i = 0; i < count; i++) {
+            float g = sign * grad[i];
+            if (wd != 0.0f) g += wd * param[i];
+            const float b = first ? g : mu * momentum_buf[i] + keep * g;
+            momentum_buf[i] = b;
+            param[i] -= lr * (nesterov ? g + mu * b : b);
+        }
+    }
+}
+
+// param, state_sum, grad are (count).
+void ck_adagrad_step(float *param, float *state_sum, const float *grad, size_t count,
+                     const ck_adagrad_params *p, int64_t step) {
+    assert(p != NULL && step >= 1);
+    assert(p->lr >= 0.0f && p->lr_decay >= 0.0f && p->weight_decay >= 0.0f && p->eps >= 0.0f);
+    assert(count == 0 || state_sum != NULL);
+    const float clr = (float)((double)p->lr / (1.0 + (double)(step - 1) * (double)p->lr_decay));
+    const float wd = p->weight_decay, eps = p->eps;
+    const float sign = p->maximize ? -1.0f : 1.0f;
+    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float g = sign * grad[i];
+        if (wd != 0.0f) g += wd * param[i];
+        const float s = state_sum[i] + g * g;
+        state_sum[i] = s;
+        param[i] -= clr * g / (ck_sqrtf(s) + eps);
+    }
+}
+
+// param, square_avg, momentum_buf, grad_avg, grad are (count). The buffers arrive
+// zero-initialized on the first step (PyTorch starts them at zero), so no step count.
+void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float *grad_avg,
+                     const float *grad, size_t count, const ck_rmsprop_params *p) {
+    assert(p != NULL);
+    assert(p->lr >= 0.0f && p->alpha >= 0.0f && p->eps >= 0.0f);
+    assert(p->weight_decay >= 0.0f && p->momentum >= 0.0f);
+    assert(count == 0 || square_avg != NULL);
+    assert(count == 0 || p->momentum == 0.0f || momentum_buf != NULL);
+    assert(count == 0 || !p->centered || grad_avg != NULL);
+    const float lr = p->lr, alpha = p->alpha, eps = p->eps;
+    const float wd = p->weight_decay, mu = p->momentum;
+    const float one_minus_alpha = 1.0f - alpha;
+    const float sign = p->maximize ? -1.0f : 1.0f;
+    const int centered = p->centered, use_momentum = mu > 0.0f;
+    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float g = sign * grad[i];
+        if (wd != 0.0f) g += wd * param[i];
+        const float v = alpha * square_avg[i] + one_minus_alpha * g * g;
+        square_avg[i] = v;
+        float var = v;
+        if (centered) {
+            const float mean = alpha * grad_avg[i] + one_minus_alpha * g;
+            grad_avg[i] = mean;
+            var = v - mean * mean;
+        }
+        const float update = g / (ck_sqrtf(var) + eps);
+        if (use_momentum) {
+            const float b = mu * momentum_buf[i] + update;
+            momentum_buf[i] = b;
+            param[i] -= lr * b;
+        } else {
+            param[i] -= lr * update;
+        }
+    }
+}
+
+// param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad are (count).
+void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
+                  const float *grad, size_t count, const ck_adam_params *p, int64_t step) {
+    assert(p != NULL && step >= 1);
+    assert(p->lr >= 0.0f && p->eps >= 0.0f && p->weight_decay >= 0.0f);
+    assert(p->beta1 >= 0.0f && p->beta1 < 1.0f && p->beta2 >= 0.0f && p->beta2 < 1.0f);
+    assert(count == 0 || (exp_avg != NULL && exp_avg_sq != NULL));
+    assert(count == 0 || !p->amsgrad || max_exp_avg_sq != NULL);
+    const double bias_correction1 = 1.0 - pow((double)p->beta1, (double)step);
+    const double bias_correction2 = 1.0 - pow((double)p->beta2, (double)step);
+    const float step_size = (float)((double)p->lr / bias_correction1);
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bias_correction2));
+    const float b1 = p->beta1, b2 = p->beta2, eps = p->eps;
+    const float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
+    const float sign = p->maximize ? -1.0f : 1.0f;
+    const int decoupled = p->decoupled_weight_decay, amsgrad = p->amsgrad;
+    // Adam folds decay into the gradient (L2); AdamW shrinks the parameter directly.
+    const float l2 = decoupled ? 0.0f : p->weight_decay;
+    const float shrink = decoupled ? (float)(1.0 - (double)p->lr * (double)p->weight_decay) : 1.0f;
+    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++) {
+        float g = sign * grad[i];
+        float w = param[i];
+        if (l2 != 0.0f) g += l2 * w;
+        if (shrink != 1.0f) w *= shrink;
+        const float m = b1 * exp_avg[i] + one_minus_b1 * g;
+        const float v = b2 * exp_avg_sq[i] + one_minus_b2 * g * g;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        float vhat = v;
+        if (amsgrad) {
+            vhat = fmaxf(max_exp_avg_sq[i], v);
+            max_exp_avg_sq[i] = vhat;
+        }
+        param[i] = w - step_size * m / (ck_sqrtf(vhat) * inv_sqrt_bc2 + eps);
+    }
+}

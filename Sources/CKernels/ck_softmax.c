@@ -1,0 +1,126 @@
+// Row-wise softmax, log-softmax and fused softmax cross-entropy, forward and backward.
+// Rows are independent, so OpenMP splits rows and each thread owns its output rows.
+#include "ckernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+// Below this many elements the OpenMP fork/join costs more than the work.
+#define CK_SOFTMAX_PARALLEL_MIN 16384
+
+static inline float row_max(const float *x, int cols) {
+    float m = -INFINITY;
+    for (int j = 0; j < cols; j++) m = fmaxf(m, x[j]);
+    return m;
+}
+
+// y[j] = exp(x[j] - max) for one row; returns the sum of y. The sum runs in double so a
+// long row of similar values does not lose the small terms.
+static inline double row_exp_shifted(float *y, const float *x, int cols, float max) {
+    double sum = 0.0;
+    for (int j = 0; j < cols; j++) {
+        y[j] = expf(x[j] - max);
+        sum += y[j];
+    }
+    return sum;
+}
+
+// x and y are (rows,cols).
+void ck_softmax_forward(float *y, const float *x, int rows, int cols) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * cols;
+        float *yr = y + (size_t)r * cols;
+        const float inv = (float)(1.0 / row_exp_shifted(yr, xr, cols, row_max(xr, cols)));
+        for (int j = 0; j < cols; j++) yr[j] *= inv;
+    }
+}
+
+// dy, y, dx are (rows,cols); y is the softmax output.
+void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const size_t base = (size_t)r * cols;
+        const float *dyr = dy + base, *yr = y + base;
+        float *dxr = dx + base;
+        float dot = 0.0f;
+        // simd reduction: lets the compiler reorder the float sum and vectorize it.
+        #pragma omp simd reduction(+:dot)
+        for (int j = 0; j < cols; j++) dot += dyr[j] * yr[j];
+        for (int j = 0; j < cols; j++) dxr[j] += yr[j] * (dyr[j] - dot);
+    }
+}
+
+// x and y are (rows,cols). y = (x - max) - log(sum exp(x - max)); exp(x - max) is
+// written to y first as scratch, then overwritten.
+void ck_log_softmax_forward(float *y, const float *x, int rows, int cols) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * cols;
+        float *yr = y + (size_t)r * cols;
+        const float max = row_max(xr, cols);
+        const float shift = max + (float)log(row_exp_shifted(yr, xr, cols, max));
+        for (int j = 0; j < cols; j++) yr[j] = xr[j] - shift;
+    }
+}
+
+// dy, y, dx are (rows,cols); y is the log-softmax output, so exp(y) is the softmax.
+void ck_log_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const size_t base = (size_t)r * cols;
+        const float *dyr = dy + base, *yr = y + base;
+        float *dxr = dx + base;
+        float sum = 0.0f;
+        #pragma omp simd reduction(+:sum)
+        for (int j = 0; j < cols; j++) sum += dyr[j];
+        for (int j = 0; j < cols; j++) dxr[j] += dyr[j] - expf(yr[j]) * sum;
+    }
+}
+
+// logits and probs are (rows,cols), labels is (rows) with values in [0, cols).
+// The loss of a row is logsumexp(x) - x[label] = (max + log(sum)) - x[label], which stays
+// finite for any finite logits, where -log(probs[label]) would be log(0) once the label's
+// probability underflows.
+float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const int32_t *labels,
+                                       int rows, int cols) {
+    assert(rows > 0 && cols > 0);
+    double total = 0.0;
+    #pragma omp parallel for schedule(static) reduction(+:total) \
+        if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const float *xr = logits + (size_t)r * cols;
+        float *pr = probs + (size_t)r * cols;
+        const int32_t label = labels[r];
+        assert(label >= 0 && label < cols);
+        const float max = row_max(xr, cols);
+        const double sum = row_exp_shifted(pr, xr, cols, max);
+        const float inv = (float)(1.0 / sum);
+        for (int j = 0; j < cols; j++) pr[j] *= inv;
+        total += (double)max + log(sum) - (double)xr[label];
+    }
+    return (float)(total / rows);
+}
+
+// probs and dlogits are (rows,cols), labels is (rows).
+void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
+                                       int rows, int cols, float scale) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    for (int r = 0; r < rows; r++) {
+        const size_t base = (size_t)r * cols;
+        const float *pr = probs + base;
+        float *dr = dlogits + base;
+        const int32_t label = labels[r];
+        assert(label >= 0 && label < cols);
+        // probs[label] - 1 formed before scaling: for a confident row it is tiny, and
+        // adding scale * p then subtracting scale would cancel it away.
+        const float at_label = dr[label] + scale * (pr[label] - 1.0f);
+        for (int j = 0; j < cols; j++) dr[j] += scale * pr[j];
+        dr[label] = at_label;
+    }
+}
