@@ -16,10 +16,12 @@
 // Traversal: channels are processed in blocks of up to CK_BN_MAX_BLOCK consecutive
 // channels, and within a block row by row (i over n, then the block's channels, then s).
 // For images (s large) a block is one or a few channels whose n runs of s floats are
-// contiguous; for (N,F) features (s == 1) a block is a contiguous slice of each row, so
-// the rows are streamed instead of being walked down a column with stride c. A block is
-// sized to stay in L2 between the passes that re-read it. Each OpenMP thread owns whole
-// blocks of channels: it writes only its channels of y/dx and of the per-channel outputs.
+// contiguous, and a block is sized to stay in L2 between the passes that re-read it. For
+// (N,F) features (s == 1) a block is a wide contiguous slice of every row, so rows are
+// streamed instead of walking down a column with stride c, and each pass has its own
+// loop vectorised across the block's channels (the generic loop over s would run one
+// iteration per element). Each OpenMP thread owns whole blocks of channels: it writes
+// only its channels of y/dx and of the per-channel outputs.
 #include "ckernels.h"
 
 #include <assert.h>
@@ -29,7 +31,7 @@
 // Below this many elements a parallel region costs more than it saves.
 #define CK_BN_PARALLEL_MIN 32768L
 // Upper bound of channels per block: the size of the per-block accumulators on the stack.
-#define CK_BN_MAX_BLOCK 64
+#define CK_BN_MAX_BLOCK 256
 // A block of about this many floats (128 KiB) is still in L2 when the next pass reads it.
 #define CK_BN_BLOCK_FLOATS 32768L
 
@@ -38,7 +40,8 @@ static inline int ck_bn_min(int a, int b) { return a < b ? a : b; }
 // Channels per block for an (n,c,s) tensor.
 static int ck_bn_block(int n, int c, int s) {
     const long per_channel = (long)n * s;
-    long bc = CK_BN_BLOCK_FLOATS / (per_channel > 0 ? per_channel : 1);
+    // s == 1: as wide as allowed, for long contiguous runs of each row.
+    long bc = s == 1 ? CK_BN_MAX_BLOCK : CK_BN_BLOCK_FLOATS / (per_channel > 0 ? per_channel : 1);
     if (bc > CK_BN_MAX_BLOCK) bc = CK_BN_MAX_BLOCK;
     // Never fewer blocks than threads when there are enough channels to go round.
     const int threads = omp_get_max_threads();
@@ -66,6 +69,11 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
 
         for (int i = 0; i < n; i++) {
             const float *xr = x + ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) mean[jj] += xr[jj];
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 double acc = 0.0;
                 #pragma omp simd reduction(+:acc)
@@ -77,6 +85,14 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
 
         for (int i = 0; i < n; i++) {
             const float *xr = x + ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) {
+                    const double d = (double)xr[jj] - mean[jj];
+                    m2[jj] += d * d;
+                }
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 const double m = mean[jj];
                 double acc = 0.0;
@@ -105,6 +121,12 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
         // Double here too: with |mean| >> std, float x*scale + shift would cancel badly.
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++)
+                    y[row + jj] = (float)(((double)x[row + jj] - mean[jj]) * scale[jj] + (double)beta[j0 + jj]);
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
                 float *yr = y + row + (size_t)jj * s;
@@ -133,6 +155,13 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
             scale[jj] = (double)gamma[j0 + jj] / sqrt((double)running_var[j0 + jj] + (double)eps);
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++)
+                    y[row + jj] = (float)(((double)x[row + jj] - running_mean[j0 + jj]) * scale[jj]
+                                          + (double)beta[j0 + jj]);
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
                 float *yr = y + row + (size_t)jj * s;
@@ -166,6 +195,14 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
 
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) {
+                    sum_dy[jj] += dy[row + jj];
+                    sum_dy_xc[jj] += (double)dy[row + jj] * ((double)x[row + jj] - save_mean[j0 + jj]);
+                }
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
                 const float *dyr = dy + row + (size_t)jj * s;
@@ -195,6 +232,13 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
 
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++)
+                    dx[row + jj] += (float)(ca[jj] * dy[row + jj]
+                                            + cb[jj] * ((double)x[row + jj] - save_mean[j0 + jj]) + cc[jj]);
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
                 const float *dyr = dy + row + (size_t)jj * s;
@@ -224,19 +268,30 @@ void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
     for (int b = 0; b < blocks; b++) {
         const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
         double invstd[CK_BN_MAX_BLOCK], sum_dy[CK_BN_MAX_BLOCK], sum_dy_xc[CK_BN_MAX_BLOCK];
+        float scale[CK_BN_MAX_BLOCK];
         for (int jj = 0; jj < nb; jj++) {
             invstd[jj] = 1.0 / sqrt((double)running_var[j0 + jj] + (double)eps);
+            scale[jj] = (float)((double)gamma[j0 + jj] * invstd[jj]);
             sum_dy[jj] = sum_dy_xc[jj] = 0.0;
         }
         // One pass: dx needs no reduction, so it is written while the sums are gathered.
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) {
+                    dx[row + jj] += scale[jj] * dy[row + jj];
+                    sum_dy[jj] += dy[row + jj];
+                    sum_dy_xc[jj] += (double)dy[row + jj] * ((double)x[row + jj] - running_mean[j0 + jj]);
+                }
+                continue;
+            }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
                 const float *dyr = dy + row + (size_t)jj * s;
                 float *dxr = dx + row + (size_t)jj * s;
                 const double m = running_mean[j0 + jj];
-                const float g = (float)((double)gamma[j0 + jj] * invstd[jj]);
+                const float g = scale[jj];
                 double a = 0.0, bsum = 0.0;
                 #pragma omp simd reduction(+:a, bsum)
                 for (int k = 0; k < s; k++) {
