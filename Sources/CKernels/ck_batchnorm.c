@@ -1,0 +1,311 @@
+// Batch normalization over the channel axis of x (n,c,s), training and inference,
+// forward and backward.
+//
+// Statistics (per channel, over the n*s values of that channel):
+// - Computed in double with two passes (mean, then the sum of squared deviations from
+//   it), which stays accurate when |mean| >> std, unlike E[x^2] - E[x]^2.
+// - The normalisation uses the biased variance; the running variance is updated with the
+//   unbiased one (divide by n*s - 1), as PyTorch does.
+// - With n*s == 1 the unbiased variance is undefined (PyTorch raises "Expected more than
+//   1 value per channel when training"; its ATen kernel would store NaN). This kernel
+//   still normalises (the biased variance is 0, so y = beta) and updates the running mean,
+//   but leaves the running variance unchanged: one value says nothing about the spread,
+//   and a NaN or a pull towards 0 would poison inference. The Swift layer should reject
+//   such batches like PyTorch; the kernel's choice only keeps the state finite.
+//
+// Traversal: channels are processed in blocks of up to CK_BN_MAX_BLOCK consecutive
+// channels, and within a block row by row (i over n, then the block's channels, then s).
+// For images (s large) a block is one or a few channels whose n runs of s floats are
+// contiguous, and a block is sized to stay in L2 between the passes that re-read it. For
+// (N,F) features (s == 1) a block is a wide contiguous slice of every row, so rows are
+// streamed instead of walking down a column with stride c, and each pass has its own
+// loop vectorised across the block's channels (the generic loop over s would run one
+// iteration per element). Each OpenMP thread owns whole blocks of channels: it writes
+// only its channels of y/dx and of the per-channel outputs.
+#include "ckernels.h"
+
+#include <assert.h>
+#include <math.h>
+#include <omp.h>
+
+// Below this many elements a parallel region costs more than it saves.
+#define CK_BN_PARALLEL_MIN 32768L
+// Upper bound of channels per block: the size of the per-block accumulators on the stack.
+#define CK_BN_MAX_BLOCK 256
+// A block of about this many floats (128 KiB) is still in L2 when the next pass reads it.
+#define CK_BN_BLOCK_FLOATS 32768L
+
+static inline int ck_bn_min(int a, int b) { return a < b ? a : b; }
+
+// Channels per block for an (n,c,s) tensor.
+static int ck_bn_block(int n, int c, int s) {
+    const long per_channel = (long)n * s;
+    // s == 1: as wide as allowed, for long contiguous runs of each row.
+    long bc = s == 1 ? CK_BN_MAX_BLOCK : CK_BN_BLOCK_FLOATS / (per_channel > 0 ? per_channel : 1);
+    if (bc > CK_BN_MAX_BLOCK) bc = CK_BN_MAX_BLOCK;
+    // Never fewer blocks than threads when there are enough channels to go round.
+    const int threads = omp_get_max_threads();
+    const long share = ((long)c + threads - 1) / threads;
+    if (bc > share) bc = share;
+    return bc < 1 ? 1 : (int)bc;
+}
+
+// x and y are (n,c,s); gamma, beta, save_mean, save_invstd, running_mean, running_var are (c).
+void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invstd,
+                                   float *running_mean, float *running_var,
+                                   const float *x, const float *gamma, const float *beta,
+                                   int n, int c, int s, float momentum, float eps) {
+    assert(n >= 1 && c >= 0 && s >= 1);
+    assert(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f);
+    assert(y && save_mean && save_invstd && x && gamma && beta);
+    const long count = (long)n * s;
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)
+    for (int b = 0; b < blocks; b++) {
+        const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
+        double mean[CK_BN_MAX_BLOCK], m2[CK_BN_MAX_BLOCK], scale[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++) mean[jj] = m2[jj] = 0.0;
+
+        for (int i = 0; i < n; i++) {
+            const float *xr = x + ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) mean[jj] += xr[jj];
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                double acc = 0.0;
+                #pragma omp simd reduction(+:acc)
+                for (int k = 0; k < s; k++) acc += xr[(size_t)jj * s + k];
+                mean[jj] += acc;
+            }
+        }
+        for (int jj = 0; jj < nb; jj++) mean[jj] /= (double)count;
+
+        for (int i = 0; i < n; i++) {
+            const float *xr = x + ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) {
+                    const double d = (double)xr[jj] - mean[jj];
+                    m2[jj] += d * d;
+                }
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                const double m = mean[jj];
+                double acc = 0.0;
+                #pragma omp simd reduction(+:acc)
+                for (int k = 0; k < s; k++) {
+                    const double d = (double)xr[(size_t)jj * s + k] - m;
+                    acc += d * d;
+                }
+                m2[jj] += acc;
+            }
+        }
+
+        for (int jj = 0; jj < nb; jj++) {
+            const int j = j0 + jj;
+            const double invstd = 1.0 / sqrt(m2[jj] / (double)count + (double)eps);
+            save_mean[j] = (float)mean[jj];
+            save_invstd[j] = (float)invstd;
+            if (running_mean)
+                running_mean[j] = (float)((1.0 - momentum) * running_mean[j] + (double)momentum * mean[jj]);
+            if (running_var && count > 1)
+                running_var[j] = (float)((1.0 - momentum) * running_var[j]
+                                         + (double)momentum * (m2[jj] / (double)(count - 1)));
+            scale[jj] = (double)gamma[j] * invstd;
+        }
+
+        // Double here too: with |mean| >> std, float x*scale + shift would cancel badly.
+        for (int i = 0; i < n; i++) {
+            const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++)
+                    y[row + jj] = (float)(((double)x[row + jj] - mean[jj]) * scale[jj] + (double)beta[j0 + jj]);
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                const float *xr = x + row + (size_t)jj * s;
+                float *yr = y + row + (size_t)jj * s;
+                const double m = mean[jj], sc = scale[jj], bt = beta[j0 + jj];
+                #pragma omp simd
+                for (int k = 0; k < s; k++) yr[k] = (float)(((double)xr[k] - m) * sc + bt);
+            }
+        }
+    }
+}
+
+// x and y are (n,c,s); gamma, beta, running_mean, running_var are (c).
+void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
+                                    const float *running_mean, const float *running_var,
+                                    int n, int c, int s, float eps) {
+    assert(n >= 0 && c >= 0 && s >= 1);
+    assert(eps >= 0.0f);
+    assert(y && x && gamma && beta && running_mean && running_var);
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)
+    for (int b = 0; b < blocks; b++) {
+        const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
+        double scale[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++)
+            scale[jj] = (double)gamma[j0 + jj] / sqrt((double)running_var[j0 + jj] + (double)eps);
+        for (int i = 0; i < n; i++) {
+            const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++)
+                    y[row + jj] = (float)(((double)x[row + jj] - running_mean[j0 + jj]) * scale[jj]
+                                          + (double)beta[j0 + jj]);
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                const float *xr = x + row + (size_t)jj * s;
+                float *yr = y + row + (size_t)jj * s;
+                const double m = running_mean[j0 + jj], sc = scale[jj], bt = beta[j0 + jj];
+                #pragma omp simd
+                for (int k = 0; k < s; k++) yr[k] = (float)(((double)xr[k] - m) * sc + bt);
+            }
+        }
+    }
+}
+
+// dy, x and dx are (n,c,s); gamma, save_mean, save_invstd, dgamma, dbeta are (c).
+// With xhat = (x - mean) * invstd and M = n*s, per channel:
+//   dbeta += sum(dy), dgamma += sum(dy * xhat),
+//   dx += gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)),
+// the last because mean and invstd are themselves functions of x.
+void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, const float *gamma,
+                           const float *save_mean, const float *save_invstd,
+                           int n, int c, int s) {
+    assert(n >= 1 && c >= 0 && s >= 1);
+    assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);
+    const double count = (double)n * s;
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)
+    for (int b = 0; b < blocks; b++) {
+        const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
+        double sum_dy[CK_BN_MAX_BLOCK], sum_dy_xc[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++) sum_dy[jj] = sum_dy_xc[jj] = 0.0;
+
+        for (int i = 0; i < n; i++) {
+            const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) {
+                    sum_dy[jj] += dy[row + jj];
+                    sum_dy_xc[jj] += (double)dy[row + jj] * ((double)x[row + jj] - save_mean[j0 + jj]);
+                }
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                const float *xr = x + row + (size_t)jj * s;
+                const float *dyr = dy + row + (size_t)jj * s;
+                const double m = save_mean[j0 + jj];
+                double a = 0.0, bsum = 0.0;
+                #pragma omp simd reduction(+:a, bsum)
+                for (int k = 0; k < s; k++) {
+                    a += dyr[k];
+                    bsum += (double)dyr[k] * ((double)xr[k] - m);
+                }
+                sum_dy[jj] += a;
+                sum_dy_xc[jj] += bsum;
+            }
+        }
+
+        // dx = A * dy + B * (x - mean) + C per channel.
+        double ca[CK_BN_MAX_BLOCK], cb[CK_BN_MAX_BLOCK], cc[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++) {
+            const int j = j0 + jj;
+            const double invstd = save_invstd[j];
+            dbeta[j] += (float)sum_dy[jj];
+            dgamma[j] += (float)(sum_dy_xc[jj] * invstd);
+            ca[jj] = (double)gamma[j] * invstd;
+            cb[jj] = -ca[jj] * invstd * invstd * sum_dy_xc[jj] / count;
+            cc[jj] = -ca[jj] * sum_dy[jj] / count;
+        }
+
+        for (int i = 0; i < n; i++) {
+            const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++)
+                    dx[row + jj] += (float)(ca[jj] * dy[row + jj]
+                                            + cb[jj] * ((double)x[row + jj] - save_mean[j0 + jj]) + cc[jj]);
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                const float *xr = x + row + (size_t)jj * s;
+                const float *dyr = dy + row + (size_t)jj * s;
+                float *dxr = dx + row + (size_t)jj * s;
+                const double m = save_mean[j0 + jj], a = ca[jj], bq = cb[jj], cq = cc[jj];
+                #pragma omp simd
+                for (int k = 0; k < s; k++)
+                    dxr[k] += (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
+            }
+        }
+    }
+}
+
+// dy, x and dx are (n,c,s); gamma, running_mean, running_var, dgamma, dbeta are (c).
+// The statistics are constants here, so y is affine in x per channel:
+//   dx += gamma * invstd * dy, dgamma += sum(dy * (x - mean) * invstd), dbeta += sum(dy).
+void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
+                                     const float *dy, const float *x, const float *gamma,
+                                     const float *running_mean, const float *running_var,
+                                     int n, int c, int s, float eps) {
+    assert(n >= 0 && c >= 0 && s >= 1);
+    assert(eps >= 0.0f);
+    assert(dx && dgamma && dbeta && dy && x && gamma && running_mean && running_var);
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)
+    for (int b = 0; b < blocks; b++) {
+        const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
+        double invstd[CK_BN_MAX_BLOCK], sum_dy[CK_BN_MAX_BLOCK], sum_dy_xc[CK_BN_MAX_BLOCK];
+        float scale[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++) {
+            invstd[jj] = 1.0 / sqrt((double)running_var[j0 + jj] + (double)eps);
+            scale[jj] = (float)((double)gamma[j0 + jj] * invstd[jj]);
+            sum_dy[jj] = sum_dy_xc[jj] = 0.0;
+        }
+        // One pass: dx needs no reduction, so it is written while the sums are gathered.
+        for (int i = 0; i < n; i++) {
+            const size_t row = ((size_t)i * c + j0) * s;
+            if (s == 1) {
+                #pragma omp simd
+                for (int jj = 0; jj < nb; jj++) {
+                    dx[row + jj] += scale[jj] * dy[row + jj];
+                    sum_dy[jj] += dy[row + jj];
+                    sum_dy_xc[jj] += (double)dy[row + jj] * ((double)x[row + jj] - running_mean[j0 + jj]);
+                }
+                continue;
+            }
+            for (int jj = 0; jj < nb; jj++) {
+                const float *xr = x + row + (size_t)jj * s;
+                const float *dyr = dy + row + (size_t)jj * s;
+                float *dxr = dx + row + (size_t)jj * s;
+                const double m = running_mean[j0 + jj];
+                const float g = scale[jj];
+                double a = 0.0, bsum = 0.0;
+                #pragma omp simd reduction(+:a, bsum)
+                for (int k = 0; k < s; k++) {
+                    dxr[k] += g * dyr[k];
+                    a += dyr[k];
+                    bsum += (double)dyr[k] * ((double)xr[k] - m);
+                }
+                sum_dy[jj] += a;
+                sum_dy_xc[jj] += bsum;
+            }
+        }
+        for (int jj = 0; jj < nb; jj++) {
+            dbeta[j0 + jj] += (float)sum_dy[jj];
+            dgamma[j0 + jj] += (float)(sum_dy_xc[jj] * invstd[jj]);
+        }
+    }
+}

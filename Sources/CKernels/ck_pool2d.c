@@ -1,0 +1,184 @@
+// 2-D max and average pooling, global average pooling, and their gradients.
+//
+// Semantics follow PyTorch (ceil_mode=False, dilation 1):
+// - oh = (h + 2*pad_h - kh) / stride_h + 1, likewise ow.
+// - pad_h <= kh/2 and pad_w <= kw/2 (PyTorch rejects larger padding). Together with the
+//   floor in oh/ow this guarantees every window holds at least one in-bounds element,
+//   so a max is always an element of x and an exclude-pad average never divides by 0.
+// - Max: padding is never a candidate. A window is scanned row by row and a value wins
+//   only if it is strictly greater than the best so far, so ties go to the first in scan
+//   order; a NaN always wins (and a later NaN replaces an earlier one), so NaN
+//   propagates as in PyTorch.
+// - Average: count_include_pad != 0 divides every window by kh*kw, i.e. padding counts as
+//   zeros (PyTorch's default; with ceil_mode=False no window reaches past the padded
+//   border, so this is PyTorch's divisor exactly); count_include_pad == 0 divides by the
+//   number of in-bounds elements of the window.
+//
+// Threads: every loop runs over the n*c independent (h,w) planes; a thread owns its
+// planes of y (forward) and of dx (backward), so overlapping windows that scatter into
+// the same dx element are always handled by one thread and need no atomics.
+#include "ckernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+// Below this many touched elements a parallel region costs more than it saves.
+#define CK_POOL_PARALLEL_MIN 32768L
+
+static void ck_pool2d_check(const ck_pool2d_params *p) {
+    assert(p != NULL);
+    assert(p->n >= 0 && p->c >= 0 && p->h >= 1 && p->w >= 1);
+    assert(p->kh >= 1 && p->kw >= 1);
+    assert(p->stride_h >= 1 && p->stride_w >= 1);
+    assert(p->pad_h >= 0 && p->pad_w >= 0);
+    assert(p->pad_h <= p->kh / 2 && p->pad_w <= p->kw / 2);
+    assert(p->h + 2 * p->pad_h >= p->kh && p->w + 2 * p->pad_w >= p->kw);
+    (void)p;
+}
+
+int ck_pool2d_out_h(const ck_pool2d_params *p) {
+    ck_pool2d_check(p);
+    return (p->h + 2 * p->pad_h - p->kh) / p->stride_h + 1;
+}
+
+int ck_pool2d_out_w(const ck_pool2d_params *p) {
+    ck_pool2d_check(p);
+    return (p->w + 2 * p->pad_w - p->kw) / p->stride_w + 1;
+}
+
+static inline int ck_min(int a, int b) { return a < b ? a : b; }
+static inline int ck_max(int a, int b) { return a > b ? a : b; }
+
+// x is (n,c,h,w); y and argmax are (n,c,oh,ow). argmax is the winner's row * w + col
+// within its own (h,w) plane.
+void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p) {
+    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
+    const int h = p->h, w = p->w;
+    const long planes = (long)p->n * p->c;
+    assert((long)h * w <= INT32_MAX);
+    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *xp = x + (size_t)plane * h * w;
+        float *yp = y + (size_t)plane * oh * ow;
+        int32_t *ap = argmax + (size_t)plane * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const int hs = oy * p->stride_h - p->pad_h;
+            const int h0 = ck_max(hs, 0), h1 = ck_min(hs + p->kh, h);
+            for (int ox = 0; ox < ow; ox++) {
+                const int ws = ox * p->stride_w - p->pad_w;
+                const int w0 = ck_max(ws, 0), w1 = ck_min(ws + p->kw, w);
+                float best = -INFINITY;
+                int32_t best_index = h0 * w + w0;   // stands when every value is -inf
+                for (int iy = h0; iy < h1; iy++) {
+                    for (int ix = w0; ix < w1; ix++) {
+                        const float v = xp[iy * w + ix];
+                        if (v > best || isnan(v)) {
+                            best = v;
+                            best_index = iy * w + ix;
+                        }
+                    }
+                }
+                yp[oy * ow + ox] = best;
+                ap[oy * ow + ox] = best_index;
+            }
+        }
+    }
+}
+
+// dy and argmax are (n,c,oh,ow); dx is (n,c,h,w).
+void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
+                           const ck_pool2d_params *p) {
+    const int ohw = ck_pool2d_out_h(p) * ck_pool2d_out_w(p);
+    const int hw = p->h * p->w;
+    const long planes = (long)p->n * p->c;
+    #pragma omp parallel for schedule(static) if (planes * (ohw + hw) > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        float *dxp = dx + (size_t)plane * hw;
+        const float *dyp = dy + (size_t)plane * ohw;
+        const int32_t *ap = argmax + (size_t)plane * ohw;
+        for (int o = 0; o < ohw; o++) {
+            assert(ap[o] >= 0 && ap[o] < hw);
+            dxp[ap[o]] += dyp[o];
+        }
+    }
+}
+
+// The divisor of a window whose in-bounds part is rows [h0,h1) and columns [w0,w1).
+static inline float ck_avgpool_divisor(const ck_pool2d_params *p, int h0, int h1, int w0, int w1,
+                                       int count_include_pad) {
+    return count_include_pad ? (float)(p->kh * p->kw) : (float)((h1 - h0) * (w1 - w0));
+}
+
+// x is (n,c,h,w); y is (n,c,oh,ow).
+void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, int count_include_pad) {
+    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
+    const int h = p->h, w = p->w;
+    const long planes = (long)p->n * p->c;
+    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *xp = x + (size_t)plane * h * w;
+        float *yp = y + (size_t)plane * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const int hs = oy * p->stride_h - p->pad_h;
+            const int h0 = ck_max(hs, 0), h1 = ck_min(hs + p->kh, h);
+            for (int ox = 0; ox < ow; ox++) {
+                const int ws = ox * p->stride_w - p->pad_w;
+                const int w0 = ck_max(ws, 0), w1 = ck_min(ws + p->kw, w);
+                float sum = 0.0f;   // at most kh*kw terms: float is exact enough
+                for (int iy = h0; iy < h1; iy++)
+                    for (int ix = w0; ix < w1; ix++) sum += xp[iy * w + ix];
+                yp[oy * ow + ox] = sum / ck_avgpool_divisor(p, h0, h1, w0, w1, count_include_pad);
+            }
+        }
+    }
+}
+
+// dy is (n,c,oh,ow); dx is (n,c,h,w).
+void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p, int count_include_pad) {
+    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
+    const int h = p->h, w = p->w;
+    const long planes = (long)p->n * p->c;
+    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        float *dxp = dx + (size_t)plane * h * w;
+        const float *dyp = dy + (size_t)plane * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const int hs = oy * p->stride_h - p->pad_h;
+            const int h0 = ck_max(hs, 0), h1 = ck_min(hs + p->kh, h);
+            for (int ox = 0; ox < ow; ox++) {
+                const int ws = ox * p->stride_w - p->pad_w;
+                const int w0 = ck_max(ws, 0), w1 = ck_min(ws + p->kw, w);
+                const float g = dyp[oy * ow + ox] / ck_avgpool_divisor(p, h0, h1, w0, w1, count_include_pad);
+                for (int iy = h0; iy < h1; iy++)
+                    for (int ix = w0; ix < w1; ix++) dxp[iy * w + ix] += g;
+            }
+        }
+    }
+}
+
+// x is (n,c,hw); y is (n,c).
+void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw) {
+    assert(n >= 0 && c >= 0 && hw >= 1);
+    const long planes = (long)n * c;
+    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *xp = x + (size_t)plane * hw;
+        // Double, because hw can be large; the simd reduction lets it vectorise anyway.
+        double sum = 0.0;
+        #pragma omp simd reduction(+:sum)
+        for (int k = 0; k < hw; k++) sum += xp[k];
+        y[plane] = (float)(sum / hw);
+    }
+}
+
+// dy is (n,c); dx is (n,c,hw).
+void ck_global_avgpool_backward(float *dx, const float *dy, int n, int c, int hw) {
+    assert(n >= 0 && c >= 0 && hw >= 1);
+    const long planes = (long)n * c;
+    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        float *dxp = dx + (size_t)plane * hw;
+        const float g = dy[plane] / (float)hw;
+        for (int k = 0; k < hw; k++) dxp[k] += g;
+    }
+}
