@@ -1,0 +1,123 @@
+import CKernels
+import NNReference
+import TestSupport
+import XCTest
+
+/// Every conv2d kernel against the naive reference over `convSweep`. Tolerance.float32
+/// holds: the longest reduction here is backward-filter's over n*oh*ow = 11,200 products
+/// of values in [-1, 1]; its float32 rounding, a random walk of about sqrt(11,200) * 2^-24
+/// times the partial sums' size (~30), stays near 1e-5, under the 1e-4 floor.
+final class Conv2DTests: XCTestCase {
+    /// A workspace of exactly the size the kernels ask for, plus a guard tail.
+    private func makeWorkspace(_ g: ReferenceConv2DGeometry) -> (buffer: [Float], size: Int) {
+        var p = convParams(g)
+        let size = ck_conv2d_workspace_size(&p)
+        // NaN in the used part: a kernel that reads workspace it did not write shows up.
+        return ([Float](repeating: .nan, count: size)
+                    + [Float](repeating: workspaceSentinel, count: workspaceGuard), size)
+    }
+
+    private func assertGuardIntact(_ workspace: [Float], size: Int, _ what: String,
+                                   file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(Array(workspace[size...]),
+                       [Float](repeating: workspaceSentinel, count: workspaceGuard),
+                       "\(what): wrote past the workspace of \(size) floats", file: file, line: line)
+    }
+
+    func testForwardMatchesReferenceWithAndWithoutBias() {
+        var rng = SeededGenerator(seed: 31)
+        for g in convSweep {
+            let x = randomFloats(g.inputCount, using: &rng)
+            let filter = randomFloats(g.filterCount, using: &rng)
+            let bias = randomFloats(g.oc, using: &rng)
+            for useBias in [false, true] {
+                let expected = referenceConv2DForward(x: x, filter: filter,
+                                                      bias: useBias ? bias : nil, g)
+                // y starts as garbage: forward overwrites, it does not accumulate.
+                var y = randomFloats(g.outputCount, in: 5...6, using: &rng)
+                var (workspace, size) = makeWorkspace(g)
+                var p = convParams(g)
+                if useBias {
+                    ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
+                } else {
+                    ck_conv2d_forward(&y, x, filter, nil, &workspace, &p)
+                }
+                let what = "ck_conv2d_forward bias \(useBias) \(g)"
+                assertClose(expected, y, .float32, what, shape: [g.n, g.oc, g.outH, g.outW])
+                assertGuardIntact(workspace, size: size, what)
+            }
+        }
+    }
+
+    func testBackwardDataAccumulatesTheReference() {
+        var rng = SeededGenerator(seed: 32)
+        for g in convSweep {
+            let dy = randomFloats(g.outputCount, using: &rng)
+            let filter = randomFloats(g.filterCount, using: &rng)
+            let dx0 = randomFloats(g.inputCount, using: &rng)
+            let expected = zip(dx0, referenceConv2DBackwardData(dy: dy, filter: filter, g))
+                .map { $0 + $1 }
+            var dx = dx0
+            var (workspace, size) = makeWorkspace(g)
+            var p = convParams(g)
+            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p)
+            let what = "ck_conv2d_backward_data \(g)"
+            assertClose(expected, dx, .float32, what, shape: [g.n, g.c, g.h, g.w])
+            assertGuardIntact(workspace, size: size, what)
+        }
+    }
+
+    func testBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {
+        var rng = SeededGenerator(seed: 33)
+        for g in convSweep {
+            let dy = randomFloats(g.outputCount, using: &rng)
+            let x = randomFloats(g.inputCount, using: &rng)
+            let dw0 = randomFloats(g.filterCount, using: &rng)
+            let dbias0 = randomFloats(g.oc, using: &rng)
+            let (dfilter, dbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
+            let expectedDw = zip(dw0, dfilter).map { $0 + $1 }
+            let expectedDbias = zip(dbias0, dbias).map { $0 + $1 }
+            for useBias in [false, true] {
+                var dw = dw0
+                var db = dbias0
+                var (workspace, size) = makeWorkspace(g)
+                var p = convParams(g)
+                if useBias {
+                    ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
+                } else {
+                    ck_conv2d_backward_filter(&dw, nil, dy, x, &workspace, &p)
+                }
+                let what = "ck_conv2d_backward_filter bias \(useBias) \(g)"
+                assertClose(expectedDw, dw, .float32, what + " dw", shape: [g.oc, g.c, g.kh, g.kw])
+                assertClose(useBias ? expectedDbias : dbias0, db, .float32, what + " dbias",
+                            shape: [g.oc])
+                assertGuardIntact(workspace, size: size, what)
+            }
+        }
+    }
+
+    /// Gradients from two calls add up, as when a tensor is used twice.
+    func testBackwardCallsAccumulateAcrossCalls() {
+        var rng = SeededGenerator(seed: 34)
+        let g = convSweep[1]
+        let dy = randomFloats(g.outputCount, using: &rng)
+        let x = randomFloats(g.inputCount, using: &rng)
+        let filter = randomFloats(g.filterCount, using: &rng)
+        var (workspace, _) = makeWorkspace(g)
+        var p = convParams(g)
+        var dx = [Float](repeating: 0, count: g.inputCount)
+        var dw = [Float](repeating: 0, count: g.filterCount)
+        var db = [Float](repeating: 0, count: g.oc)
+        for _ in 0..<2 {
+            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p)
+            ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
+        }
+        let (dfilter, dbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
+        assertClose(referenceConv2DBackwardData(dy: dy, filter: filter, g).map { 2 * $0 }, dx,
+                    .float32, "ck_conv2d_backward_data twice \(g)", shape: [g.n, g.c, g.h, g.w])
+        assertClose(dfilter.map { 2 * $0 }, dw, .float32, "ck_conv2d_backward_filter twice dw \(g)",
+                    shape: [g.oc, g.c, g.kh, g.kw])
+        assertClose(dbias.map { 2 * $0 }, db, .float32, "ck_conv2d_backward_filter twice dbias \(g)",
+                    shape: [g.oc])
+    }
+}

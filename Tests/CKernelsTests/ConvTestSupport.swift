@@ -1,0 +1,45 @@
+import CKernels
+import NNReference
+
+/// The C parameter block of a reference geometry.
+func convParams(_ g: ReferenceConv2DGeometry) -> ck_conv2d_params {
+    ck_conv2d_params(
+        n: Int32(g.n), c: Int32(g.c), h: Int32(g.h), w: Int32(g.w), oc: Int32(g.oc),
+        kh: Int32(g.kh), kw: Int32(g.kw),
+        stride_h: Int32(g.strideH), stride_w: Int32(g.strideW),
+        pad_h: Int32(g.padH), pad_w: Int32(g.padW),
+        dil_h: Int32(g.dilationH), dil_w: Int32(g.dilationW))
+}
+
+/// A sweep of geometries in which every listed value occurs several times, without the
+/// full cartesian product: batch 1 and 7; channels 1, 3, 8, 13, 32 in and out; odd, even
+/// and non-square inputs; kernels 1x1, 3x3, 5x5 (and one 3x5); stride 1 and 2; padding
+/// 0, 1, 2; dilation 1 and 2; W2's two convolutions; and a case large enough that the
+/// batched lowering works in two chunks of images (4 + 3).
+let convSweep: [ReferenceConv2DGeometry] = [
+    .init(n: 1, c: 1, h: 8, w: 8, oc: 1, kh: 1, kw: 1),
+    .init(n: 7, c: 3, h: 9, w: 6, oc: 8, kh: 3, kw: 3, padH: 1, padW: 1),
+    .init(n: 1, c: 8, h: 7, w: 7, oc: 13, kh: 5, kw: 5, strideH: 2, strideW: 2, padH: 2, padW: 2),
+    .init(n: 7, c: 13, h: 10, w: 10, oc: 3, kh: 3, kw: 3, strideH: 2, strideW: 2),
+    .init(n: 1, c: 32, h: 6, w: 9, oc: 32, kh: 3, kw: 3, padH: 1, padW: 1,
+          dilationH: 2, dilationW: 2),
+    .init(n: 7, c: 1, h: 11, w: 8, oc: 32, kh: 5, kw: 5, padH: 2, padW: 2),
+    .init(n: 1, c: 3, h: 14, w: 14, oc: 1, kh: 1, kw: 1, strideH: 2, strideW: 2),
+    .init(n: 7, c: 32, h: 7, w: 7, oc: 8, kh: 1, kw: 1),
+    .init(n: 1, c: 13, h: 9, w: 6, oc: 13, kh: 3, kw: 3, strideH: 2, strideW: 2,
+          padH: 1, padW: 1, dilationH: 2, dilationW: 2),
+    .init(n: 7, c: 8, h: 12, w: 5, oc: 32, kh: 5, kw: 5),
+    .init(n: 7, c: 3, h: 5, w: 5, oc: 3, kh: 3, kw: 3, padH: 2, padW: 2,
+          dilationH: 2, dilationW: 2),
+    .init(n: 1, c: 8, h: 9, w: 6, oc: 8, kh: 3, kw: 5, strideH: 2, strideW: 1,
+          padH: 1, padW: 2),
+    .init(n: 7, c: 13, h: 6, w: 9, oc: 1, kh: 5, kw: 3, strideH: 1, strideW: 2,
+          padH: 0, padW: 1, dilationH: 1, dilationW: 2),
+    .init(n: 1, c: 1, h: 28, w: 28, oc: 32, kh: 3, kw: 3, padH: 1, padW: 1),
+    .init(n: 7, c: 32, h: 14, w: 14, oc: 64, kh: 3, kw: 3, padH: 1, padW: 1),
+    .init(n: 7, c: 32, h: 40, w: 40, oc: 8, kh: 5, kw: 5, padH: 2, padW: 2),
+]
+
+/// Guard floats after every workspace, to catch writes past the size the kernel asked for.
+let workspaceGuard = 16
+let workspaceSentinel: Float = -12345.5
