@@ -12,7 +12,7 @@ let openMPInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
 let openMPLib = "/usr/lib/llvm-14/lib"
 
 let kernelCSettings: [CSetting] = [
-    .unsafeFlags(["-fopenmp", "-I\(openMPInclude)", "-O3", "-march=native", "-ffp-contract=fast"]),
+    .unsafeFlags(["-fopenmp", "-I\(openMPInclude)", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"]),
 ]
 
 let kernelLinkerSettings: [LinkerSetting] = [

@@ -35,6 +35,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case missingTensor(path: String, name: String)
     /// A tensor was asked for as a type that does not match its dtype.
     case dtypeMismatch(path: String, tensor: String, expected: String, found: String)
+    /// A tensor's shape does not fit the model (or optimizer) it is loaded into.
+    case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
+    /// The file holds a tensor the model does not have.
+    case unexpectedTensor(path: String, name: String)
+    /// A metadata entry is missing or not of the expected form.
+    case badMetadataValue(path: String, key: String, reason: String)
 
     public var description: String {
         switch self {
@@ -75,6 +81,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "\(path): no tensor named \"\(name)\""
         case .dtypeMismatch(let path, let tensor, let expected, let found):
             return "\(path): tensor \"\(tensor)\": dtype is \(found), expected \(expected)"
+        case .shapeMismatch(let path, let tensor, let expected, let found):
+            return "\(path): tensor \"\(tensor)\": shape \(found) does not fit the model, which needs \(expected)"
+        case .unexpectedTensor(let path, let name):
+            return "\(path): tensor \"\(name)\" is not part of the model"
+        case .badMetadataValue(let path, let key, let reason):
+            return "\(path): metadata \"\(key)\": \(reason)"
         }
     }
 }

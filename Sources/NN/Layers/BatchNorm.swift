@@ -1,0 +1,44 @@
+/// Batch normalization (Ioffe & Szegedy, 2015) per channel of (N, C, H, W) or per feature
+/// of (N, F): batch statistics and running-statistic updates in training, the running
+/// statistics in inference. Scale starts at ones, shift at zeros.
+public final class BatchNorm: Layer {
+    /// The scale gamma, shape (C).
+    public let weight: Parameter
+    /// The shift beta, shape (C).
+    public let bias: Parameter
+    /// Running mean, updated in training with `momentum`.
+    public let runningMean: Buffer
+    /// Running (unbiased) variance, updated in training with `momentum`.
+    public let runningVariance: Buffer
+    public let momentum: Float
+    public let epsilon: Float
+    public var isTraining = true
+
+    /// Batch norm over `channels` features; running = (1 - momentum) * running + momentum * batch.
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+        precondition(channels > 0, "BatchNorm: channels must be positive, got \(channels)")
+        precondition(momentum >= 0 && momentum <= 1 && epsilon > 0,
+                     "BatchNorm: momentum \(momentum) must be in [0, 1] and epsilon \(epsilon) positive")
+        weight = Parameter(Tensor(ones: [channels]))
+        bias = Parameter(Tensor(zeros: [channels]))
+        runningMean = Buffer(Tensor(zeros: [channels]))
+        runningVariance = Buffer(Tensor(ones: [channels]))
+        (self.momentum, self.epsilon) = (momentum, epsilon)
+    }
+
+    public var ownParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    public var ownBuffers: [(name: String, buffer: Buffer)] {
+        [("running_mean", runningMean), ("running_var", runningVariance)]
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        batchNorm(input, gamma: weight.value, beta: bias.value,
+                  runningMean: &runningMean.value, runningVariance: &runningVariance.value,
+                  training: isTraining, momentum: momentum, epsilon: epsilon)
+    }
+}
+
+/// Batch norm for (N, F) features (PyTorch's BatchNorm1d).
+public typealias BatchNorm1D = BatchNorm
+/// Batch norm for (N, C, H, W) images (PyTorch's BatchNorm2d).
+public typealias BatchNorm2D = BatchNorm

@@ -1,0 +1,20 @@
+/// Inverted dropout: in training zeroes each element with probability `probability` and
+/// scales the rest by 1/(1 - probability); the identity in inference. Seedable.
+public final class Dropout: Layer {
+    public let probability: Float
+    /// The generator the masks are drawn from (saved in checkpoints for exact resumption).
+    public var generator: RandomGenerator
+    public var isTraining = true
+
+    /// Dropout with drop probability in [0, 1), masks drawn from a generator seeded with `seed`.
+    public init(_ probability: Float, seed: UInt64 = 0xD209) {
+        precondition(probability >= 0 && probability < 1, "Dropout: probability must be in [0, 1), got \(probability)")
+        self.probability = probability
+        generator = RandomGenerator(seed: seed)
+    }
+
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        guard isTraining, probability > 0 else { return input }
+        return dropout(input, probability: probability, using: &generator)
+    }
+}

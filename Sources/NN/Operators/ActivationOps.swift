@@ -1,0 +1,99 @@
+import CKernels
+
+// Element-wise activations, PReLU, softmax and log-softmax, all on the C kernels.
+
+/// The C kernel's name for each element-wise activation.
+public enum ActivationKind: Sendable {
+    case identity, binaryStep, sigmoid, tanh, arctan, relu, leakyReLU, elu, softplus
+
+    var kernel: ck_activation {
+        switch self {
+        case .identity: CK_ACT_IDENTITY
+        case .binaryStep: CK_ACT_BINARY_STEP
+        case .sigmoid: CK_ACT_SIGMOID
+        case .tanh: CK_ACT_TANH
+        case .arctan: CK_ACT_ARCTAN
+        case .relu: CK_ACT_RELU
+        case .leakyReLU: CK_ACT_LEAKY_RELU
+        case .elu: CK_ACT_ELU
+        case .softplus: CK_ACT_SOFTPLUS
+        }
+    }
+}
+
+/// `kind` applied to every element (`alpha` is LeakyReLU's slope or ELU's scale).
+public func activation(_ x: Tensor, _ kind: ActivationKind, alpha: Float = 0) -> Tensor {
+    let n = x.count
+    let k = kind.kernel
+    var y = Tensor.build(shape: x.shape) { out, n in ck_activation_forward(out, x.pointer, n, k, alpha) }
+    let (cx, cy) = (x.detached, y.detached)
+    Tensor.record(&y, inputs: [x]) { g, grads in
+        if let dx = grads[0] { ck_activation_backward(dx, g, cx.pointer, cy.pointer, n, k, alpha) }
+    }
+    return y
+}
+
+/// max(x, 0).
+public func relu(_ x: Tensor) -> Tensor { activation(x, .relu) }
+/// x if x > 0 else alpha * x.
+public func leakyReLU(_ x: Tensor, alpha: Float = 0.01) -> Tensor { activation(x, .leakyReLU, alpha: alpha) }
+/// x if x > 0 else alpha * (exp(x) - 1).
+public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor { activation(x, .elu, alpha: alpha) }
+/// 1 / (1 + exp(-x)).
+public func sigmoid(_ x: Tensor) -> Tensor { activation(x, .sigmoid) }
+/// The hyperbolic tangent.
+public func tanh(_ x: Tensor) -> Tensor { activation(x, .tanh) }
+/// The arctangent.
+public func arctan(_ x: Tensor) -> Tensor { activation(x, .arctan) }
+/// log(1 + exp(x)), computed stably.
+public func softplus(_ x: Tensor) -> Tensor { activation(x, .softplus) }
+/// 1 if x >= 0 else 0; its derivative is 0 everywhere (it cannot be trained by gradients).
+public func binaryStep(_ x: Tensor) -> Tensor { activation(x, .binaryStep) }
+
+/// PReLU: x if x > 0 else alpha[c] * x, with one slope per channel (dimension 1).
+public func prelu(_ x: Tensor, alpha: Tensor) -> Tensor {
+    precondition(x.rank >= 2 && alpha.shape == [x.shape[1]],
+                 "prelu: alpha shape \(alpha.shape) does not match channel dimension of \(x.shape)")
+    let (n, c) = (Int32(x.shape[0]), Int32(x.shape[1]))
+    let s = Int32(x.count / max(x.shape[0] * x.shape[1], 1))
+    var y = Tensor.build(shape: x.shape) { out, _ in ck_prelu_forward(out, x.pointer, alpha.pointer, n, c, s) }
+    let (cx, ca) = (x.detached, alpha.detached)
+    Tensor.record(&y, inputs: [x, alpha]) { g, grads in
+        // The kernel writes both gradients; scratch stands in for one nobody needs.
+        let scratchX = grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil
+        let scratchA = grads[1] == nil ? TensorStorage(count: ca.count, repeating: 0) : nil
+        ck_prelu_backward(grads[0] ?? scratchX!.pointer, grads[1] ?? scratchA!.pointer,
+                          g, cx.pointer, ca.pointer, n, c, s)
+    }
+    return y
+}
+
+extension Tensor {
+    /// (rows, cols) for a row-wise op over the last dimension.
+    func lastAxisRows(_ op: String) -> (rows: Int32, cols: Int32) {
+        precondition(rank >= 1 && shape.last! > 0, "\(op) needs a non-empty last dimension, shape is \(shape)")
+        return (Int32(count / shape.last!), Int32(shape.last!))
+    }
+}
+
+/// Softmax over the last dimension (each row sums to 1), max-subtracted for stability.
+public func softmax(_ x: Tensor) -> Tensor {
+    let (rows, cols) = x.lastAxisRows("softmax")
+    var y = Tensor.build(shape: x.shape) { out, _ in ck_softmax_forward(out, x.pointer, rows, cols) }
+    let cy = y.detached
+    Tensor.record(&y, inputs: [x]) { g, grads in
+        if let dx = grads[0] { ck_softmax_backward(dx, g, cy.pointer, rows, cols) }
+    }
+    return y
+}
+
+/// Log-softmax over the last dimension: x - logsumexp(x), stable for large logits.
+public func logSoftmax(_ x: Tensor) -> Tensor {
+    let (rows, cols) = x.lastAxisRows("logSoftmax")
+    var y = Tensor.build(shape: x.shape) { out, _ in ck_log_softmax_forward(out, x.pointer, rows, cols) }
+    let cy = y.detached
+    Tensor.record(&y, inputs: [x]) { g, grads in
+        if let dx = grads[0] { ck_log_softmax_backward(dx, g, cy.pointer, rows, cols) }
+    }
+    return y
+}

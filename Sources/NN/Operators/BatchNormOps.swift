@@ -1,0 +1,54 @@
+import CKernels
+
+/// Batch normalization of x (N,C,H,W) or (N,F) per channel with scale `gamma` and shift
+/// `beta` (C). In training it normalizes with the batch statistics and updates the running
+/// statistics in place (momentum as in PyTorch, running variance unbiased); in inference it
+/// uses the running statistics.
+public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
+                      runningMean: inout Tensor, runningVariance: inout Tensor,
+                      training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+    precondition(x.rank == 2 || x.rank == 4, "batchNorm needs (N,F) or (N,C,H,W), shape is \(x.shape)")
+    let channels = x.shape[1]
+    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
+        precondition(t.shape == [channels], "batchNorm: \(name) shape \(t.shape) does not fit input \(x.shape)")
+    }
+    let (n, c) = (Int32(x.shape[0]), Int32(channels))
+    let s = Int32(x.count / max(x.shape[0] * channels, 1))
+    if training {
+        precondition(Int(n) * Int(s) > 1, "batchNorm: training needs more than one value per channel, input shape \(x.shape)")
+        let mean = TensorStorage(uninitializedCount: channels)
+        let invstd = TensorStorage(uninitializedCount: channels)
+        var y = Tensor.build(shape: x.shape) { out, _ in
+            runningMean.withUnsafeMutableBufferPointer { rm in
+                runningVariance.withUnsafeMutableBufferPointer { rv in
+                    ck_batchnorm_forward_training(out, mean.pointer, invstd.pointer, rm.baseAddress, rv.baseAddress,
+                                                  x.pointer, gamma.pointer, beta.pointer, n, c, s, momentum, epsilon)
+                }
+            }
+        }
+        let (cx, cg) = (x.detached, gamma.detached)
+        Tensor.record(&y, inputs: [x, gamma, beta]) { g, grads in
+            let scratch = (grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil,
+                           grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
+            ck_batchnorm_backward(grads[0] ?? scratch.0!.pointer, grads[1] ?? scratch.1!.pointer,
+                                  grads[2] ?? scratch.1!.pointer + channels,
+                                  g, cx.pointer, cg.pointer, mean.pointer, invstd.pointer, n, c, s)
+        }
+        return y
+    } else {
+        let (rm, rv) = (runningMean.detached, runningVariance.detached)
+        var y = Tensor.build(shape: x.shape) { out, _ in
+            ck_batchnorm_forward_inference(out, x.pointer, gamma.pointer, beta.pointer, rm.pointer, rv.pointer,
+                                           n, c, s, epsilon)
+        }
+        let (cx, cg) = (x.detached, gamma.detached)
+        Tensor.record(&y, inputs: [x, gamma, beta]) { g, grads in
+            let scratch = (grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil,
+                           grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
+            ck_batchnorm_backward_inference(grads[0] ?? scratch.0!.pointer, grads[1] ?? scratch.1!.pointer,
+                                            grads[2] ?? scratch.1!.pointer + channels,
+                                            g, cx.pointer, cg.pointer, rm.pointer, rv.pointer, n, c, s, epsilon)
+        }
+        return y
+    }
+}

@@ -1,0 +1,51 @@
+import CKernels
+
+/// The geometry of a 2-D convolution as the kernels take it.
+func conv2dParams(_ x: Tensor, _ w: Tensor, stride: (Int, Int), padding: (Int, Int),
+                  dilation: (Int, Int)) -> ck_conv2d_params {
+    precondition(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1],
+                 "conv2d: input \(x.shape) (N,C,H,W) does not fit weight \(w.shape) (OC,C,KH,KW)")
+    precondition(stride.0 > 0 && stride.1 > 0 && dilation.0 > 0 && dilation.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
+                 "conv2d: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
+    var p = ck_conv2d_params()
+    (p.n, p.c, p.h, p.w) = (Int32(x.shape[0]), Int32(x.shape[1]), Int32(x.shape[2]), Int32(x.shape[3]))
+    p.oc = Int32(w.shape[0])
+    (p.kh, p.kw) = (Int32(w.shape[2]), Int32(w.shape[3]))
+    (p.stride_h, p.stride_w) = (Int32(stride.0), Int32(stride.1))
+    (p.pad_h, p.pad_w) = (Int32(padding.0), Int32(padding.1))
+    (p.dil_h, p.dil_w) = (Int32(dilation.0), Int32(dilation.1))
+    precondition(ck_conv2d_out_h(&p) > 0 && ck_conv2d_out_w(&p) > 0,
+                 "conv2d: kernel \(w.shape[2])x\(w.shape[3]) (dilation \(dilation)) does not fit input \(x.shape) with padding \(padding)")
+    return p
+}
+
+/// 2-D convolution (cross-correlation, as in PyTorch) of x (N,C,H,W) with weight
+/// (OC,C,KH,KW) plus an optional bias (OC): y is (N,OC,OH,OW).
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+                   stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                   dilation: (Int, Int) = (1, 1)) -> Tensor {
+    var p = conv2dParams(x, weight, stride: stride, padding: padding, dilation: dilation)
+    if let bias {
+        precondition(bias.shape == [weight.shape[0]], "conv2d: bias shape \(bias.shape) does not fit weight \(weight.shape)")
+    }
+    let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
+    let workspaceCount = ck_conv2d_workspace_size(&p)
+    var y = Tensor.build(shape: outShape) { out, _ in
+        let workspace = TensorStorage(uninitializedCount: workspaceCount)
+        ck_conv2d_forward(out, x.pointer, weight.pointer, bias?.pointer, workspace.pointer, &p)
+    }
+    let (cx, cw) = (x.detached, weight.detached)
+    let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+    Tensor.record(&y, inputs: inputs) { g, grads in
+        var p = p
+        let workspace = TensorStorage(uninitializedCount: workspaceCount)
+        if let dx = grads[0] { ck_conv2d_backward_data(dx, g, cw.pointer, workspace.pointer, &p) }
+        let dbias = grads.count > 2 ? grads[2] : nil
+        if let dw = grads[1] {
+            ck_conv2d_backward_filter(dw, dbias, g, cx.pointer, workspace.pointer, &p)
+        } else if let dbias {
+            ck_bias_add_backward(dbias, g, p.n, p.oc, Int32(outShape[2] * outShape[3]))
+        }
+    }
+    return y
+}

@@ -1,0 +1,151 @@
+import CKernels
+import Foundation
+
+/// How a loss combines its per-example terms.
+public enum Reduction: Sendable {
+    /// The mean over examples (the default, as in PyTorch).
+    case mean
+    /// The sum over examples.
+    case sum
+}
+
+func checkLabels(_ labels: [Int32], rows: Int, classes: Int, _ op: String) {
+    precondition(labels.count == rows, "\(op): \(labels.count) labels for \(rows) rows of logits")
+    for (i, label) in labels.enumerated() {
+        precondition(label >= 0 && Int(label) < classes, "\(op): label \(label) at row \(i) is outside 0..<\(classes)")
+    }
+}
+
+/// Categorical cross-entropy of (N, classes) logits against integer labels: the fused,
+/// numerically stable softmax + negative log-likelihood.
+public func crossEntropy(logits: Tensor, labels: [Int32], reduction: Reduction = .mean) -> Tensor {
+    precondition(logits.rank == 2, "crossEntropy: logits must be (N, classes), shape is \(logits.shape)")
+    let (rows, cols) = (logits.shape[0], logits.shape[1])
+    checkLabels(labels, rows: rows, classes: cols, "crossEntropy")
+    let probabilities = TensorStorage(uninitializedCount: logits.count)
+    let meanLoss = labels.withUnsafeBufferPointer {
+        ck_softmax_cross_entropy_forward(probabilities.pointer, logits.pointer, $0.baseAddress!, Int32(rows), Int32(cols))
+    }
+    let scale: Float = reduction == .mean ? 1 / Float(rows) : 1
+    var y = Tensor(scalar: reduction == .mean ? meanLoss : meanLoss * Float(rows))
+    Tensor.record(&y, inputs: [logits]) { g, grads in
+        guard let dx = grads[0] else { return }
+        labels.withUnsafeBufferPointer {
+            ck_softmax_cross_entropy_backward(dx, probabilities.pointer, $0.baseAddress!, Int32(rows), Int32(cols), g[0] * scale)
+        }
+    }
+    return y
+}
+
+/// Categorical cross-entropy of (N, classes) logits against integer labels.
+public func crossEntropy(logits: Tensor, labels: [Int], reduction: Reduction = .mean) -> Tensor {
+    crossEntropy(logits: logits, labels: labels.map { Int32($0) }, reduction: reduction)
+}
+
+/// Categorical cross-entropy of (N, classes) logits against one-hot (or soft) targets.
+public func crossEntropy(logits: Tensor, oneHot targets: Tensor, reduction: Reduction = .mean) -> Tensor {
+    precondition(logits.rank == 2 && targets.shape == logits.shape,
+                 "crossEntropy: targets shape \(targets.shape) differs from logits \(logits.shape)")
+    let total = -(logSoftmax(logits) * targets.detached).sum()
+    return reduction == .mean ? total / Float(logits.shape[0]) : total
+}
+
+/// Negative log-likelihood of (N, classes) log-probabilities at the integer labels.
+public func negativeLogLikelihood(logProbabilities x: Tensor, labels: [Int32],
+                                  reduction: Reduction = .mean) -> Tensor {
+    precondition(x.rank == 2, "negativeLogLikelihood: input must be (N, classes), shape is \(x.shape)")
+    let (rows, cols) = (x.shape[0], x.shape[1])
+    checkLabels(labels, rows: rows, classes: cols, "negativeLogLikelihood")
+    let scale: Float = reduction == .mean ? 1 / Float(rows) : 1
+    var total = 0.0
+    for i in 0..<rows { total -= Double(x.pointer[i * cols + Int(labels[i])]) }
+    var y = Tensor(scalar: Float(total) * scale)
+    Tensor.record(&y, inputs: [x]) { g, grads in
+        guard let dx = grads[0] else { return }
+        for i in 0..<rows { dx[i * cols + Int(labels[i])] -= g[0] * scale }
+    }
+    return y
+}
+
+/// Mean (or summed) squared error between predictions and targets of the same shape.
+public func meanSquaredError(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
+    let diff = predictions - targets.detached
+    let total = (diff * diff).sum()
+    return reduction == .mean ? total / Float(max(predictions.count, 1)) : total
+}
+
+/// Binary cross-entropy of probabilities p in [0, 1] against targets t:
+/// -(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does.
+public func binaryCrossEntropy(probabilities p: Tensor, targets t: Tensor, reduction: Reduction = .mean) -> Tensor {
+    Tensor.checkSameShape("binaryCrossEntropy", p, t)
+    let n = p.count
+    let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1
+    var total = 0.0
+    for i in 0..<n {
+        let (pi, ti) = (Double(p.pointer[i]), Double(t.pointer[i]))
+        total -= ti * max(log(pi), -100) + (1 - ti) * max(log(1 - pi), -100)
+    }
+    var y = Tensor(scalar: Float(total) * scale)
+    let (cp, ct) = (p.detached, t.detached)
+    Tensor.record(&y, inputs: [p]) { g, grads in
+        guard let dp = grads[0] else { return }
+        let eps: Float = 1e-12  // keeps the gradient finite at p = 0 or 1
+        for i in 0..<n {
+            let (pi, ti) = (cp.pointer[i], ct.pointer[i])
+            dp[i] += g[0] * scale * (pi - ti) / max(pi * (1 - pi), eps)
+        }
+    }
+    return y
+}
+
+/// Binary cross-entropy on logits x against targets t, stable for any x:
+/// max(x, 0) - x t + log(1 + exp(-|x|)); its gradient is sigmoid(x) - t.
+public func binaryCrossEntropy(logits x: Tensor, targets t: Tensor, reduction: Reduction = .mean) -> Tensor {
+    Tensor.checkSameShape("binaryCrossEntropy(logits:)", x, t)
+    let n = x.count
+    let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1
+    var total = 0.0
+    for i in 0..<n {
+        let (xi, ti) = (Double(x.pointer[i]), Double(t.pointer[i]))
+        total += max(xi, 0) - xi * ti + log1p(exp(-abs(xi)))
+    }
+    var y = Tensor(scalar: Float(total) * scale)
+    let (cx, ct) = (x.detached, t.detached)
+    Tensor.record(&y, inputs: [x]) { g, grads in
+        guard let dx = grads[0] else { return }
+        for i in 0..<n {
+            let xi = cx.pointer[i]
+            let s = xi >= 0 ? 1 / (1 + exp(-xi)) : exp(xi) / (1 + exp(xi))
+            dx[i] += g[0] * scale * (s - ct.pointer[i])
+        }
+    }
+    return y
+}
+
+/// L1 penalty: the sum of |w| over `parameters` (times `weight`), with gradient sign(w).
+public func l1Penalty(_ parameters: [Parameter], weight: Float = 1) -> Tensor {
+    var total: Tensor? = nil
+    for parameter in parameters {
+        let w = parameter.value
+        let n = w.count
+        var term = Tensor(scalar: w.withUnsafeBufferPointer { $0.reduce(0) { $0 + abs($1) } } * weight)
+        let cw = w.detached
+        Tensor.record(&term, inputs: [w]) { g, grads in
+            guard let dw = grads[0] else { return }
+            for i in 0..<n { let v = cw.pointer[i]; dw[i] += g[0] * weight * (v > 0 ? 1 : (v < 0 ? -1 : 0)) }
+        }
+        total = total.map { $0 + term } ?? term
+    }
+    return total ?? Tensor(scalar: 0)
+}
+
+/// L2 penalty: weight * the sum of w^2 over `parameters`, whose gradient is 2 * weight * w.
+public func l2Penalty(_ parameters: [Parameter], weight: Float = 1) -> Tensor {
+    var total: Tensor? = nil
+    for parameter in parameters {
+        let w = parameter.value
+        let term = (w * w).sum() * weight
+        total = total.map { $0 + term } ?? term
+    }
+    return total ?? Tensor(scalar: 0)
+}

@@ -1,0 +1,68 @@
+import CKernels
+
+/// Updates parameters from their gradients. Semantics follow PyTorch's `torch.optim`;
+/// every step runs one fused C kernel per parameter over flat buffers.
+public protocol Optimizer: AnyObject {
+    /// The parameters updated by `step()`, in order.
+    var parameters: [Parameter] { get }
+    /// The learning rate; a schedule may change it between steps.
+    var learningRate: Float { get set }
+    /// Steps taken so far.
+    var stepCount: Int { get }
+    /// Applies one update from the accumulated gradients.
+    func step()
+    /// The optimizer's state tensors by name ("0.exp_avg": parameter 0's first moment),
+    /// for checkpoints.
+    var state: [String: Tensor] { get }
+    /// Restores state saved by `state` (same parameters, same options) and the step count.
+    func load(state: [String: Tensor], stepCount: Int) throws
+}
+
+extension Optimizer {
+    /// Sets every parameter's gradient to zero.
+    public func zeroGrad() {
+        for parameter in parameters { parameter.zeroGradient() }
+    }
+}
+
+/// A problem restoring an optimizer's state.
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Per-parameter state buffers of one kind (e.g. every parameter's momentum), zero-filled.
+struct StateBuffers {
+    let name: String
+    var tensors: [Tensor]
+
+    init(_ name: String, _ parameters: [Parameter], initialValue: Float = 0) {
+        self.name = name
+        tensors = parameters.map { Tensor(repeating: initialValue, shape: $0.shape) }
+    }
+
+    func export(into state: inout [String: Tensor]) {
+        for (i, t) in tensors.enumerated() { state["\(i).\(name)"] = t }
+    }
+
+    mutating func load(from state: [String: Tensor]) throws {
+        for i in tensors.indices {
+            guard let t = state["\(i).\(name)"] else {
+                throw OptimizerStateError(description: "optimizer state lacks \"\(i).\(name)\"")
+            }
+            guard t.shape == tensors[i].shape else {
+                throw OptimizerStateError(description: "optimizer state \"\(i).\(name)\" has shape \(t.shape), parameter \(i) needs \(tensors[i].shape)")
+            }
+            tensors[i] = t.detached
+        }
+    }
+
+    /// Calls `body` with parameter i's buffer, or nil when this kind is not kept.
+    mutating func withOptionalBuffer<R>(_ i: Int, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        tensors.isEmpty ? body(nil) : withBuffer(i) { body($0) }
+    }
+
+    /// Calls `body` with a writable pointer to parameter i's buffer.
+    mutating func withBuffer<R>(_ i: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        tensors[i].withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// Saving and restoring models and whole training runs as safetensors files.
+///
+/// Layout: the model's parameters and buffers under their own names ("0.weight",
+/// "1.running_mean"), so `safetensors.torch.load_file` or NumPy read them directly;
+/// optimizer state under "optimizer.<i>.<kind>"; random generators as U64 [4] under
+/// "rng.data" and "rng.<layer path>"; everything else (epoch, learning rate, schedule
+/// state, standardization, the model's description) in `__metadata__`. Files are written
+/// atomically: a crash leaves the previous checkpoint intact.
+public enum Checkpoint {
+    static let optimizerPrefix = "optimizer."
+    static let rngPrefix = "rng."
+
+    /// Writes `model`'s parameters and buffers, plus the training state of `trainer` if
+    /// given (optimizer, schedule, epoch, generators), atomically to `url`.
+    public static func save(to url: URL, model: any Layer, trainer: Trainer? = nil,
+                            standardization: Standardization? = nil,
+                            metadata extra: [String: String] = [:]) throws {
+        var tensors: [String: StoredTensor] = [:]
+        for (name, parameter) in model.namedParameters { tensors[name] = StoredTensor(parameter.value.scalars, shape: parameter.shape) }
+        for (name, buffer) in model.namedBuffers { tensors[name] = StoredTensor(buffer.value.scalars, shape: buffer.value.shape) }
+        var metadata = extra
+        metadata["format"] = "swift-nn checkpoint 1"
+        metadata["model"] = describe(model)
+        if let standardization {
+            metadata["standardization_mean"] = standardization.mean.map { "\($0)" }.joined(separator: ",")
+            metadata["standardization_std"] = standardization.std.map { "\($0)" }.joined(separator: ",")
+        }
+        for (path, layer) in dropoutLayers(model) {
+            tensors[rngPrefix + path] = StoredTensor(words(layer.generator), shape: [4])
+        }
+        if let trainer {
+            for (name, tensor) in trainer.optimizer.state {
+                tensors[optimizerPrefix + name] = StoredTensor(tensor.scalars, shape: tensor.shape)
+            }
+            tensors[rngPrefix + "data"] = StoredTensor(words(trainer.dataGenerator), shape: [4])
+            metadata["epochs_completed"] = String(trainer.epochsCompleted)
+            metadata["optimizer_steps"] = String(trainer.optimizer.stepCount)
+            metadata["learning_rate"] = "\(trainer.optimizer.learningRate)"
+            if let schedule = trainer.schedule {
+                for (key, value) in schedule.state { metadata["schedule." + key] = "\(value)" }
+            }
+            if let history = try? JSONEncoder().encode(trainer.history.map(HistoryRecord.init)),
+               let text = String(data: history, encoding: .utf8) {
+                metadata["history"] = text
+            }
+        }
+        try SafeTensorsFile(metadata: metadata, tensors: tensors).write(to: url)
+    }
+
+    /// Loads the parameters and buffers saved in `url` into `model`, checking that every
+    /// tensor is there with its shape and dtype and that nothing unknown is; returns the
+    /// file (for its metadata). Nothing in `model` changes unless everything checks out.
+    @discardableResult
+    public static func loadModel(from url: URL, into model: any Layer) throws -> SafeTensorsFile {
+        let file = try SafeTensorsFile.read(from: url)
+        let path = url.path
+        let parameters = model.namedParameters, buffers = model.namedBuffers
+        var expected: [String: [Int]] = [:]
+        for (name, p) in parameters { expected[name] = p.shape }
+        for (name, b) in buffers { expected[name] = b.value.shape }
+        // Validate everything before touching the model.
+        for name in expected.keys.sorted() {
+            guard let stored = file.tensors[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
+            guard stored.dtype == .f32 else {
+                throw CheckpointError.dtypeMismatch(path: path, tensor: name, expected: "F32", found: stored.dtype.rawValue)
+            }
+            guard stored.shape == expected[name]! else {
+                throw CheckpointError.shapeMismatch(path: path, tensor: name, expected: expected[name]!, found: stored.shape)
+            }
+        }
+        let dropouts = dropoutLayers(model)
+        let known = Set(expected.keys).union(dropouts.map { rngPrefix + $0.path }).union([rngPrefix + "data"])
+        for name in file.tensors.keys.sorted() where !known.contains(name) && !name.hasPrefix(optimizerPrefix) {
+            throw CheckpointError.unexpectedTensor(path: path, name: name)
+        }
+        var generators: [(Dropout, RandomGenerator)] = []
+        for (layerPath, layer) in dropouts {
+            if let stored = file.tensors[rngPrefix + layerPath] {
+                generators.append((layer, try generator(stored, name: rngPrefix + layerPath, path: path)))
+            }
+        }
+        for (name, p) in parameters { p.value = Tensor(try file.values(name, as: Float.self), shape: p.shape) }
+        for (name, b) in buffers { b.value = Tensor(try file.values(name, as: Float.self), shape: b.value.shape) }
+        for (layer, g) in generators { layer.generator = g }
+        return file
+    }
+
+    /// Restores a whole training run saved with a trainer: the model, the optimizer state,
+    /// the schedule, the epoch count and every generator, so `fit` continues exactly as an
+    /// uninterrupted run would.
+    @discardableResult
+    public static func resume(from url: URL, trainer: Trainer) throws -> SafeTensorsFile {
+        let file = try loadModel(from: url, into: trainer.model)
+        let path = url.path
+        func number(_ key: String) throws -> Double {
+            guard let text = file.metadata[key], let value = Double(text) else {
+                throw CheckpointError.badMetadataValue(path: path, key: key, reason: "missing or not a number (is this a training checkpoint?)")
+            }
+            return value
+        }
+        var state: [String: Tensor] = [:]
+        for (name, stored) in file.tensors where name.hasPrefix(optimizerPrefix) {
+            guard let values = stored.values(as: Float.self) else {
+                throw CheckpointError.dtypeMismatch(path: path, tensor: name, expected: "F32", found: stored.dtype.rawValue)
+            }
+            state[String(name.dropFirst(optimizerPrefix.count))] = Tensor(values, shape: stored.shape)
+        }
+        let steps = Int(try number("optimizer_steps"))
+        do {
+            try trainer.optimizer.load(state: state, stepCount: steps)
+        } catch let error as OptimizerStateError {
+            throw CheckpointError.invalidEntry(path: path, tensor: "optimizer", reason: error.description)
+        }
+        trainer.optimizer.learningRate = Float(try number("learning_rate"))
+        if let schedule = trainer.schedule {
+            var scheduleState: [String: Double] = [:]
+            for (key, value) in file.metadata where key.hasPrefix("schedule.") {
+                scheduleState[String(key.dropFirst("schedule.".count))] = Double(value)
+            }
+            do { try schedule.load(state: scheduleState) } catch let error as ScheduleStateError {
+                throw CheckpointError.badMetadataValue(path: path, key: "schedule", reason: error.description)
+            }
+        }
+        guard let data = file.tensors[rngPrefix + "data"] else {
+            throw CheckpointError.missingTensor(path: path, name: rngPrefix + "data")
+        }
+        trainer.dataGenerator = try generator(data, name: rngPrefix + "data", path: path)
+        trainer.epochsCompleted = Int(try number("epochs_completed"))
+        if let text = file.metadata["history"], let records = try? JSONDecoder().decode([HistoryRecord].self, from: Data(text.utf8)) {
+            trainer.history = records.map(\.metrics)
+        }
+        return file
+    }
+
+    /// The standardization statistics stored with a model, if any.
+    public static func standardization(in file: SafeTensorsFile) -> Standardization? {
+        guard let mean = file.metadata["standardization_mean"]?.split(separator: ",").compactMap({ Float($0) }),
+              let std = file.metadata["standardization_std"]?.split(separator: ",").compactMap({ Float($0) }),
+              !mean.isEmpty, mean.count == std.count, std.allSatisfy({ $0 > 0 }) else { return nil }
+        return Standardization(mean: mean, std: std)
+    }
+
+    /// A one-line description of the model's layers (stored in the metadata).
+    public static func describe(_ model: any Layer) -> String {
+        func walk(_ layer: any Layer) -> String {
+            let name = String(describing: type(of: layer))
+            let kids = layer.children
+            return kids.isEmpty ? name : "\(name)(\(kids.map { walk($0.layer) }.joined(separator: ", ")))"
+        }
+        return walk(model) + " [\(model.parameterCount) parameters]"
+    }
+
+    static func dropoutLayers(_ model: any Layer) -> [(path: String, layer: Dropout)] {
+        var result: [(String, Dropout)] = []
+        func walk(_ layer: any Layer, _ path: String) {
+            if let dropout = layer as? Dropout { result.append((path.isEmpty ? "dropout" : path, dropout)) }
+            for child in layer.children { walk(child.layer, path.isEmpty ? child.name : "\(path).\(child.name)") }
+        }
+        walk(model, "")
+        return result
+    }
+
+    static func words(_ g: RandomGenerator) -> [UInt64] {
+        let s = g.state
+        return [s.0, s.1, s.2, s.3]
+    }
+
+    static func generator(_ stored: StoredTensor, name: String, path: String) throws -> RandomGenerator {
+        guard stored.dtype == .u64 else {
+            throw CheckpointError.dtypeMismatch(path: path, tensor: name, expected: "U64", found: stored.dtype.rawValue)
+        }
+        guard stored.shape == [4], let w = stored.values(as: UInt64.self) else {
+            throw CheckpointError.shapeMismatch(path: path, tensor: name, expected: [4], found: stored.shape)
+        }
+        return RandomGenerator(state: (w[0], w[1], w[2], w[3]))
+    }
+}
+
+/// `EpochMetrics` as JSON in a checkpoint's metadata.
+struct HistoryRecord: Codable {
+    var epoch: Int, trainLoss: Double, trainAccuracy: Double
+    var validationLoss: Double?, validationAccuracy: Double?
+    var learningRate: Float, seconds: Double, imagesPerSecond: Double
+
+    init(_ m: EpochMetrics) {
+        (epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy) =
+            (m.epoch, m.trainLoss, m.trainAccuracy, m.validationLoss, m.validationAccuracy)
+        (learningRate, seconds, imagesPerSecond) = (m.learningRate, m.seconds, m.imagesPerSecond)
+    }
+
+    var metrics: EpochMetrics {
+        EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validationLoss: validationLoss,
+                     validationAccuracy: validationAccuracy, learningRate: learningRate, seconds: seconds,
+                     imagesPerSecond: imagesPerSecond)
+    }
+}

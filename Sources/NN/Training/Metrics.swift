@@ -1,0 +1,69 @@
+import Foundation
+
+/// How well a classifier does on a dataset: loss, accuracy, per-class accuracy and the
+/// confusion matrix.
+public struct Evaluation: Sendable {
+    /// Mean loss over the examples.
+    public let loss: Double
+    /// `confusion[truth][prediction]`: how many examples of class `truth` were predicted as
+    /// `prediction`.
+    public let confusion: [[Int]]
+    /// Names of the classes, by index.
+    public let classNames: [String]
+
+    /// A result from the mean loss and confusion counts.
+    public init(loss: Double, confusion: [[Int]], classNames: [String]) {
+        precondition(confusion.count == classNames.count && confusion.allSatisfy { $0.count == classNames.count },
+                     "Evaluation: confusion matrix must be \(classNames.count)x\(classNames.count)")
+        self.loss = loss
+        self.confusion = confusion
+        self.classNames = classNames
+    }
+
+    /// The number of examples.
+    public var count: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
+
+    /// The fraction of examples whose predicted class is the label.
+    public var accuracy: Double {
+        let correct = confusion.indices.reduce(0) { $0 + confusion[$1][$1] }
+        return count == 0 ? 0 : Double(correct) / Double(count)
+    }
+
+    /// For each class, the fraction of its examples predicted correctly (recall).
+    public var perClassAccuracy: [Double] {
+        confusion.indices.map { c in
+            let total = confusion[c].reduce(0, +)
+            return total == 0 ? 0 : Double(confusion[c][c]) / Double(total)
+        }
+    }
+
+    /// A readable report: per-class accuracy and the confusion matrix.
+    public var report: String {
+        let width = max(classNames.map(\.count).max() ?? 0, 5)
+        func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(n - s.count, 0)) + s }
+        var lines = ["per-class accuracy:"]
+        for (c, name) in classNames.enumerated() {
+            lines.append("  \(pad(name, width))  \(String(format: "%.4f", perClassAccuracy[c]))")
+        }
+        lines.append("confusion matrix (rows: true class, columns: predicted):")
+        let cell = max(String(confusion.flatMap { $0 }.max() ?? 0).count, 2) + 1
+        lines.append(pad("", width + 2) + (0..<classNames.count).map { pad(String($0), cell) }.joined())
+        for (c, name) in classNames.enumerated() {
+            lines.append("  \(pad(name, width))" + confusion[c].map { pad(String($0), cell) }.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Counts predictions (argmax of each logits row) against labels into `confusion`; returns
+/// the number correct.
+@discardableResult
+func tally(logits: Tensor, labels: [Int32], into confusion: inout [[Int]]) -> Int {
+    var correct = 0
+    for (row, predicted) in logits.argmax(alongAxis: 1).enumerated() {
+        let truth = Int(labels[row])
+        confusion[truth][predicted] += 1
+        if truth == predicted { correct += 1 }
+    }
+    return correct
+}

@@ -1,0 +1,215 @@
+import Foundation
+
+/// What ended a training run early, or a failure during it.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// The loss became NaN or infinite.
+    case nonFiniteLoss(epoch: Int, step: Int, value: Float)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(epoch, step, value):
+            return "training stopped: the loss became \(value) at epoch \(epoch), step \(step) "
+                + "(try a lower learning rate); checkpoints already written are untouched"
+        }
+    }
+}
+
+/// The figures of one finished epoch.
+public struct EpochMetrics: Sendable, Equatable {
+    /// The epoch number, from 1.
+    public var epoch: Int
+    /// Mean training loss over the epoch's batches (in training mode, as Keras reports).
+    public var trainLoss: Double
+    /// Training accuracy over the epoch's batches.
+    public var trainAccuracy: Double
+    /// Loss and accuracy on the validation data, in inference mode.
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    /// The learning rate the epoch was trained with.
+    public var learningRate: Float
+    /// Wall-clock seconds of the training part of the epoch.
+    public var seconds: Double
+    /// Training throughput.
+    public var imagesPerSecond: Double
+}
+
+/// Something that runs at the end of each epoch: a schedule, early stopping, a checkpoint,
+/// a log. Returning `.stop` ends training after this epoch.
+public protocol TrainingCallback: AnyObject {
+    func epochEnded(_ metrics: EpochMetrics, trainer: Trainer) throws -> TrainingDecision
+}
+
+/// Whether training goes on after a callback.
+public enum TrainingDecision: Sendable { case proceed, stop }
+
+/// Trains a classifier: minibatches reshuffled each epoch, training mode for the updates
+/// and inference mode for evaluation, the loss checked for NaN at every step, callbacks at
+/// every epoch end. Everything random (shuffling, augmentation, dropout) comes from seeded
+/// generators saved in checkpoints, so a resumed run repeats an uninterrupted one.
+public final class Trainer {
+    /// The network.
+    public let model: any Layer
+    /// The optimizer over the model's parameters.
+    public let optimizer: any Optimizer
+    /// The loss of a batch from logits and labels (add penalties here).
+    public let lossFunction: (Tensor, [Int32]) -> Tensor
+    /// Sets the learning rate after each epoch.
+    public var schedule: (any LearningRateSchedule)?
+    /// Run after the schedule at each epoch end, in order.
+    public var callbacks: [any TrainingCallback] = []
+    /// Whether to draw a progress bar (default: when standard output is a terminal).
+    public var showsProgress: Bool = isatty(STDOUT_FILENO) != 0
+    /// Whether to print a line per epoch.
+    public var printsEpochs = true
+    /// Epochs finished so far (restored from a checkpoint when resuming).
+    public internal(set) var epochsCompleted = 0
+    /// The generator shuffling and augmenting the training batches.
+    public var dataGenerator: RandomGenerator
+    /// Metrics of every finished epoch.
+    public internal(set) var history: [EpochMetrics] = []
+
+    /// A trainer; `seed` fixes the data order and augmentation.
+    public init(model: any Layer, optimizer: any Optimizer, seed: UInt64 = 0,
+                lossFunction: @escaping (Tensor, [Int32]) -> Tensor = { crossEntropy(logits: $0, labels: $1) }) {
+        self.model = model
+        self.optimizer = optimizer
+        self.lossFunction = lossFunction
+        dataGenerator = RandomGenerator(seed: seed)
+    }
+
+    /// Trains until `epochs` epochs are completed in all (so a resumed trainer finishes the
+    /// remaining ones) and returns the metrics of the epochs run by this call.
+    @discardableResult
+    public func fit(_ training: ImageDataset, validation: ImageDataset? = nil, epochs: Int, batchSize: Int,
+                    augmentation: Augmentation? = nil) throws -> [EpochMetrics] {
+        precondition(epochs >= 1, "fit: epochs must be at least 1, got \(epochs)")
+        precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
+        precondition(training.count > 0, "fit: the training set is empty")
+        var ran: [EpochMetrics] = []
+        while epochsCompleted < epochs {
+            let epoch = epochsCompleted + 1
+            var metrics = try trainEpoch(training, epoch: epoch, of: epochs, batchSize: batchSize, augmentation: augmentation)
+            if let validation {
+                let evaluation = evaluate(validation, batchSize: max(batchSize, 256))
+                metrics.validationLoss = evaluation.loss
+                metrics.validationAccuracy = evaluation.accuracy
+            }
+            epochsCompleted = epoch
+            history.append(metrics)
+            ran.append(metrics)
+            if printsEpochs { print(Trainer.summaryLine(metrics, of: epochs)) }
+            if let schedule {
+                let monitored = metrics.validationLoss ?? metrics.trainLoss
+                optimizer.learningRate = schedule.step(metric: Float(monitored))
+            }
+            var stop = false
+            for callback in callbacks where try callback.epochEnded(metrics, trainer: self) == .stop { stop = true }
+            if stop { break }
+        }
+        return ran
+    }
+
+    /// One pass over the training data.
+    func trainEpoch(_ data: ImageDataset, epoch: Int, of epochs: Int, batchSize: Int,
+                    augmentation: Augmentation?) throws -> EpochMetrics {
+        model.setTraining(true)
+        var batches = Minibatches(dataset: data, batchSize: batchSize, shuffle: true,
+                                  augmentation: augmentation, generator: dataGenerator)
+        let epochBatches = batches.nextEpoch()
+        dataGenerator = batches.generator
+        let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
+        let start = Date()
+        var lossSum = 0.0, correct = 0, seen = 0
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: data.classNames.count), count: data.classNames.count)
+        for (step, batch) in epochBatches.enumerated() {
+            let images = Tensor(batch.images, shape: batch.shape)
+            optimizer.zeroGrad()
+            let logits = model(images)
+            let loss = lossFunction(logits, batch.labels)
+            let value = loss.scalar
+            guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
+            loss.backward()
+            optimizer.step()
+            lossSum += Double(value) * Double(batch.count)
+            correct += tally(logits: logits, labels: batch.labels, into: &confusion)
+            seen += batch.count
+            progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        progress?.finish()
+        return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
+                            validationLoss: nil, validationAccuracy: nil, learningRate: optimizer.learningRate,
+                            seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// Loss, accuracy, per-class accuracy and confusion matrix on `data`, in inference mode.
+    public func evaluate(_ data: ImageDataset, batchSize: Int = 500) -> Evaluation {
+        Trainer.evaluate(model, on: data, batchSize: batchSize, lossFunction: lossFunction)
+    }
+
+    /// Evaluates `model` on `data` in inference mode (restoring the mode it had).
+    public static func evaluate(_ model: any Layer, on data: ImageDataset, batchSize: Int = 500,
+                                lossFunction: (Tensor, [Int32]) -> Tensor = { crossEntropy(logits: $0, labels: $1) })
+        -> Evaluation {
+        let wasTraining = model.isTraining
+        model.setTraining(false)
+        defer { model.setTraining(wasTraining) }
+        let classes = data.classNames.count
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        var lossSum = 0.0
+        let batches = Minibatches(dataset: data, batchSize: batchSize, shuffle: false, generator: RandomGenerator(seed: 0))
+        var copy = batches
+        withoutGradient {
+            for batch in copy.nextEpoch() {
+                let logits = model(Tensor(batch.images, shape: batch.shape))
+                lossSum += Double(lossFunction(logits, batch.labels).scalar) * Double(batch.count)
+                tally(logits: logits, labels: batch.labels, into: &confusion)
+            }
+        }
+        return Evaluation(loss: lossSum / Double(max(data.count, 1)), confusion: confusion, classNames: data.classNames)
+    }
+
+    /// The plain line printed after each epoch.
+    public static func summaryLine(_ m: EpochMetrics, of epochs: Int) -> String {
+        var line = String(format: "epoch %d/%d  loss %.4f  acc %.4f", m.epoch, epochs, m.trainLoss, m.trainAccuracy)
+        if let vl = m.validationLoss, let va = m.validationAccuracy {
+            line += String(format: "  val_loss %.4f  val_acc %.4f", vl, va)
+        }
+        line += String(format: "  lr %.3g  %.1fs  %.0f img/s", m.learningRate, m.seconds, m.imagesPerSecond)
+        return line
+    }
+}
+
+/// A one-line progress bar redrawn in place on a terminal: batches done, images/s,
+/// running loss and the time left.
+final class ProgressBar {
+    let title: String
+    let total: Int
+    let start = Date()
+    var lastDraw = Date.distantPast
+
+    init(title: String, total: Int) {
+        self.title = title
+        self.total = total
+    }
+
+    func update(_ done: Int, seen: Int, loss: Double) {
+        let now = Date()
+        guard done == total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(start)
+        let rate = Double(seen) / max(elapsed, 1e-9)
+        let eta = elapsed / Double(done) * Double(total - done)
+        let width = 30
+        let filled = width * done / max(total, 1)
+        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "")
+            + String(repeating: " ", count: max(width - filled - 1, 0))
+        let line = String(format: "\r%@ [%@] %d/%d  %.0f img/s  loss %.4f  ETA %d:%02d", title, bar, done, total,
+                          rate, loss, Int(eta) / 60, Int(eta) % 60)
+        FileHandle.standardOutput.write(line.data(using: .utf8)!)
+    }
+
+    func finish() {
+        FileHandle.standardOutput.write("\r\u{1B}[K".data(using: .utf8)!)
+    }
+}
