@@ -1,0 +1,55 @@
+/// The reference networks of WORKLOADS.md, for 1x28x28 inputs and 10 classes.
+public enum ReferenceModels {
+    /// W1: MLP 784-256-128-10 with ReLU (train with Adam, lr 1e-3, batch 64).
+    public static func mlp() -> Sequential {
+        Sequential {
+            Flatten()
+            Dense(inputSize: 784, outputSize: 256)
+            ReLU()
+            Dense(inputSize: 256, outputSize: 128)
+            ReLU()
+            Dense(inputSize: 128, outputSize: 10)
+        }
+    }
+
+    /// W2: two conv3x3-BN-ReLU-maxpool stages (1->32->64), dense 3136->128, ReLU, dropout
+    /// 0.25, dense 128->10 (train with Adam, lr 1e-3, batch 64).
+    public static func cnn(dropoutSeed: UInt64 = 0xD209) -> Sequential {
+        Sequential {
+            Conv2D(inChannels: 1, outChannels: 32, kernelSize: 3, padding: 1)
+            BatchNorm2D(32)
+            ReLU()
+            MaxPool2D(2)
+            Conv2D(inChannels: 32, outChannels: 64, kernelSize: 3, padding: 1)
+            BatchNorm2D(64)
+            ReLU()
+            MaxPool2D(2)
+            Flatten()
+            Dense(inputSize: 64 * 7 * 7, outputSize: 128)
+            ReLU()
+            Dropout(0.25, seed: dropoutSeed)
+            Dense(inputSize: 128, outputSize: 10)
+        }
+    }
+
+    /// W3: a small ResNet: stem conv3x3 1->16 + BN + ReLU at 28x28, a basic block at 16
+    /// channels, strided blocks to 32 (14x14) and 64 (7x7) channels with 1x1 projection
+    /// shortcuts, global average pooling, dense 64->10 (train with SGD + Nesterov 0.9,
+    /// weight decay 5e-4, a cosine or step schedule, random crop and flip).
+    public static func resnet() -> Sequential {
+        Sequential {
+            Conv2D(inChannels: 1, outChannels: 16, kernelSize: 3, padding: 1, useBias: false)
+            BatchNorm2D(16)
+            ReLU()
+            Residual.basicBlock(inChannels: 16, outChannels: 16)
+            Residual.basicBlock(inChannels: 16, outChannels: 32, stride: 2)
+            Residual.basicBlock(inChannels: 32, outChannels: 64, stride: 2)
+            GlobalAvgPool2D()
+            Dense(inputSize: 64, outputSize: 10)
+        }
+    }
+
+    /// Training FLOPs per image (forward + backward, about 3x forward), as WORKLOADS.md
+    /// counts them, for effective GFLOP/s figures.
+    public static let trainingFLOPsPerImage: [String: Double] = ["mlp": 1.0e6, "cnn": 25e6, "resnet": 56e6]
+}
