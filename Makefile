@@ -4,7 +4,7 @@ CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
 
-.PHONY: deps build test bench demo clean
+.PHONY: deps build test bench demo consumer-check clean
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -25,9 +25,15 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
-## test: the whole test suite, in release mode (the naive references are too slow in debug).
+## test: the consumer check, then the whole test suite in release mode (the naive
+## references are too slow in debug).
 test: deps
+	./scripts/consumer-check.sh
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
+
+## consumer-check: a throwaway package adds swift-nn by file:// URL and version, imports NN.
+consumer-check: deps
+	./scripts/consumer-check.sh
 
 ## bench: kernel benchmarks against the naive reference (QUICK=1 for a short run).
 bench: deps
