@@ -13,10 +13,16 @@ public enum Checkpoint {
     static let rngPrefix = "rng."
 
     /// Writes `model`'s parameters and buffers, plus the training state of `trainer` if
-    /// given (optimizer, schedule, epoch, generators), atomically to `url`.
+    /// given (optimizer, schedule, epoch, generators, history), atomically to `url`: a crash
+    /// or error at any point leaves the previous file at `url` as it was.
+    ///
+    /// `standardization` and `metadata` go into `__metadata__` (keys this format uses, such
+    /// as "format" or "epochs_completed", win over `metadata`). `beforeRename` is passed to
+    /// `SafeTensorsFile.write(to:beforeRename:)`: a test hook to simulate a crash.
     public static func save(to url: URL, model: any Layer, trainer: Trainer? = nil,
                             standardization: Standardization? = nil,
-                            metadata extra: [String: String] = [:]) throws {
+                            metadata extra: [String: String] = [:],
+                            beforeRename: ((URL) throws -> Void)? = nil) throws {
         var tensors: [String: StoredTensor] = [:]
         for (name, parameter) in model.namedParameters { tensors[name] = StoredTensor(parameter.value.scalars, shape: parameter.shape) }
         for (name, buffer) in model.namedBuffers { tensors[name] = StoredTensor(buffer.value.scalars, shape: buffer.value.shape) }
@@ -37,6 +43,7 @@ public enum Checkpoint {
             tensors[rngPrefix + "data"] = StoredTensor(words(trainer.dataGenerator), shape: [4])
             metadata["epochs_completed"] = String(trainer.epochsCompleted)
             metadata["optimizer_steps"] = String(trainer.optimizer.stepCount)
+            // Float's description is its shortest round-trip form; resume parses it as Float.
             metadata["learning_rate"] = "\(trainer.optimizer.learningRate)"
             if let schedule = trainer.schedule {
                 for (key, value) in schedule.state { metadata["schedule." + key] = "\(value)" }
@@ -46,21 +53,28 @@ public enum Checkpoint {
                 metadata["history"] = text
             }
         }
-        try SafeTensorsFile(metadata: metadata, tensors: tensors).write(to: url)
+        try SafeTensorsFile(metadata: metadata, tensors: tensors).write(to: url, beforeRename: beforeRename)
     }
 
     /// Loads the parameters and buffers saved in `url` into `model`, checking that every
     /// tensor is there with its shape and dtype and that nothing unknown is; returns the
     /// file (for its metadata). Nothing in `model` changes unless everything checks out.
+    /// Dropout generators are restored when the file has them; optimizer state and the data
+    /// generator of a training checkpoint are allowed and ignored (see `resume`).
     @discardableResult
     public static func loadModel(from url: URL, into model: any Layer) throws -> SafeTensorsFile {
         let file = try SafeTensorsFile.read(from: url)
-        let path = url.path
+        try validatedModelLoad(file, path: url.path, into: model)()
+        return file
+    }
+
+    /// Checks `file` against `model` and returns the closure that copies it in, which
+    /// cannot fail: callers validate everything before changing anything.
+    static func validatedModelLoad(_ file: SafeTensorsFile, path: String, into model: any Layer) throws -> () -> Void {
         let parameters = model.namedParameters, buffers = model.namedBuffers
         var expected: [String: [Int]] = [:]
         for (name, p) in parameters { expected[name] = p.shape }
         for (name, b) in buffers { expected[name] = b.value.shape }
-        // Validate everything before touching the model.
         for name in expected.keys.sorted() {
             guard let stored = file.tensors[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
             guard stored.dtype == .f32 else {
@@ -81,56 +95,89 @@ public enum Checkpoint {
                 generators.append((layer, try generator(stored, name: rngPrefix + layerPath, path: path)))
             }
         }
-        for (name, p) in parameters { p.value = Tensor(try file.values(name, as: Float.self), shape: p.shape) }
-        for (name, b) in buffers { b.value = Tensor(try file.values(name, as: Float.self), shape: b.value.shape) }
-        for (layer, g) in generators { layer.generator = g }
-        return file
+        return {
+            // Validated above: every name is present as F32 with the model's shape.
+            for (name, p) in parameters { p.value = Tensor(file.tensors[name]!.values(as: Float.self)!, shape: p.shape) }
+            for (name, b) in buffers { b.value = Tensor(file.tensors[name]!.values(as: Float.self)!, shape: b.value.shape) }
+            for (layer, g) in generators { layer.generator = g }
+        }
     }
 
     /// Restores a whole training run saved with a trainer: the model, the optimizer state,
-    /// the schedule, the epoch count and every generator, so `fit` continues exactly as an
-    /// uninterrupted run would.
+    /// the learning rate, the schedule, the epoch count, the history and every generator, so
+    /// `fit` continues exactly as an uninterrupted run would. The trainer must have been
+    /// built like the saved one (same model architecture, optimizer kind and options, and a
+    /// schedule of the same kind if one was saved); its initial weights and seeds do not
+    /// matter. On any error nothing in the trainer, its model or its optimizer changes.
     @discardableResult
     public static func resume(from url: URL, trainer: Trainer) throws -> SafeTensorsFile {
-        let file = try loadModel(from: url, into: trainer.model)
+        let file = try SafeTensorsFile.read(from: url)
         let path = url.path
-        func number(_ key: String) throws -> Double {
-            guard let text = file.metadata[key], let value = Double(text) else {
-                throw CheckpointError.badMetadataValue(path: path, key: key, reason: "missing or not a number (is this a training checkpoint?)")
+        func integer(_ key: String) throws -> Int {
+            guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
+                throw CheckpointError.badMetadataValue(
+                    path: path, key: key, reason: "missing or not a non-negative integer (is this a training checkpoint?)")
             }
             return value
         }
-        var state: [String: Tensor] = [:]
+        // Everything is parsed and checked before the first change.
+        let applyModel = try validatedModelLoad(file, path: path, into: trainer.model)
+        var optimizerState: [String: Tensor] = [:]
         for (name, stored) in file.tensors where name.hasPrefix(optimizerPrefix) {
             guard let values = stored.values(as: Float.self) else {
                 throw CheckpointError.dtypeMismatch(path: path, tensor: name, expected: "F32", found: stored.dtype.rawValue)
             }
-            state[String(name.dropFirst(optimizerPrefix.count))] = Tensor(values, shape: stored.shape)
+            optimizerState[String(name.dropFirst(optimizerPrefix.count))] = Tensor(values, shape: stored.shape)
         }
-        let steps = Int(try number("optimizer_steps"))
-        do {
-            try trainer.optimizer.load(state: state, stepCount: steps)
-        } catch let error as OptimizerStateError {
-            throw CheckpointError.invalidEntry(path: path, tensor: "optimizer", reason: error.description)
+        let steps = try integer("optimizer_steps")
+        let epochsCompleted = try integer("epochs_completed")
+        guard let rateText = file.metadata["learning_rate"], let learningRate = Float(rateText),
+              learningRate.isFinite, learningRate >= 0 else {
+            throw CheckpointError.badMetadataValue(path: path, key: "learning_rate",
+                                                   reason: "missing or not a non-negative number")
         }
-        trainer.optimizer.learningRate = Float(try number("learning_rate"))
-        if let schedule = trainer.schedule {
-            var scheduleState: [String: Double] = [:]
-            for (key, value) in file.metadata where key.hasPrefix("schedule.") {
-                scheduleState[String(key.dropFirst("schedule.".count))] = Double(value)
+        var scheduleState: [String: Double] = [:]
+        for (key, value) in file.metadata where key.hasPrefix("schedule.") {
+            guard let number = Double(value) else {
+                throw CheckpointError.badMetadataValue(path: path, key: key, reason: "\"\(value)\" is not a number")
             }
-            do { try schedule.load(state: scheduleState) } catch let error as ScheduleStateError {
-                throw CheckpointError.badMetadataValue(path: path, key: "schedule", reason: error.description)
-            }
+            scheduleState[String(key.dropFirst("schedule.".count))] = number
         }
         guard let data = file.tensors[rngPrefix + "data"] else {
             throw CheckpointError.missingTensor(path: path, name: rngPrefix + "data")
         }
-        trainer.dataGenerator = try generator(data, name: rngPrefix + "data", path: path)
-        trainer.epochsCompleted = Int(try number("epochs_completed"))
-        if let text = file.metadata["history"], let records = try? JSONDecoder().decode([HistoryRecord].self, from: Data(text.utf8)) {
-            trainer.history = records.map(\.metrics)
+        let dataGenerator = try generator(data, name: rngPrefix + "data", path: path)
+        var history: [EpochMetrics]?
+        if let text = file.metadata["history"] {
+            guard let records = try? JSONDecoder().decode([HistoryRecord].self, from: Data(text.utf8)) else {
+                throw CheckpointError.badMetadataValue(path: path, key: "history", reason: "not a JSON list of epoch records")
+            }
+            history = records.map(\.metrics)
         }
+
+        // The optimizer and the schedule check their own state as they load it, possibly
+        // after changing part of it: keep what they had to put back on failure.
+        let optimizer = trainer.optimizer
+        let previousOptimizerState = optimizer.state, previousSteps = optimizer.stepCount
+        let previousScheduleState = trainer.schedule?.state
+        do {
+            try optimizer.load(state: optimizerState, stepCount: steps)
+        } catch let error as OptimizerStateError {
+            try? optimizer.load(state: previousOptimizerState, stepCount: previousSteps)
+            throw CheckpointError.invalidEntry(path: path, tensor: "optimizer", reason: error.description)
+        }
+        if let schedule = trainer.schedule {
+            do { try schedule.load(state: scheduleState) } catch let error as ScheduleStateError {
+                try? optimizer.load(state: previousOptimizerState, stepCount: previousSteps)
+                try? schedule.load(state: previousScheduleState ?? [:])
+                throw CheckpointError.badMetadataValue(path: path, key: "schedule", reason: error.description)
+            }
+        }
+        applyModel()
+        optimizer.learningRate = learningRate
+        trainer.dataGenerator = dataGenerator
+        trainer.epochsCompleted = epochsCompleted
+        if let history { trainer.history = history }
         return file
     }
 

@@ -3,13 +3,23 @@ import Foundation
 /// What ended a training run early, or a failure during it.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The loss became NaN or infinite.
+    /// `epoch` and `step` count from 1; the step's update was not applied.
     case nonFiniteLoss(epoch: Int, step: Int, value: Float)
+    /// A parameter's gradient held NaN or infinity although the loss was finite (an
+    /// activation such as ReLU can map a NaN to 0 on the way forward, never on the way back);
+    /// `parameter` is its name in the model ("0.weight"); the step's update was not applied.
+    case nonFiniteGradient(epoch: Int, step: Int, parameter: String)
 
+    /// A sentence naming the epoch, the step and the value.
     public var description: String {
         switch self {
         case let .nonFiniteLoss(epoch, step, value):
             return "training stopped: the loss became \(value) at epoch \(epoch), step \(step) "
                 + "(try a lower learning rate); checkpoints already written are untouched"
+        case let .nonFiniteGradient(epoch, step, parameter):
+            return "training stopped: the gradient of \(parameter) became NaN or infinite at epoch \(epoch), "
+                + "step \(step) (look for NaN in the data or try a lower learning rate); "
+                + "checkpoints already written are untouched"
         }
     }
 }
@@ -22,8 +32,9 @@ public struct EpochMetrics: Sendable, Equatable {
     public var trainLoss: Double
     /// Training accuracy over the epoch's batches.
     public var trainAccuracy: Double
-    /// Loss and accuracy on the validation data, in inference mode.
+    /// Mean loss on the validation data, in inference mode (nil without validation data).
     public var validationLoss: Double?
+    /// Accuracy on the validation data, in inference mode (nil without validation data).
     public var validationAccuracy: Double?
     /// The learning rate the epoch was trained with.
     public var learningRate: Float
@@ -31,20 +42,51 @@ public struct EpochMetrics: Sendable, Equatable {
     public var seconds: Double
     /// Training throughput.
     public var imagesPerSecond: Double
+
+    /// Figures of one epoch (the trainer makes these; tests and custom loops may too).
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double? = nil,
+                validationAccuracy: Double? = nil, learningRate: Float, seconds: Double = 0, imagesPerSecond: Double = 0) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
 }
 
-/// Something that runs at the end of each epoch: a schedule, early stopping, a checkpoint,
-/// a log. Returning `.stop` ends training after this epoch.
+/// Something that runs at the end of each epoch: early stopping, a checkpoint, a log.
+///
+/// `Trainer.fit` calls `epochEnded` after the epoch's metrics are in `trainer.history` and
+/// after the schedule has set the next epoch's learning rate, so a checkpoint written there
+/// resumes with the right rate. Every callback runs even when an earlier one asks to stop.
 public protocol TrainingCallback: AnyObject {
+    /// Runs at the end of each epoch; returning `.stop` ends training after this epoch.
+    /// A thrown error ends `fit`, which rethrows it.
     func epochEnded(_ metrics: EpochMetrics, trainer: Trainer) throws -> TrainingDecision
+    /// Runs once when `fit` returns normally (all epochs done, or stopped by a callback);
+    /// not when it throws. The default does nothing.
+    func trainingEnded(trainer: Trainer) throws
+}
+
+extension TrainingCallback {
+    /// Does nothing.
+    public func trainingEnded(trainer: Trainer) throws {}
 }
 
 /// Whether training goes on after a callback.
-public enum TrainingDecision: Sendable { case proceed, stop }
+public enum TrainingDecision: Sendable {
+    /// Continue with the next epoch.
+    case proceed
+    /// End training after this epoch.
+    case stop
+}
 
 /// Trains a classifier: minibatches reshuffled each epoch, training mode for the updates
-/// and inference mode for evaluation, the loss checked for NaN at every step, callbacks at
-/// every epoch end. Everything random (shuffling, augmentation, dropout) comes from seeded
+/// and inference mode for evaluation, the loss and gradients checked for NaN at every step,
+/// callbacks at every epoch end. Everything random (shuffling, augmentation, dropout) comes from seeded
 /// generators saved in checkpoints, so a resumed run repeats an uninterrupted one.
 public final class Trainer {
     /// The network.
@@ -78,7 +120,15 @@ public final class Trainer {
     }
 
     /// Trains until `epochs` epochs are completed in all (so a resumed trainer finishes the
-    /// remaining ones) and returns the metrics of the epochs run by this call.
+    /// remaining ones) or a callback stops it, and returns the metrics of the epochs run by
+    /// this call.
+    ///
+    /// At each epoch end, in order: validation, `history`, the printed line, the schedule
+    /// (its monitored metric is the validation loss, else the training loss), then the
+    /// callbacks. Throws `TrainingError.nonFiniteLoss` as soon as a batch's loss is NaN or
+    /// infinite, and `.nonFiniteGradient` if a parameter's gradient is (both before that
+    /// step's update and before any callback of the epoch, so checkpoints already written
+    /// stay as they were); rethrows callbacks' errors.
     @discardableResult
     public func fit(_ training: ImageDataset, validation: ImageDataset? = nil, epochs: Int, batchSize: Int,
                     augmentation: Augmentation? = nil) throws -> [EpochMetrics] {
@@ -106,6 +156,7 @@ public final class Trainer {
             for callback in callbacks where try callback.epochEnded(metrics, trainer: self) == .stop { stop = true }
             if stop { break }
         }
+        for callback in callbacks { try callback.trainingEnded(trainer: self) }
         return ran
     }
 
@@ -117,6 +168,7 @@ public final class Trainer {
                                   augmentation: augmentation, generator: dataGenerator)
         let epochBatches = batches.nextEpoch()
         dataGenerator = batches.generator
+        let namedParameters = model.namedParameters
         let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
         let start = Date()
         var lossSum = 0.0, correct = 0, seen = 0
@@ -129,6 +181,12 @@ public final class Trainer {
             let value = loss.scalar
             guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
             loss.backward()
+            // The loss alone misses a NaN that ReLU turned into 0 on the way forward, while
+            // the batch-norm and weight gradients behind it are NaN: one such update would
+            // leave NaN weights and a finite loss for the rest of the run.
+            for (name, parameter) in namedParameters where !parameter.gradientIsFinite {
+                throw TrainingError.nonFiniteGradient(epoch: epoch, step: step + 1, parameter: name)
+            }
             optimizer.step()
             lossSum += Double(value) * Double(batch.count)
             correct += tally(logits: logits, labels: batch.labels, into: &confusion)
