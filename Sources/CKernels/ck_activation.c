@@ -38,7 +38,7 @@ void ck_activation_forward(float *y, const float *x, size_t count, ck_activation
         CK_MAP(y[i] = atanf(x[i]));
         break;
     case CK_ACT_RELU:
-        CK_MAP(y[i] = x[i] > 0.0f ? x[i] : 0.0f);
+        CK_MAP(y[i] = x[i] < 0.0f ? 0.0f : x[i]);  // NaN passes through, as in PyTorch
         break;
     case CK_ACT_LEAKY_RELU:
         CK_MAP(y[i] = x[i] > 0.0f ? x[i] : alpha * x[i]);

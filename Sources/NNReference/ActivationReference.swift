@@ -31,7 +31,7 @@ private func activationValue(_ x: Double, _ kind: ReferenceActivation) -> Double
     case .sigmoid: return 1 / (1 + exp(-x))  // exp overflows to +inf only for x < -709: 1/inf = 0, right.
     case .tanh: return Foundation.tanh(x)
     case .arctan: return atan(x)
-    case .relu: return x > 0 ? x : 0
+    case .relu: return x < 0 ? 0 : x  // NaN passes through
     case .leakyReLU(let alpha): return x > 0 ? x : Double(alpha) * x
     case .elu(let alpha): return x > 0 ? x : Double(alpha) * (exp(x) - 1)
     case .softplus:

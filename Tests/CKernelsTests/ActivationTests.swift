@@ -98,4 +98,21 @@ final class ActivationTests: XCTestCase {
                         "ck_prelu_backward dalpha (n \(n), s \(s))", shape: [c])
         }
     }
+
+    /// A NaN input gives a NaN output (so a bad batch cannot hide behind an activation),
+    /// as PyTorch does; binary step is a comparison and maps NaN to 0.
+    func testNaNPropagates() {
+        let kinds: [(ck_activation, String)] = [
+            (CK_ACT_IDENTITY, "identity"), (CK_ACT_SIGMOID, "sigmoid"), (CK_ACT_TANH, "tanh"),
+            (CK_ACT_ARCTAN, "arctan"), (CK_ACT_RELU, "relu"), (CK_ACT_LEAKY_RELU, "leaky_relu"),
+            (CK_ACT_ELU, "elu"), (CK_ACT_SOFTPLUS, "softplus"),
+        ]
+        let x: [Float] = [1, .nan, -1]
+        for (kind, name) in kinds {
+            var y = [Float](repeating: 0, count: 3)
+            ck_activation_forward(&y, x, 3, kind, 0.1)
+            XCTAssertTrue(y[1].isNaN, "\(name)(NaN) = \(y[1]), expected NaN")
+            XCTAssertFalse(y[0].isNaN || y[2].isNaN, "\(name): NaN leaked into neighbours: \(y)")
+        }
+    }
 }
