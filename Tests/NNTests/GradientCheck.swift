@@ -87,3 +87,27 @@ func randomTensor(_ shape: [Int], in range: ClosedRange<Float> = -1...1, seed: U
     var generator = RandomGenerator(seed: seed)
     return Tensor(randomUniform: shape, in: range, using: &generator)
 }
+
+/// A tensor of `shape` whose values are at least `margin` away from 0 (uniform magnitudes
+/// in margin...margin+scale, random signs): keeps ReLU-like kinks and |w| outside the
+/// finite-difference stencil when margin > h.
+func awayFromZero(_ shape: [Int], margin: Float = 0.1, scale: Float = 1, seed: UInt64 = 1) -> Tensor {
+    var generator = RandomGenerator(seed: seed)
+    let count = Tensor.elementCount(shape)
+    let values = (0..<count).map { _ -> Float in
+        let magnitude = margin + scale * generator.nextUnitFloat()
+        return generator.nextUnitFloat() < 0.5 ? -magnitude : magnitude
+    }
+    return Tensor(values, shape: shape)
+}
+
+/// A tensor of `shape` holding a random permutation of -1, -1 + spacing, ...: all values
+/// distinct and at least `spacing` apart, so a perturbation smaller than spacing / 2
+/// never changes which element of a window is the maximum (no ties for max pooling).
+func spacedTensor(_ shape: [Int], spacing: Float = 0.05, seed: UInt64 = 1) -> Tensor {
+    var generator = RandomGenerator(seed: seed)
+    let count = Tensor.elementCount(shape)
+    var values = (0..<count).map { Float($0) * spacing - 1 }
+    values.shuffle(using: &generator)
+    return Tensor(values, shape: shape)
+}
