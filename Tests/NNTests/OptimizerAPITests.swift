@@ -119,5 +119,9 @@ final class OptimizerAPITests: XCTestCase {
         for (o, p) in [(adamA, a), (adamB, b)] { o.zeroGrad(); (p.value * g).sum().backward(); o.step() }
         XCTAssertEqual(a.value.scalars, b.value.scalars)
         XCTAssertThrowsError(try adamB.load(state: [:], stepCount: 1))
+        // Another optimizer's state is refused, not silently ignored.
+        XCTAssertThrowsError(try SGD(parameters: [b], learningRate: 0.1).load(state: adamA.state, stepCount: 3)) {
+            XCTAssertTrue("\($0)".contains("0.exp_avg"), "\($0)")
+        }
     }
 }

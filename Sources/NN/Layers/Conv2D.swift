@@ -24,10 +24,10 @@ public final class Conv2D: Layer {
     /// A convolution with a square kernel and equal strides, padding and dilation.
     public convenience init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
                             padding: Int = 0, dilation: Int = 1, useBias: Bool = true,
-                            weightInitializer: Initializer = .heUniform) {
+                            weightInitializer: Initializer = .heUniform, biasInitializer: Initializer = .zeros) {
         self.init(inChannels: inChannels, outChannels: outChannels, kernelSize: (kernelSize, kernelSize),
                   stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation),
-                  useBias: useBias, weightInitializer: weightInitializer)
+                  useBias: useBias, weightInitializer: weightInitializer, biasInitializer: biasInitializer)
     }
 
     public var ownParameters: [(name: String, parameter: Parameter)] {

@@ -73,6 +73,7 @@ public class Adam: Optimizer {
     }
 
     public func load(state: [String: Tensor], stepCount: Int) throws {
+        try checkStateKeys(state, [expAvg, expAvgSq, maxExpAvgSq], optimizer: decoupledWeightDecay ? "AdamW" : "Adam")
         try expAvg.load(from: state)
         try expAvgSq.load(from: state)
         try maxExpAvgSq.load(from: state)

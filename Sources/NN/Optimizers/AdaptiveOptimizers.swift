@@ -41,6 +41,7 @@ public final class AdaGrad: Optimizer {
     }
 
     public func load(state: [String: Tensor], stepCount: Int) throws {
+        try checkStateKeys(state, [sums], optimizer: "AdaGrad")
         try sums.load(from: state)
         self.stepCount = stepCount
     }
@@ -98,6 +99,7 @@ public final class RMSProp: Optimizer {
     }
 
     public func load(state: [String: Tensor], stepCount: Int) throws {
+        try checkStateKeys(state, [squareAvg, momentumBuffers, gradAvg], optimizer: "RMSProp")
         try squareAvg.load(from: state)
         try momentumBuffers.load(from: state)
         try gradAvg.load(from: state)

@@ -30,6 +30,15 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
     public let description: String
 }
 
+/// Throws unless every key of `state` belongs to one of `kinds` (so the state of another
+/// optimizer, e.g. Adam's moments offered to plain SGD, is refused rather than ignored).
+func checkStateKeys(_ state: [String: Tensor], _ kinds: [StateBuffers], optimizer: String) throws {
+    let known = Set(kinds.flatMap { kind in kind.tensors.indices.map { "\($0).\(kind.name)" } })
+    if let extra = state.keys.sorted().first(where: { !known.contains($0) }) {
+        throw OptimizerStateError(description: "optimizer state \"\(extra)\" does not belong to \(optimizer) with these options")
+    }
+}
+
 /// Per-parameter state buffers of one kind (e.g. every parameter's momentum), zero-filled.
 struct StateBuffers {
     let name: String

@@ -44,6 +44,7 @@ public final class SGD: Optimizer {
     }
 
     public func load(state: [String: Tensor], stepCount: Int) throws {
+        try checkStateKeys(state, [momentumBuffers], optimizer: "SGD")
         try momentumBuffers.load(from: state)
         self.stepCount = stepCount
     }
