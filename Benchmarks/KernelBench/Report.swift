@@ -105,7 +105,7 @@ func printKernelTable(_ records: [Record]) {
 /// The workload table: one line per (workload, thread count).
 func printWorkloadTable(_ records: [Record]) {
     let header = pad("workload", 10, left: true) + pad("threads", 8) + pad("train img/s", 13) + pad("infer img/s", 13)
-        + pad("s/epoch", 9) + pad("GFLOP/s", 9) + pad("%ceil", 7) + pad("peak MB", 9) + pad("test acc", 10) + "  trained"
+        + pad("s/epoch", 9) + pad("GFLOP/s", 9) + pad("%ceil", 7) + pad("train MB", 9) + pad("peak MB", 9) + pad("test acc", 10) + "  trained"
     print(header)
     print(String(repeating: "-", count: header.count + 12))
     var keys: [(String, Int)] = []
@@ -122,7 +122,7 @@ func printWorkloadTable(_ records: [Record]) {
         line += pad(number(value("epoch")?.median), 9)
         let gf = value("train GFLOP/s")
         line += pad(number(gf?.median), 9) + pad(gf?.pctOfCeiling.map { String(format: "%.0f", $0) } ?? "-", 7)
-        line += pad(number(value("peak RSS")?.median), 9)
+        line += pad(number(value("peak RSS training")?.median), 9) + pad(number(value("peak RSS")?.median), 9)
         let accuracy = value("test accuracy")
         line += pad(accuracy.map { String(format: "%.4f", $0.median) } ?? "-", 10)
         line += "  " + (accuracy?.note ?? "")

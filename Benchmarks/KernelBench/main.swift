@@ -1,8 +1,8 @@
 // KernelBench: the C kernels against the naive Swift reference and raw OpenBLAS, and the
 // workloads W1-W3 end to end, on WORKLOADS.md's shapes.
 //
-//   swift run -c release KernelBench              full run (about 6 minutes on 2 cores)
-//   swift run -c release KernelBench --quick      short budgets (about 1.5 minutes)
+//   swift run -c release KernelBench              full run (about 6-10 minutes on 2 cores)
+//   swift run -c release KernelBench --quick      short budgets (about 1-1.5 minutes)
 //   options: --json PATH (default bench-results.json), --no-workloads, --only-workloads,
 //            --only gemm,conv2d,pooling,batchnorm,activation (kernel groups to run)
 //   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N]
