@@ -28,6 +28,12 @@ struct WorkloadResult: Codable {
 
 let workloadResultPrefix = "KERNELBENCH-WORKLOAD "
 
+/// What the training phase of a workload process hands to its inference phase.
+struct TrainingFigures {
+    var times: [Double], losses: [Double], timed: Int, batchCount: Int
+    var residentAfterLoad: Double, peakAfterLoad: Double
+}
+
 /// The workloads of WORKLOADS.md by name: model, optimizer, augmentation and the FLOPs key.
 func makeWorkload(_ name: String) -> (model: Sequential, optimizer: any Optimizer, augmentation: Augmentation?, flopsKey: String)? {
     DefaultRandom.manualSeed(0x5EED)
@@ -55,39 +61,45 @@ func runWorkload(_ name: String, threads: Int, batches: Int?, inferenceImages: I
         throw UsageError(message: "unknown workload '\(name)'; expected W1, W2 or W3")
     }
     let (model, optimizer, augmentation) = (workload.model, workload.optimizer, workload.augmentation)
-    // Standardized in place, so no second copy of the 188 MB training images stays alive.
-    var train = try FashionMNIST.load(.train)
-    let statistics = train.statistics()
-    train.standardize(with: statistics)
-    let residentAfterLoad = (procStatusKilobytes("VmRSS") ?? .nan) / 1024
-    let peakAfterLoad = (procStatusKilobytes("VmHWM") ?? .nan) / 1024
+    // The training set lives only inside this closure, so that it is freed before the test
+    // set is loaded and the process peak is the larger of the two phases, not their sum.
+    let (statistics, training) = try { () throws -> (Standardization, TrainingFigures) in
+        // Standardized in place, so no second copy of the 188 MB training images stays alive.
+        var train = try FashionMNIST.load(.train)
+        let statistics = train.statistics()
+        train.standardize(with: statistics)
+        let residentAfterLoad = (procStatusKilobytes("VmRSS") ?? .nan) / 1024
+        let peakAfterLoad = (procStatusKilobytes("VmHWM") ?? .nan) / 1024
 
-    model.setTraining(true)
-    var minibatches = Minibatches(dataset: train, batchSize: 64, shuffle: true, augmentation: augmentation,
-                                  generator: RandomGenerator(seed: 1))
-    var epoch = minibatches.nextEpoch()
-    let warmUp = 5
-    let timed = min(batches ?? (epoch.batchCount - warmUp), epoch.batchCount - warmUp)
-    var times: [Double] = [], losses: [Double] = []
-    // The loop of Trainer.trainEpoch; each step is timed from fetching its batch (shuffled
-    // gather and augmentation included) to the end of the optimizer step.
-    for step in 0..<(warmUp + timed) {
-        var lossValue: Float = 0
-        let seconds = secondsOf {
-            guard let batch = epoch.next() else { return }
-            let images = Tensor(batch.images, shape: batch.shape)
-            optimizer.zeroGrad()
-            let logits = model(images)
-            let loss = crossEntropy(logits: logits, labels: batch.labels)
-            lossValue = loss.scalar
-            loss.backward()
-            optimizer.step()
+        model.setTraining(true)
+        var minibatches = Minibatches(dataset: train, batchSize: 64, shuffle: true, augmentation: augmentation,
+                                      generator: RandomGenerator(seed: 1))
+        var epoch = minibatches.nextEpoch()
+        let warmUp = 5
+        let timed = min(batches ?? (epoch.batchCount - warmUp), epoch.batchCount - warmUp)
+        var times: [Double] = [], losses: [Double] = []
+        // The loop of Trainer.trainEpoch; each step is timed from fetching its batch (shuffled
+        // gather and augmentation included) to the end of the optimizer step.
+        for step in 0..<(warmUp + timed) {
+            var lossValue: Float = 0
+            let seconds = secondsOf {
+                guard let batch = epoch.next() else { return }
+                let images = Tensor(batch.images, shape: batch.shape)
+                optimizer.zeroGrad()
+                let logits = model(images)
+                let loss = crossEntropy(logits: logits, labels: batch.labels)
+                lossValue = loss.scalar
+                loss.backward()
+                optimizer.step()
+            }
+            guard lossValue.isFinite else { throw UsageError(message: "\(name): the loss became \(lossValue) at step \(step + 1)") }
+            losses.append(Double(lossValue))
+            if step >= warmUp { times.append(seconds) }
         }
-        guard lossValue.isFinite else { throw UsageError(message: "\(name): the loss became \(lossValue) at step \(step + 1)") }
-        losses.append(Double(lossValue))
-        if step >= warmUp { times.append(seconds) }
-    }
-
+        return (statistics, TrainingFigures(times: times, losses: losses, timed: timed, batchCount: epoch.batchCount,
+                                            residentAfterLoad: residentAfterLoad, peakAfterLoad: peakAfterLoad))
+    }()
+    let (times, losses, timed) = (training.times, training.losses, training.timed)
     let peakTraining = (procStatusKilobytes("VmHWM") ?? .nan) / 1024
 
     // Inference on the test set, batch 64 as in training, in inference mode.
@@ -115,11 +127,11 @@ func runWorkload(_ name: String, threads: Int, batches: Int?, inferenceImages: I
     let result = WorkloadResult(
         workload: name, threads: Threads.count,
         trainImagesPerSecond: 64 / median(times), inferenceImagesPerSecond: 64 / median(inferenceTimes),
-        batchesPerEpoch: epoch.batchCount, timedBatches: timed, trainedBatches: warmUp + timed,
+        batchesPerEpoch: training.batchCount, timedBatches: timed, trainedBatches: training.times.count + 5,
         testImages: test.count, testAccuracy: Double(correct) / Double(test.count),
         firstLoss: losses.first ?? .nan, lastLoss: median(Array(losses.suffix(20))),
         peakResidentMegabytes: (procStatusKilobytes("VmHWM") ?? .nan) / 1024,
-        residentAfterLoadMegabytes: residentAfterLoad, peakTrainingMegabytes: peakTraining, peakAfterLoadMegabytes: peakAfterLoad, openMPRuntimes: mappedOpenMPRuntimes())
+        residentAfterLoadMegabytes: training.residentAfterLoad, peakTrainingMegabytes: peakTraining, peakAfterLoadMegabytes: training.peakAfterLoad, openMPRuntimes: mappedOpenMPRuntimes())
     let line = String(data: try JSONEncoder().encode(result), encoding: .utf8)!
     print(workloadResultPrefix + line)
 }
