@@ -57,9 +57,17 @@ let package = Package(
 
         // MARK: - Benchmarks
 
+        /// The benchmark's baselines with nothing of ours in between: raw cblas_sgemm and a
+        /// parallel memory copy (the compute and bandwidth ceilings).
+        .target(
+            name: "BenchShim",
+            path: "Benchmarks/BenchShim",
+            cSettings: kernelCSettings,
+            linkerSettings: kernelLinkerSettings
+        ),
         .executableTarget(
             name: "KernelBench",
-            dependencies: ["CKernels", "NNReference", "NN"],
+            dependencies: ["CKernels", "NNReference", "NN", "BenchShim"],
             path: "Benchmarks/KernelBench"
         ),
 

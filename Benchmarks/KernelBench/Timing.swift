@@ -7,18 +7,35 @@ func secondsOf(_ body: () -> Void) -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
 }
 
+/// The median of a non-empty list.
+func median(_ values: [Double]) -> Double {
+    precondition(!values.isEmpty, "median of no values")
+    let sorted = values.sorted(), mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid])
+}
+
 /// The median of `reps` timed calls of `body`, after one untimed warm-up call (first-touch
 /// page faults and thread-pool start-up are not what is being measured).
 func medianSeconds(reps: Int, _ body: () -> Void) -> Double {
     body()
-    let times = (0..<max(1, reps)).map { _ in secondsOf(body) }.sorted()
-    let mid = times.count / 2
-    return times.count % 2 == 1 ? times[mid] : 0.5 * (times[mid - 1] + times[mid])
+    return median((0..<max(1, reps)).map { _ in secondsOf(body) })
+}
+
+/// Medians of `a` and `b` timed in alternation (a b, b a, a b, ...), so that a burst of load
+/// from the machine's other users hits both alike: their ratio is what is compared.
+func pairedMedianSeconds(reps: Int, _ a: () -> Void, _ b: () -> Void) -> (a: Double, b: Double) {
+    a(); b()
+    var ta: [Double] = [], tb: [Double] = []
+    for r in 0..<max(1, reps) {
+        if r % 2 == 0 { ta.append(secondsOf(a)); tb.append(secondsOf(b)) }
+        else { tb.append(secondsOf(b)); ta.append(secondsOf(a)) }
+    }
+    return (median(ta), median(tb))
 }
 
 /// Repetitions that fit `budget` seconds for a call that took about `estimate` seconds,
 /// between `minimum` and `maximum`, so small sizes get many samples and large ones few.
-func repetitions(budget: Double, estimate: Double, minimum: Int = 3, maximum: Int = 50) -> Int {
+func repetitions(budget: Double, estimate: Double, minimum: Int = 5, maximum: Int = 50) -> Int {
     guard estimate > 0 else { return maximum }
     return min(maximum, max(minimum, Int(budget / estimate)))
 }
@@ -45,42 +62,44 @@ func benchFloats(_ count: Int, seed: UInt64) -> [Float] {
     }
 }
 
-/// One row of the results table.
-struct BenchRow {
-    var kernel: String
-    var shape: String
-    var flops: Double
-    var seconds: Double
-    /// nil when the naive reference was skipped at this size.
-    var naiveSeconds: Double?
-    var checkError: Double
-
-    var gflops: Double { flops / seconds * 1e-9 }
+/// The whole text of a /proc file (their reported size is 0, so read until end of file).
+func readProcFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let got = fread(&chunk, 1, chunk.count, file)
+        if got <= 0 { break }
+        bytes += chunk[0..<got]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Prints the table; `ceiling` is the GFLOP/s every row is also given as a percentage of.
-func printTable(_ rows: [BenchRow], ceiling: Double) {
-    func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
-        let fill = String(repeating: " ", count: max(0, width - s.count))
-        return left ? s + fill : fill + s
+/// The machine's load averages (1, 5, 15 minutes), to judge how quiet a run was.
+func loadAverages() -> [Double] {
+    guard let text = readProcFile("/proc/loadavg") else { return [] }
+    return text.split(separator: " ").prefix(3).compactMap { Double($0) }
+}
+
+/// A field of /proc/self/status in kB (VmHWM is the peak resident set).
+func procStatusKilobytes(_ field: String) -> Double? {
+    guard let text = readProcFile("/proc/self/status") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Double(line.dropFirst(field.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
     }
-    func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
-    let header = pad("kernel", 28, left: true) + pad("shape", 32, left: true)
-        + pad("ms", 10) + pad("GFLOP/s", 10) + pad("%ceil", 7)
-        + pad("naive ms", 12) + pad("naive GF/s", 11) + pad("speedup", 10) + pad("check err", 11)
-    print(header)
-    print(String(repeating: "-", count: header.count))
-    for row in rows {
-        var line = pad(row.kernel, 28, left: true) + pad(row.shape, 32, left: true)
-        line += pad(fixed(row.seconds * 1e3, 3), 10) + pad(fixed(row.gflops, 1), 10)
-        line += pad(fixed(100 * row.gflops / ceiling, 0), 7)
-        if let naive = row.naiveSeconds {
-            line += pad(fixed(naive * 1e3, 1), 12) + pad(fixed(row.flops / naive * 1e-9, 2), 11)
-            line += pad(fixed(naive / row.seconds, 0) + "x", 10)
-        } else {
-            line += pad("skipped", 12) + pad("-", 11) + pad("-", 10)
-        }
-        line += pad(String(format: "%.1e", row.checkError), 11)
-        print(line)
+    return nil
+}
+
+/// The OpenMP runtimes mapped into this process (exactly one, libomp, is expected: a
+/// libgomp beside it would bring a second spinning thread pool).
+func mappedOpenMPRuntimes() -> [String] {
+    guard let maps = readProcFile("/proc/self/maps") else { return [] }
+    var found = Set<String>()
+    for line in maps.split(separator: "\n") {
+        guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last else { continue }
+        let name = path.split(separator: "/").last.map(String.init) ?? ""
+        if name.hasPrefix("libomp") || name.hasPrefix("libgomp") || name.hasPrefix("libiomp") { found.insert(name) }
     }
+    return found.sorted()
 }

@@ -24,7 +24,7 @@
 // fwd 0.43 vs 1.27 ms, bwd-data 0.49 vs 0.35, bwd-filt 0.95 vs 0.82, so one code path.
 // Chunks of 8-32 images measured within the machine's noise of all 64.
 // conv1's backward-filter GEMM is (32 x 9) with a 50,176-long reduction, a shape OpenBLAS
-// handles poorly; it is 2% of W2's conv FLOPs and left as is.
+// handles poorly: backward-filter with ckk <= 16 takes dot products instead (below).
 #include "ckernels.h"
 #include "ck_im2col_internal.h"
 
@@ -174,6 +174,44 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     }
 }
 
+// Backward-filter when the reduction is short (ckk = c*kh*kw <= CK_CONV2D_SMALL_CKK, e.g. a
+// first layer on a 1-channel image): dw is then a handful of very long dot products, a
+// GEMM shape (oc x ckk, reduction n*oh*ow) that OpenBLAS runs at a tenth of its rate
+// (W2's conv1, 32 x 9 x 50,176: 15 GFLOP/s quiet). Each thread owns whole output channels
+// o, reads dy's rows for them straight from NCHW (no gather), and for each image takes the
+// ckk dot products of that row with the image's columns, which stay in L1/L2 while the
+// thread's channels go by. Sums of one row run in float (at most oh*ow terms), the total
+// over images in double.
+#define CK_CONV2D_SMALL_CKK 16
+
+static void ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *col,
+                                            int n0, int nb, int ckk, size_t ohow, const ck_conv2d_params *p) {
+    const size_t cols = (size_t)nb * ohow;
+    #pragma omp parallel for schedule(static)
+    for (int o = 0; o < p->oc; o++) {
+        double acc[CK_CONV2D_SMALL_CKK], bias_acc = 0.0;
+        for (int r = 0; r < ckk; r++) acc[r] = 0.0;
+        for (int img = 0; img < nb; img++) {
+            const float *restrict dyr = dy + ((size_t)(n0 + img) * p->oc + o) * ohow;
+            for (int r = 0; r < ckk; r++) {
+                const float *restrict cr = col + (size_t)r * cols + (size_t)img * ohow;
+                float dot = 0.0f;
+                #pragma omp simd reduction(+:dot)
+                for (size_t s = 0; s < ohow; s++) dot += dyr[s] * cr[s];
+                acc[r] += dot;
+            }
+            if (dbias != NULL) {
+                float sum = 0.0f;
+                #pragma omp simd reduction(+:sum)
+                for (size_t s = 0; s < ohow; s++) sum += dyr[s];
+                bias_acc += sum;
+            }
+        }
+        for (int r = 0; r < ckk; r++) dw[(size_t)o * ckk + r] += (float)acc[r];
+        if (dbias != NULL) dbias[o] += (float)bias_acc;
+    }
+}
+
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
@@ -187,6 +225,10 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
         const size_t cols = (size_t)nb * ohow;
         ck_im2col_chunk(col, x + n0 * chw, nb, p, &g);
+        if (ckk <= CK_CONV2D_SMALL_CKK) {
+            ck_conv2d_backward_filter_small(dw, dbias, dy, col, n0, nb, ckk, ohow, p);
+            continue;
+        }
         ck_gather_rows(dyt, dy + (size_t)n0 * p->oc * ohow, nb, p->oc, ohow);
         // dw (oc, ckk) += dyt (oc, nb*ohow) x col^T (nb*ohow, ckk)
         ck_sgemm(dw, ckk, dyt, (int)cols, 0, col, (int)cols, 1, p->oc, ckk, (int)cols, 1.0f, 1.0f);

@@ -49,6 +49,52 @@ int ck_pool2d_out_w(const ck_pool2d_params *p) {
 static inline int ck_min(int a, int b) { return a < b ? a : b; }
 static inline int ck_max(int a, int b) { return a > b ? a : b; }
 
+// 2x2 windows at stride 2 without padding (W2's and most CNNs' pooling): every window is
+// in bounds and starts at an even row and column, so the general loop's bounds
+// arithmetic goes away.
+static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
+    return p->kh == 2 && p->kw == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+// The general loop's scan (row by row; a value wins if strictly greater or NaN), written
+// with selects instead of branches: on real activations the comparisons are
+// unpredictable, and the branchy loop measured 5 ns per input element (W2's first pool,
+// 64x32x28x28: 7.9 ms, 1.2 GB/s), mostly mispredictions. Starting from the window's first
+// element is the same as starting from -inf: -inf never wins and its index is the
+// first element's; a NaN first element wins either way.
+static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,
+                                     int h, int w, int oh, int ow) {
+    #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *xp = x + (size_t)plane * h * w;
+        float *yp = y + (size_t)plane * oh * ow;
+        int32_t *ap = argmax + (size_t)plane * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *restrict r0 = xp + (size_t)(2 * oy) * w, *restrict r1 = r0 + w;
+            float *restrict yr = yp + (size_t)oy * ow;
+            int32_t *restrict ar = ap + (size_t)oy * ow;
+            const int32_t base = 2 * oy * w;
+            // `|` not `||`: no short-circuit branch, so the loop vectorizes.
+            #pragma omp simd
+            for (int ox = 0; ox < ow; ox++) {
+                float best = r0[2 * ox];
+                int32_t offset = 0;
+                float v = r0[2 * ox + 1];
+                int wins = (v > best) | (v != v);
+                best = wins ? v : best; offset = wins ? 1 : offset;
+                v = r1[2 * ox];
+                wins = (v > best) | (v != v);
+                best = wins ? v : best; offset = wins ? w : offset;
+                v = r1[2 * ox + 1];
+                wins = (v > best) | (v != v);
+                best = wins ? v : best; offset = wins ? w + 1 : offset;
+                yr[ox] = best;
+                ar[ox] = base + 2 * ox + offset;
+            }
+        }
+    }
+}
+
 // x is (n,c,h,w); y and argmax are (n,c,oh,ow). argmax is the winner's row * w + col
 // within its own (h,w) plane.
 void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p) {
@@ -56,6 +102,10 @@ void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_po
     const int h = p->h, w = p->w;
     const long planes = (long)p->n * p->c;
     assert((long)h * w <= INT32_MAX);
+    if (ck_pool2d_is_2x2_stride2(p)) {
+        ck_maxpool2d_2x2_forward(y, argmax, x, planes, h, w, oh, ow);
+        return;
+    }
     #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
@@ -114,6 +164,22 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
     const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
     const int h = p->h, w = p->w;
     const long planes = (long)p->n * p->c;
+    if (ck_pool2d_is_2x2_stride2(p)) {
+        // No padding: every window has 4 elements whatever count_include_pad says.
+        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+        for (long plane = 0; plane < planes; plane++) {
+            const float *xp = x + (size_t)plane * h * w;
+            float *yp = y + (size_t)plane * oh * ow;
+            for (int oy = 0; oy < oh; oy++) {
+                const float *r0 = xp + (size_t)(2 * oy) * w, *r1 = r0 + w;
+                float *yr = yp + (size_t)oy * ow;
+                // The general loop's order of additions, so results are bit-identical.
+                for (int ox = 0; ox < ow; ox++)
+                    yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * 0.25f;
+            }
+        }
+        return;
+    }
     #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
@@ -138,6 +204,23 @@ void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p
     const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
     const int h = p->h, w = p->w;
     const long planes = (long)p->n * p->c;
+    if (ck_pool2d_is_2x2_stride2(p)) {
+        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+        for (long plane = 0; plane < planes; plane++) {
+            float *dxp = dx + (size_t)plane * h * w;
+            const float *dyp = dy + (size_t)plane * oh * ow;
+            for (int oy = 0; oy < oh; oy++) {
+                float *r0 = dxp + (size_t)(2 * oy) * w, *r1 = r0 + w;
+                const float *gr = dyp + (size_t)oy * ow;
+                for (int ox = 0; ox < ow; ox++) {
+                    const float g = gr[ox] / 4.0f;
+                    r0[2 * ox] += g; r0[2 * ox + 1] += g;
+                    r1[2 * ox] += g; r1[2 * ox + 1] += g;
+                }
+            }
+        }
+        return;
+    }
     #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
     for (long plane = 0; plane < planes; plane++) {
         float *dxp = dx + (size_t)plane * h * w;

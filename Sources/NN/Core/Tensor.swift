@@ -12,8 +12,7 @@ final class TensorStorage {
     init(uninitializedCount count: Int) {
         precondition(count >= 0, "tensor element count must be non-negative, got \(count)")
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
-                                                   alignment: 64)
+        let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -32,7 +31,7 @@ final class TensorStorage {
         return other
     }
 
-    deinit { pointer.deallocate() }
+    deinit { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
 
 /// An n-dimensional array of `Float` with value semantics (copy-on-write), row-major and

@@ -31,20 +31,20 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
     let workspaceCount = ck_conv2d_workspace_size(&p)
     var y = Tensor.build(shape: outShape) { out, _ in
-        let workspace = TensorStorage(uninitializedCount: workspaceCount)
-        ck_conv2d_forward(out, x.pointer, weight.pointer, bias?.pointer, workspace.pointer, &p)
+        Workspace.withFloats(workspaceCount) { ck_conv2d_forward(out, x.pointer, weight.pointer, bias?.pointer, $0, &p) }
     }
     let (cx, cw) = (x.detached, weight.detached)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     Tensor.record(&y, inputs: inputs) { g, grads in
         var p = p
-        let workspace = TensorStorage(uninitializedCount: workspaceCount)
-        if let dx = grads[0] { ck_conv2d_backward_data(dx, g, cw.pointer, workspace.pointer, &p) }
-        let dbias = grads.count > 2 ? grads[2] : nil
-        if let dw = grads[1] {
-            ck_conv2d_backward_filter(dw, dbias, g, cx.pointer, workspace.pointer, &p)
-        } else if let dbias {
-            ck_bias_add_backward(dbias, g, p.n, p.oc, Int32(outShape[2] * outShape[3]))
+        Workspace.withFloats(workspaceCount) { workspace in
+            if let dx = grads[0] { ck_conv2d_backward_data(dx, g, cw.pointer, workspace, &p) }
+            let dbias = grads.count > 2 ? grads[2] : nil
+            if let dw = grads[1] {
+                ck_conv2d_backward_filter(dw, dbias, g, cx.pointer, workspace, &p)
+            } else if let dbias {
+                ck_bias_add_backward(dbias, g, p.n, p.oc, Int32(outShape[2] * outShape[3]))
+            }
         }
     }
     return y
