@@ -5,12 +5,13 @@
 // pool); the OpenMP loops around them (lowering, scatters, col2im) give each thread whole
 // planes or rows to write.
 //
-// Lowering: batched, not per image. The columns of all images sit side by side,
-// col (ckk, n*oh*ow), so each kernel is one large GEMM:
-//   forward          yt (oc, n*ohow) = w (oc, ckk) x col, then scatter to NCHW (+ bias)
-//   backward-data    col = w^T x dyt (dy gathered to (oc, n*ohow)), then col2im
+// Lowering: batched by chunks of images (sized below). The columns of a chunk's images sit
+// side by side, col (ckk, nb*oh*ow), so each kernel is one GEMM per chunk:
+//   forward          yt (oc, nb*ohow) = w (oc, ckk) x col, then scatter to NCHW (+ bias)
+//   backward-data    col = w^T x dyt (dy gathered to (oc, nb*ohow)), then col2im
 //   backward-filter  dw (oc, ckk) += dyt x col^T, dbias += row sums of dyt
-// Measured on W2's shapes, batch 64, 3x3 pad 1, 2 threads (shared AMD EPYC, 2 cores,
+// Batched against per-image, measured with the whole batch as one chunk on W2's shapes,
+// batch 64, 3x3 pad 1, 2 threads (shared AMD EPYC, 2 cores,
 // OpenBLAS pthreads), median of 10 alternating runs of each variant, each the median of
 // 41 calls; per-image lowering was im2col + one GEMM per image, writing y/dx/dw directly:
 //                              batched            per-image
@@ -22,7 +23,6 @@
 //                      bwd-filt   4.56 ms 101        4.67 ms  99
 // A 1x1 32->64 conv at 14x14 (not a W2 shape; per-image needs no im2col there) was mixed:
 // fwd 0.43 vs 1.27 ms, bwd-data 0.49 vs 0.35, bwd-filt 0.95 vs 0.82, so one code path.
-// Chunks of 8-32 images measured within the machine's noise of all 64.
 // conv1's backward-filter GEMM is (32 x 9) with a 50,176-long reduction, a shape OpenBLAS
 // handles poorly: backward-filter with ckk <= 16 takes dot products instead (below).
 #include "ckernels.h"
@@ -70,15 +70,38 @@ static ck_lowering ck_conv2d_lowering(const ck_conv2d_params *p) {
 // MARK: - Lowering in chunks of images
 
 // The columns of nb images sit side by side: col is (ckk, nb*oh*ow), and the GEMM output
-// (forward) or the gathered dy (backward) is (oc, nb*oh*ow). nb = n is the fully batched
-// lowering, which measured fastest on W2's shapes (numbers at the top of this file); the
-// cap only bounds the workspace of larger layers, at the L3 size of the machine measured,
-// beyond which the columns are not cache-resident anyway.
-#define CK_CONV2D_MAX_WORKSPACE_FLOATS ((size_t)1 << 23)  // 32 MiB
+// (forward) or the gathered dy (backward) is (oc, nb*oh*ow). Chunks are sized so that the
+// workspace (col plus the (oc, nb*oh*ow) block) stays within about 2 MiB, the L2 of the
+// two cores measured: the lowering's writes, the GEMM's reads of them and the scatter or
+// col2im after it then hit L2/L3 instead of streaming a batch-sized matrix through memory.
+// One thread, thread CPU time (min of 31 calls; the machine carried two other trainings),
+// W2/W3 shapes, batch 64, 3x3 pad 1, with the stride-1 lowering of ck_im2col.c:
+//   images a chunk                64       16        8        4        2
+//   conv2 32->64 14x14  fwd       6.62     4.68     4.72     4.77     4.84 ms
+//                       bwd-data  7.27     4.78     4.92     4.82     4.97
+//                       bwd-filt  6.98     5.50     5.34     5.61     5.59
+//   W3 16->16 28x28     fwd       5.24     3.41     3.33     3.39
+//                       bwd-data  5.82     3.27     3.22     3.19
+//                       bwd-filt  5.52     4.34     4.25     4.37
+//   conv1 1->32 28x28   fwd       0.54     0.55     0.49     0.50
+//                       bwd-filt  1.00     0.90     0.76     0.76
+// (The earlier 2-thread measurement that favoured whole batches was taken before the
+// lowering was made cheap and under a different load.) Each chunk costs a few fork/joins
+// of both thread pools, so a chunk also holds at least CK_CONV2D_MIN_CHUNK_FLOPS of GEMM
+// work (about 0.3 ms at the ceiling): conv1 (29 MFLOP for the whole batch) stays one chunk,
+// as at 2 threads under load its chunks of 8 images measured slower (wall min 0.78-1.2 ms
+// against 0.43-0.63 ms for fwd), while conv2 and W3's 16->16 keep 7-8 images a chunk.
+// Neither depends on the thread count: the workspace size must not change between a
+// forward and its backward.
+#define CK_CONV2D_MAX_WORKSPACE_FLOATS ((size_t)1 << 19)  // 2 MiB
+#define CK_CONV2D_MIN_CHUNK_FLOPS 32e6
 
 static int ck_conv2d_chunk(const ck_conv2d_params *p, const ck_lowering *g) {
     const size_t per_image = ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * g->oh * g->ow;
     size_t max_nb = CK_CONV2D_MAX_WORKSPACE_FLOATS / per_image;
+    const double flops_per_image = 2.0 * p->oc * p->c * p->kh * p->kw * g->oh * g->ow;
+    const double min_nb = CK_CONV2D_MIN_CHUNK_FLOPS / flops_per_image;
+    if ((double)max_nb < min_nb) max_nb = min_nb >= (double)p->n ? (size_t)p->n : (size_t)min_nb + 1;
     if (max_nb < 1) max_nb = 1;
     if (max_nb >= (size_t)p->n) return p->n;
     // Even chunks (7 images at most 6 a chunk: 4 + 3, not 6 + 1).
@@ -169,7 +192,7 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
         #pragma omp parallel for schedule(static)
         for (int i = 0; i < pairs; i++) {
             const int img = i / p->c, ci = i % p->c;
-            ck_col2im_channel(dxc + (size_t)i * hw, col + ci * kk * cols + img * ohow, cols, &g);
+            ck_col2im_channel_scratch(dxc + (size_t)i * hw, col + ci * kk * cols + img * ohow, cols, &g);
         }
     }
 }

@@ -17,5 +17,8 @@ typedef struct {
 void ck_im2col_channel(float *col, size_t ldcol, const float *x, const ck_lowering *g);
 /// Adjoint of ck_im2col_channel: x (h,w) += the kh*kw rows of col scattered back.
 void ck_col2im_channel(float *x, const float *col, size_t ldcol, const ck_lowering *g);
+/// The same, when col is scratch: it may be overwritten, which lets a stride-1 "same" layer
+/// zero the entries that map to no input and add each row as one long span.
+void ck_col2im_channel_scratch(float *x, float *col, size_t ldcol, const ck_lowering *g);
 
 #endif // CK_IM2COL_INTERNAL_H

@@ -14,8 +14,9 @@ func convParams(_ g: ReferenceConv2DGeometry) -> ck_conv2d_params {
 /// A sweep of geometries in which every listed value occurs several times, without the
 /// full cartesian product: batch 1 and 7; channels 1, 3, 8, 13, 32 in and out; odd, even
 /// and non-square inputs; kernels 1x1, 3x3, 5x5 (and one 3x5); stride 1 and 2; padding
-/// 0, 1, 2; dilation 1 and 2; W2's two convolutions; and a case large enough that the
-/// batched lowering works in two chunks of images (4 + 3).
+/// 0, 1, 2; dilation 1 and 2; W2's two convolutions; a 5x5 "same" kernel over a 2x3
+/// input, whose outer taps reach no input row at all (the stride-1 lowering's empty spans);
+/// and a case large enough that the batched lowering works in chunks (2 + 2 + 2 + 1 images).
 let convSweep: [ReferenceConv2DGeometry] = [
     .init(n: 1, c: 1, h: 8, w: 8, oc: 1, kh: 1, kw: 1),
     .init(n: 7, c: 3, h: 9, w: 6, oc: 8, kh: 3, kw: 3, padH: 1, padW: 1),
@@ -37,6 +38,7 @@ let convSweep: [ReferenceConv2DGeometry] = [
           padH: 0, padW: 1, dilationH: 1, dilationW: 2),
     .init(n: 1, c: 1, h: 28, w: 28, oc: 32, kh: 3, kw: 3, padH: 1, padW: 1),
     .init(n: 7, c: 32, h: 14, w: 14, oc: 64, kh: 3, kw: 3, padH: 1, padW: 1),
+    .init(n: 7, c: 3, h: 2, w: 3, oc: 5, kh: 5, kw: 5, padH: 2, padW: 2),
     .init(n: 7, c: 32, h: 40, w: 40, oc: 8, kh: 5, kw: 5, padH: 2, padW: 2),
 ]
 
