@@ -14,9 +14,13 @@ public enum Checkpoint {
 
     /// Writes `model`'s parameters and buffers, plus the training state of `trainer` if
     /// given (optimizer, schedule, epoch, generators), atomically to `url`.
+    ///
+    /// `beforeRename` is `SafeTensorsFile.write`'s test hook: it runs once the new file is
+    /// complete beside the old one, so a test can fail the save at the last moment.
     public static func save(to url: URL, model: any Layer, trainer: Trainer? = nil,
                             standardization: Standardization? = nil,
-                            metadata extra: [String: String] = [:]) throws {
+                            metadata extra: [String: String] = [:],
+                            beforeRename: ((URL) throws -> Void)? = nil) throws {
         var tensors: [String: StoredTensor] = [:]
         for (name, parameter) in model.namedParameters { tensors[name] = StoredTensor(parameter.value.scalars, shape: parameter.shape) }
         for (name, buffer) in model.namedBuffers { tensors[name] = StoredTensor(buffer.value.scalars, shape: buffer.value.shape) }
@@ -46,7 +50,7 @@ public enum Checkpoint {
                 metadata["history"] = text
             }
         }
-        try SafeTensorsFile(metadata: metadata, tensors: tensors).write(to: url)
+        try SafeTensorsFile(metadata: metadata, tensors: tensors).write(to: url, beforeRename: beforeRename)
     }
 
     /// Loads the parameters and buffers saved in `url` into `model`, checking that every
