@@ -59,7 +59,13 @@ public enum Checkpoint {
     @discardableResult
     public static func loadModel(from url: URL, into model: any Layer) throws -> SafeTensorsFile {
         let file = try SafeTensorsFile.read(from: url)
-        let path = url.path
+        try modelLoader(file, path: url.path, for: model)()
+        return file
+    }
+
+    /// Checks that `file` (read from `path`) fits `model` and returns what copies it in, so
+    /// a caller restoring more than the model can check everything before changing anything.
+    static func modelLoader(_ file: SafeTensorsFile, path: String, for model: any Layer) throws -> () -> Void {
         let parameters = model.namedParameters, buffers = model.namedBuffers
         var expected: [String: [Int]] = [:]
         for (name, p) in parameters { expected[name] = p.shape }
@@ -85,10 +91,14 @@ public enum Checkpoint {
                 generators.append((layer, try generator(stored, name: rngPrefix + layerPath, path: path)))
             }
         }
-        for (name, p) in parameters { p.value = Tensor(try file.values(name, as: Float.self), shape: p.shape) }
-        for (name, b) in buffers { b.value = Tensor(try file.values(name, as: Float.self), shape: b.value.shape) }
-        for (layer, g) in generators { layer.generator = g }
-        return file
+        // Checked above: present, F32, the right shape.
+        let parameterValues = parameters.map { Tensor(file.tensors[$0.name]!.values(as: Float.self)!, shape: $0.parameter.shape) }
+        let bufferValues = buffers.map { Tensor(file.tensors[$0.name]!.values(as: Float.self)!, shape: $0.buffer.value.shape) }
+        return {
+            for (p, value) in zip(parameters, parameterValues) { p.parameter.value = value }
+            for (b, value) in zip(buffers, bufferValues) { b.buffer.value = value }
+            for (layer, g) in generators { layer.generator = g }
+        }
     }
 
     /// Restores a whole training run saved with a trainer: the model, the optimizer state,
@@ -96,14 +106,30 @@ public enum Checkpoint {
     /// uninterrupted run would.
     @discardableResult
     public static func resume(from url: URL, trainer: Trainer) throws -> SafeTensorsFile {
-        let file = try loadModel(from: url, into: trainer.model)
+        let file = try SafeTensorsFile.read(from: url)
         let path = url.path
-        func number(_ key: String) throws -> Double {
-            guard let text = file.metadata[key], let value = Double(text) else {
-                throw CheckpointError.badMetadataValue(path: path, key: key, reason: "missing or not a number (is this a training checkpoint?)")
+        // Everything the file alone can show to be wrong is checked before the model, the
+        // optimizer or the trainer changes. Counts are parsed as integers, not through
+        // Double: Int(Double) traps on "nan", "inf" or "1e300", and the file is input.
+        func count(_ key: String) throws -> Int {
+            guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
+                throw CheckpointError.badMetadataValue(
+                    path: path, key: key, reason: "\(file.metadata[key].map { "\"\($0)\"" } ?? "missing"), expected a whole "
+                        + "number >= 0 (is this a training checkpoint?)")
             }
             return value
         }
+        let steps = try count("optimizer_steps")
+        let epochs = try count("epochs_completed")
+        guard let rateText = file.metadata["learning_rate"], let rate = Float(rateText), rate.isFinite, rate >= 0 else {
+            throw CheckpointError.badMetadataValue(
+                path: path, key: "learning_rate",
+                reason: "\(file.metadata["learning_rate"].map { "\"\($0)\"" } ?? "missing"), expected a finite number >= 0")
+        }
+        guard let data = file.tensors[rngPrefix + "data"] else {
+            throw CheckpointError.missingTensor(path: path, name: rngPrefix + "data")
+        }
+        let dataGenerator = try generator(data, name: rngPrefix + "data", path: path)
         var state: [String: Tensor] = [:]
         for (name, stored) in file.tensors where name.hasPrefix(optimizerPrefix) {
             guard let values = stored.values(as: Float.self) else {
@@ -111,13 +137,17 @@ public enum Checkpoint {
             }
             state[String(name.dropFirst(optimizerPrefix.count))] = Tensor(values, shape: stored.shape)
         }
-        let steps = Int(try number("optimizer_steps"))
-        do {
-            try trainer.optimizer.load(state: state, stepCount: steps)
-        } catch let error as OptimizerStateError {
-            throw CheckpointError.invalidEntry(path: path, tensor: "optimizer", reason: error.description)
+        // The optimizer's current state has the names and shapes the file must provide
+        // (Optimizer.load would find a mismatch only halfway through its buffers).
+        for (name, current) in trainer.optimizer.state.sorted(by: { $0.key < $1.key }) {
+            guard let stored = state[name] else { throw CheckpointError.missingTensor(path: path, name: optimizerPrefix + name) }
+            guard stored.shape == current.shape else {
+                throw CheckpointError.shapeMismatch(path: path, tensor: optimizerPrefix + name, expected: current.shape,
+                                                    found: stored.shape)
+            }
         }
-        trainer.optimizer.learningRate = Float(try number("learning_rate"))
+        let copyModel = try modelLoader(file, path: path, for: trainer.model)
+        // The schedule checks its whole state before changing, and is the last thing that can fail.
         if let schedule = trainer.schedule {
             var scheduleState: [String: Double] = [:]
             for (key, value) in file.metadata where key.hasPrefix("schedule.") {
@@ -127,11 +157,16 @@ public enum Checkpoint {
                 throw CheckpointError.badMetadataValue(path: path, key: "schedule", reason: error.description)
             }
         }
-        guard let data = file.tensors[rngPrefix + "data"] else {
-            throw CheckpointError.missingTensor(path: path, name: rngPrefix + "data")
+
+        copyModel()
+        do {
+            try trainer.optimizer.load(state: state, stepCount: steps)
+        } catch let error as OptimizerStateError {
+            throw CheckpointError.invalidEntry(path: path, tensor: "optimizer", reason: error.description)
         }
-        trainer.dataGenerator = try generator(data, name: rngPrefix + "data", path: path)
-        trainer.epochsCompleted = Int(try number("epochs_completed"))
+        trainer.optimizer.learningRate = rate
+        trainer.dataGenerator = dataGenerator
+        trainer.epochsCompleted = epochs
         if let text = file.metadata["history"], let records = try? JSONDecoder().decode([HistoryRecord].self, from: Data(text.utf8)) {
             trainer.history = records.map(\.metrics)
         }
@@ -142,7 +177,8 @@ public enum Checkpoint {
     public static func standardization(in file: SafeTensorsFile) -> Standardization? {
         guard let mean = file.metadata["standardization_mean"]?.split(separator: ",").compactMap({ Float($0) }),
               let std = file.metadata["standardization_std"]?.split(separator: ",").compactMap({ Float($0) }),
-              !mean.isEmpty, mean.count == std.count, std.allSatisfy({ $0 > 0 }) else { return nil }
+              !mean.isEmpty, mean.count == std.count, mean.allSatisfy(\.isFinite),
+              std.allSatisfy({ $0 > 0 && $0.isFinite }) else { return nil }  // as Standardization requires
         return Standardization(mean: mean, std: std)
     }
 
