@@ -340,4 +340,102 @@ final class BadInputTests: XCTestCase {
             }
         }
     }
+
+    // MARK: - Checkpoint metadata that used to trap (found by review, confirmed by FuzzSafeTensors)
+
+    /// A trainer of `smallModel()` with Adam and `schedule`, as a resume target.
+    private func smallTrainer(_ schedule: any LearningRateSchedule, seed: UInt64 = 1) -> Trainer {
+        let model = smallModel(seed: seed)
+        let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters), seed: seed)
+        trainer.schedule = schedule
+        return trainer
+    }
+
+    /// Everything a training checkpoint holds of `trainer`, as bytes.
+    private func snapshot(_ trainer: Trainer) throws -> [UInt8] {
+        let dir = try makeTemporaryDirectory(self)
+        let url = URL(fileURLWithPath: dir + "/trainer.safetensors")
+        try Checkpoint.save(to: url, model: trainer.model, trainer: trainer)
+        return try [UInt8](Data(contentsOf: url))
+    }
+
+    /// Metadata values that parse as Double but are no count or rate: `Int(Double)` trapped
+    /// on the first three kinds, and a negative step count or a NaN rate was taken as is.
+    /// Each is now a `CheckpointError` naming the file and the key, and the trainer is
+    /// untouched (the file is checked before anything is copied).
+    func testResumeRejectsMetadataThatIsNoCountOrRate() throws {
+        let saved = try snapshot(smallTrainer(ReduceOnPlateau(baseLearningRate: 0.01, patience: 2), seed: 99))
+        let cases: [(key: String, value: String, reported: String)] = [
+            ("optimizer_steps", "nan", "optimizer_steps"), ("optimizer_steps", "1e300", "optimizer_steps"),
+            ("optimizer_steps", "-1", "optimizer_steps"), ("epochs_completed", "inf", "epochs_completed"),
+            ("epochs_completed", "2.5", "epochs_completed"), ("learning_rate", "nan", "learning_rate"),
+            ("learning_rate", "-0.5", "learning_rate"), ("learning_rate", "1e40", "learning_rate"),
+            ("schedule.epoch", "inf", "schedule"), ("schedule.epoch", "nan", "schedule"),
+            ("schedule.bad_epochs", "1e300", "schedule"), ("schedule.cooldown_left", "-3", "schedule"),
+            ("schedule.learning_rate", "inf", "schedule"), ("schedule.best", "nan", "schedule"),
+        ]
+        let dir = try makeTemporaryDirectory(self)
+        for (key, value, reported) in cases {
+            var file = try SafeTensorsFile.parse(saved, path: "x")
+            XCTAssertNotNil(file.metadata[key], key)
+            file.metadata[key] = value
+            let path = try writeFile(file.serialized(), "bad.safetensors", in: dir)
+            let trainer = smallTrainer(ReduceOnPlateau(baseLearningRate: 0.01, patience: 2))
+            let before = try snapshot(trainer)
+            XCTAssertThrowsError(try Checkpoint.resume(from: URL(fileURLWithPath: path), trainer: trainer), "\(key)=\(value)") {
+                guard case .badMetadataValue(path, reported, _)? = $0 as? CheckpointError else {
+                    return XCTFail("\(key)=\(value): unexpected error \($0)")
+                }
+                if reported != "schedule" {  // schedules see numbers, not the text
+                    XCTAssertTrue("\($0)".contains("\"\(value)\""), "\(key)=\(value): message does not quote the value: \($0)")
+                }
+            }
+            XCTAssertEqual(try snapshot(trainer), before, "\(key)=\(value): a failed resume changed the trainer")
+        }
+        // A closed-form schedule's epoch too.
+        var file = try SafeTensorsFile.parse(try snapshot(smallTrainer(CosineAnnealing(baseLearningRate: 0.1, period: 5))),
+                                             path: "x")
+        file.metadata["schedule.epoch"] = "inf"
+        let path = try writeFile(file.serialized(), "cosine.safetensors", in: dir)
+        XCTAssertThrowsError(try Checkpoint.resume(from: URL(fileURLWithPath: path),
+                                                   trainer: smallTrainer(CosineAnnealing(baseLearningRate: 0.1, period: 5)))) {
+            guard case .badMetadataValue(path, "schedule", _)? = $0 as? CheckpointError else { return XCTFail("\($0)") }
+        }
+        // The unedited file resumes.
+        let good = try writeFile(saved, "good.safetensors", in: dir)
+        let trainer = smallTrainer(ReduceOnPlateau(baseLearningRate: 0.01, patience: 2))
+        try Checkpoint.resume(from: URL(fileURLWithPath: good), trainer: trainer)
+        XCTAssertEqual(try snapshot(trainer), saved)
+    }
+
+    /// Optimizer state of the wrong shape used to be found by Optimizer.load halfway
+    /// through, after the model had been overwritten.
+    func testResumeWithMisshapenOptimizerStateChangesNothing() throws {
+        var file = try SafeTensorsFile.parse(try snapshot(smallTrainer(ReduceOnPlateau(baseLearningRate: 0.01), seed: 99)),
+                                             path: "x")
+        let name = "optimizer.5.exp_avg_sq"  // Adam's for the 6th parameter, "4.bias"
+        XCTAssertEqual(try file.tensor(name).shape, [2])
+        file.tensors[name] = StoredTensor([Float(0), 0, 0], shape: [3])
+        let dir = try makeTemporaryDirectory(self)
+        let path = try writeFile(file.serialized(), "bad.safetensors", in: dir)
+        let trainer = smallTrainer(ReduceOnPlateau(baseLearningRate: 0.01))
+        let before = try snapshot(trainer)
+        XCTAssertThrowsError(try Checkpoint.resume(from: URL(fileURLWithPath: path), trainer: trainer)) {
+            XCTAssertEqual($0 as? CheckpointError, .shapeMismatch(path: path, tensor: name, expected: [2], found: [3]))
+        }
+        XCTAssertEqual(try snapshot(trainer), before, "a failed resume changed the trainer")
+    }
+
+    /// `Standardization` requires finite statistics and traps otherwise; a checkpoint
+    /// whose std said "inf" reached that precondition. Such statistics are now not used.
+    func testNonFiniteStandardizationInACheckpointIsNotUsed() {
+        func stats(_ mean: String, _ std: String) -> Standardization? {
+            Checkpoint.standardization(in: SafeTensorsFile(metadata: ["standardization_mean": mean, "standardization_std": std]))
+        }
+        XCTAssertEqual(stats("0.5", "0.25"), Standardization(mean: [0.5], std: [0.25]))
+        XCTAssertNil(stats("0.5", "inf"))
+        XCTAssertNil(stats("0.5", "nan"))
+        XCTAssertNil(stats("-inf", "0.25"))
+        XCTAssertNil(stats("nan", "0.25"))
+    }
 }
