@@ -4,7 +4,7 @@ CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
 
-.PHONY: deps build test bench demo consumer-check clean sanitize sanitize-address sanitize-undefined
+.PHONY: deps build test bench demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -62,6 +62,21 @@ sanitize-undefined: deps
 	@test -n "$(UBSAN_RT)" || { echo "error: no clang runtime directory beside $(SWIFT)" >&2; exit 1; }
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(SWIFT) test -c release --disable-swift-testing --scratch-path .build-ubsan $(UBSAN_FLAGS)
+
+## fuzz: libFuzzer on the IDX reader and the checkpoint loader, FUZZ_SECONDS (default 60)
+## each, from the committed seeds in Fuzz/corpus; new inputs go to Fuzz/.build/work, any
+## crash to Fuzz/.build/artifacts (then: make it a test in BadInputTests and fix it).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+# Swift's backtracer would take half a minute per crash; libFuzzer reports it instead.
+FUZZ_RUN     := SWIFT_BACKTRACE=enable=no
+fuzz: deps
+	cd Fuzz && $(SWIFT) build $(FUZZ_BUILD)
+	mkdir -p Fuzz/.build/work/idx Fuzz/.build/work/safetensors Fuzz/.build/artifacts
+	cd Fuzz && $(FUZZ_RUN) .build/release/FuzzIDX -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=.build/artifacts/ .build/work/idx corpus/idx
+	cd Fuzz && $(FUZZ_RUN) .build/release/FuzzSafeTensors -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -dict=safetensors.dict -artifact_prefix=.build/artifacts/ .build/work/safetensors corpus/safetensors
 
 clean:
 	rm -rf .build .build-asan .build-ubsan Fuzz/.build
