@@ -87,5 +87,11 @@ let package = Package(
             name: "NNTests",
             dependencies: ["NN", "NNReference", "TestSupport"]
         ),
+        /// Saves a large checkpoint in a loop: CrashSafetyTests SIGKILLs it mid-save.
+        .executableTarget(
+            name: "CheckpointWriter",
+            dependencies: ["NN"],
+            path: "Tests/Helpers/CheckpointWriter"
+        ),
     ]
 )

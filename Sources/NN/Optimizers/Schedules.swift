@@ -29,14 +29,23 @@ public class ClosedFormSchedule: LearningRateSchedule {
     }
     public var state: [String: Double] { ["epoch": Double(epoch)] }
     public func load(state: [String: Double]) throws {
-        guard let e = state["epoch"], e >= 0 else { throw ScheduleStateError(description: "schedule state lacks a valid \"epoch\"") }
-        epoch = Int(e)
+        epoch = try wholeNumber("epoch", in: state)
     }
 }
 
 /// A problem restoring a schedule's state.
 public struct ScheduleStateError: Error, CustomStringConvertible {
     public let description: String
+}
+
+/// `state[key]` as a count: a whole number in 0...Int32.max. The values come from a file,
+/// and `Int(Double)` traps on NaN, infinities and anything beyond Int's range.
+func wholeNumber(_ key: String, in state: [String: Double]) throws -> Int {
+    guard let value = state[key], value >= 0, value <= Double(Int32.max), value.rounded() == value else {
+        throw ScheduleStateError(description: "schedule state \"\(key)\" is \(state[key].map { "\($0)" } ?? "missing"), "
+                                 + "expected a whole number >= 0")
+    }
+    return Int(value)
 }
 
 /// Step decay: base * gamma^floor(epoch / stepSize) (PyTorch's StepLR).
@@ -161,10 +170,17 @@ public final class ReduceOnPlateau: LearningRateSchedule {
         for key in ["epoch", "learning_rate", "best", "bad_epochs", "cooldown_left"] where state[key] == nil {
             throw ScheduleStateError(description: "reduce-on-plateau state lacks \"\(key)\"")
         }
-        epoch = Int(state["epoch"]!)
-        learningRate = Float(state["learning_rate"]!)
-        best = Float(state["best"]!)
-        badEpochs = Int(state["bad_epochs"]!)
-        cooldownLeft = Int(state["cooldown_left"]!)
+        let (e, bad, cool) = try (wholeNumber("epoch", in: state), wholeNumber("bad_epochs", in: state),
+                                  wholeNumber("cooldown_left", in: state))
+        let rate = state["learning_rate"]!, bestValue = state["best"]!
+        guard rate.isFinite, rate >= 0 else {
+            throw ScheduleStateError(description: "reduce-on-plateau \"learning_rate\" is \(rate), expected a finite number >= 0")
+        }
+        guard !bestValue.isNaN else {  // infinite is valid: the initial best before any epoch
+            throw ScheduleStateError(description: "reduce-on-plateau \"best\" is NaN")
+        }
+        (epoch, badEpochs, cooldownLeft) = (e, bad, cool)
+        learningRate = Float(rate)
+        best = Float(bestValue)
     }
 }

@@ -114,9 +114,11 @@ public enum Checkpoint {
         let file = try SafeTensorsFile.read(from: url)
         let path = url.path
         func integer(_ key: String) throws -> Int {
+            // Parsed as an integer, not through Double: Int(Double) traps on "nan" or "1e300".
             guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
                 throw CheckpointError.badMetadataValue(
-                    path: path, key: key, reason: "missing or not a non-negative integer (is this a training checkpoint?)")
+                    path: path, key: key, reason: "\(file.metadata[key].map { "\"\($0)\"" } ?? "missing"), expected a whole "
+                        + "number >= 0 (is this a training checkpoint?)")
             }
             return value
         }
@@ -129,12 +131,21 @@ public enum Checkpoint {
             }
             optimizerState[String(name.dropFirst(optimizerPrefix.count))] = Tensor(values, shape: stored.shape)
         }
+        // State the optimizer keeps must come with its shape (Optimizer.load would only
+        // find a mismatch halfway through its buffers).
+        for (name, current) in trainer.optimizer.state.sorted(by: { $0.key < $1.key }) {
+            if let stored = optimizerState[name], stored.shape != current.shape {
+                throw CheckpointError.shapeMismatch(path: path, tensor: optimizerPrefix + name, expected: current.shape,
+                                                    found: stored.shape)
+            }
+        }
         let steps = try integer("optimizer_steps")
         let epochsCompleted = try integer("epochs_completed")
         guard let rateText = file.metadata["learning_rate"], let learningRate = Float(rateText),
               learningRate.isFinite, learningRate >= 0 else {
-            throw CheckpointError.badMetadataValue(path: path, key: "learning_rate",
-                                                   reason: "missing or not a non-negative number")
+            throw CheckpointError.badMetadataValue(
+                path: path, key: "learning_rate",
+                reason: "\(file.metadata["learning_rate"].map { "\"\($0)\"" } ?? "missing"), expected a finite number >= 0")
         }
         var scheduleState: [String: Double] = [:]
         for (key, value) in file.metadata where key.hasPrefix("schedule.") {
@@ -185,7 +196,8 @@ public enum Checkpoint {
     public static func standardization(in file: SafeTensorsFile) -> Standardization? {
         guard let mean = file.metadata["standardization_mean"]?.split(separator: ",").compactMap({ Float($0) }),
               let std = file.metadata["standardization_std"]?.split(separator: ",").compactMap({ Float($0) }),
-              !mean.isEmpty, mean.count == std.count, std.allSatisfy({ $0 > 0 }) else { return nil }
+              !mean.isEmpty, mean.count == std.count, mean.allSatisfy(\.isFinite),
+              std.allSatisfy({ $0 > 0 && $0.isFinite }) else { return nil }  // as Standardization requires
         return Standardization(mean: mean, std: std)
     }
 
