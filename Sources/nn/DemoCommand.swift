@@ -132,9 +132,19 @@ struct LogicDemo: ParsableCommand {
         print("  and the other two on the other (w1 + b >= 0 and w2 + b >= 0 add to w1 + w2 + 2b >= 0, but b < 0 and")
         print("  w1 + w2 + b < 0 add to w1 + w2 + 2b < 0), so XOR is not linearly separable.")
         print("  A search over \(tried) neurons (w1, w2, b in -3...3, step 0.25) finds at best \(best) of 4 rows right,")
-        print("  e.g. step(\(bestWeights.0) x1 + \(bestWeights.1) x2 + \(bestWeights.2)). Two layers do it: see `nn demo xor`.")
+        print("  e.g. \(linear(bestWeights.0, bestWeights.1, bestWeights.2)). Two layers do it: see `nn demo xor`.")
         if best >= 4 { throw CLIError("a single neuron computed XOR, which is impossible: the search is wrong") }
     }
+}
+
+/// "step(w1 x1 + w2 x2 + b)" with signs folded in: step(-3 x1 - 3 x2 + 3).
+private func linear(_ w1: Float, _ w2: Float, _ b: Float) -> String {
+    func number(_ v: Float) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    func term(_ v: Float, _ name: String, first: Bool) -> String {
+        let sign = v < 0 ? (first ? "-" : " - ") : (first ? "" : " + ")
+        return sign + number(abs(v)) + name
+    }
+    return "step(" + term(w1, " x1", first: true) + term(w2, " x2", first: false) + term(b, "", first: false) + ")"
 }
 
 /// The Sobel filters as a fixed convolution over a Fashion-MNIST test image.
