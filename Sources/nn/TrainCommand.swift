@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The network: mlp (W1), cnn (W2) or resnet (W3). Taken from the checkpoint with --resume.")
+    @Option(help: "The network: W1, W2 or W3 of WORKLOADS.md (with --resume: the checkpoint's).")
     var model: ModelName?
 
     @Option(help: "Epochs to train in all (default: 10 mlp, 5 cnn, 15 resnet).")
@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Images per minibatch (default: 64, resnet 128).")
     var batchSize: Int?
 
-    @Option(help: "sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw (default: the model's recipe).")
+    @Option(help: "The optimizer; momentum and nesterov use 0.9 (default: the model's recipe).")
     var optimizer: OptimizerName?
 
     @Option(name: .customLong("lr"), help: "The (initial) learning rate.")
@@ -34,7 +34,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "L2 weight decay (decoupled for adamw).")
     var weightDecay: Float?
 
-    @Option(help: "Learning-rate schedule: none, step, exponential, cosine, plateau or warmup-cosine.")
+    @Option(help: ArgumentHelp("The learning-rate schedule, stepped after each epoch (default: none; resnet cosine).",
+                               discussion: "step divides the rate by 10 after a third and two thirds of the epochs; "
+                                   + "exponential decays it to 5% by the last epoch; cosine anneals it to 0; plateau "
+                                   + "divides it by 5 after 2 epochs without a better (validation, else training) loss; "
+                                   + "warmup-cosine warms up linearly from 10% over the first epochs (2 at most), then anneals."))
     var schedule: ScheduleName?
 
     @Option(help: "Threads for the kernels (default: all cores).")
