@@ -167,7 +167,14 @@ struct TrainCommand: ParsableCommand {
                                               weightDecay: recipe.weightDecay)
         let trainer = Trainer(model: network, optimizer: optimizer, seed: seed)
         trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
-        if let resumeURL { try Checkpoint.resume(from: resumeURL, trainer: trainer) }
+        if let resumeURL {
+            try Checkpoint.resume(from: resumeURL, trainer: trainer)
+            // The checkpoint holds the rate its own schedule chose; with a new --epochs a
+            // closed-form schedule (cosine's period, step's steps) gives another one.
+            if let closedForm = trainer.schedule as? ClosedFormSchedule {
+                optimizer.learningRate = closedForm.learningRate(atEpoch: closedForm.epoch)
+            }
+        }
 
         let metadata: [String: String] = [
             "model_name": modelName.rawValue,

@@ -179,6 +179,19 @@ final class CLITests: XCTestCase {
         try assertOneLineError(["train", "--model", "cnn", "--resume", checkpoint], mentions: ["mlp", "cnn"], status: 1)
     }
 
+    func testResumingWithMoreEpochsFollowsTheLongerSchedule() throws {
+        try requireData()
+        let checkpoint = scratch.appendingPathComponent("cosine.safetensors").path
+        let first = try nn(["train", "--model", "mlp", "--epochs", "1", "--limit", "500", "--schedule", "cosine",
+                            "--checkpoint", checkpoint])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        // A 1-epoch cosine schedule ends at rate 0; over 2 epochs the second one runs at half the base.
+        let resumed = try nn(["train", "--resume", checkpoint, "--epochs", "2"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let epoch2 = resumed.stdout.split(separator: "\n").first { $0.hasPrefix("epoch 2/2") }
+        XCTAssertTrue(epoch2?.contains("lr 0.0005 ") ?? false, "epoch 2 should run at lr 0.0005:\n\(resumed.stdout)")
+    }
+
     // MARK: - Demos
 
     func testXORDemoPredictsAllFourRows() throws {
