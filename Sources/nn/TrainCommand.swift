@@ -147,6 +147,7 @@ struct TrainCommand: ParsableCommand {
         var training = try FashionMNIST.load(.train, directory: data)
         var test = try FashionMNIST.load(.test, directory: data)
         if let limit { training = training.prefix(limit) }
+        let available = training.count
         var validation: ImageDataset?
         if valSplit > 0 {
             var splitGenerator = RandomGenerator(seed: seed ^ 0x5B17_5EED)
@@ -155,7 +156,7 @@ struct TrainCommand: ParsableCommand {
             if validation?.count == 0 { validation = nil }
         }
         guard training.count > 0 else {
-            throw CLIError("no training images left after holding out --val-split \(valSplit) of \(limit ?? 0)")
+            throw CLIError("--val-split \(valSplit) of \(available) training images leaves none to train on")
         }
         let statistics = resumeURL == nil ? training.statistics() : try storedStatistics(saved, path: resume!)
         training.standardize(with: statistics)
