@@ -56,8 +56,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Train on the first N training images only.")
     var limit: Int?
 
-    @Flag(help: "Random horizontal flips and crops (pad 2) of the training images.")
+    @Flag(help: "Random horizontal flips and crops (see --crop-padding) of the training images.")
     var augment = false
+
+    @Option(help: "With --augment: pad each side by this many pixels, then crop back to 28x28 at random; 0 flips only (default: 2).")
+    var cropPadding: Int?
 
     @Option(help: "Save the model and training state here after every epoch (safetensors, written atomically).")
     var checkpoint: String?
@@ -88,6 +91,9 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--val-split must be in [0, 1), got \(valSplit)")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let cropPadding, !(0...8).contains(cropPadding) {
+            throw ValidationError("--crop-padding must be in 0...8, got \(cropPadding)")
+        }
         for (option, value) in [("--checkpoint", checkpoint), ("--resume", resume), ("--log", log), ("--plot", plot)] {
             if let value, value.isEmpty { throw ValidationError("\(option) needs a file name") }
         }
@@ -134,6 +140,7 @@ struct TrainCommand: ParsableCommand {
         let valSplit = try self.valSplit ?? stored("val_split", { Double($0) }) ?? 0
         let limit = try self.limit ?? stored("limit", { Int($0) })
         let augment = try self.augment || (stored("augment", { Bool($0) }) ?? false)
+        let cropPadding = try self.cropPadding ?? stored("crop_padding", { Int($0) }) ?? 2
 
         // Outputs first: a bad path should fail now, not after the first epoch.
         let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
@@ -188,17 +195,18 @@ struct TrainCommand: ParsableCommand {
             "recipe.seed": String(seed),
             "recipe.val_split": "\(valSplit)",
             "recipe.augment": String(augment),
+            "recipe.crop_padding": String(cropPadding),
         ].merging(limit.map { ["recipe.limit": String($0)] } ?? [:]) { $1 }
         let title = "\(modelName.rawValue) (\(modelName.workload)): \(recipe.optimizer.summary), lr \(recipe.learningRate), "
             + "batch \(recipe.batchSize)" + (recipe.schedule == .none ? "" : ", \(recipe.schedule.rawValue) schedule")
-            + (augment ? ", augmented" : "")
+            + (augment ? (cropPadding > 0 ? ", flip + crop \(cropPadding)" : ", flip") : "")
         let recorder = RunRecorder(checkpoint: checkpointURL, log: logURL, plot: plotURL, standardization: statistics,
                                    metadata: metadata, title: title)
         trainer.callbacks = [recorder]
 
         print("nn train: \(modelName.rawValue) (\(modelName.workload), \(network.parameterCount) parameters), "
               + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), "
-              + "batch \(recipe.batchSize), schedule \(recipe.schedule.rawValue), augmentation \(augment ? "on" : "off"), "
+              + "batch \(recipe.batchSize), schedule \(recipe.schedule.rawValue), augmentation \(augment ? (cropPadding > 0 ? "flip + crop pad \(cropPadding)" : "flip") : "off"), "
               + "seed \(seed), \(Threads.count) threads")
         print("data: \(training.count) training, \(validation?.count ?? 0) validation, \(test.count) test images from \(data)")
         if trainer.epochsCompleted > 0 {
@@ -208,7 +216,7 @@ struct TrainCommand: ParsableCommand {
             print("nothing to train: the checkpoint has \(trainer.epochsCompleted) epochs, --epochs is \(recipe.epochs)")
         } else {
             try trainer.fit(training, validation: validation, epochs: recipe.epochs, batchSize: recipe.batchSize,
-                            augmentation: augment ? Augmentation(horizontalFlip: true, cropPadding: 2) : nil)
+                            augmentation: augment ? Augmentation(horizontalFlip: true, cropPadding: cropPadding) : nil)
         }
         // Once more at the end: the outputs then match the final state even after an early stop.
         try recorder.record(trainer)

@@ -119,6 +119,8 @@ final class CLITests: XCTestCase {
                                status: usage)
         try assertOneLineError(["train", "--model", "mlp", "--threads", "0"], mentions: ["--threads"], status: usage)
         try assertOneLineError(["train", "--model", "mlp", "--limit", "0"], mentions: ["--limit"], status: usage)
+        try assertOneLineError(["train", "--model", "cnn", "--augment", "--crop-padding", "9"], mentions: ["--crop-padding"],
+                               status: usage)
         try assertOneLineError(["train", "--model", "mlp", "--frobnicate"], mentions: ["--frobnicate"], status: usage)
         try assertOneLineError(["eval"], mentions: ["--checkpoint"], status: usage)
         try assertOneLineError(["dance"], mentions: ["dance"], status: usage)
