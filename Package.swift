@@ -29,6 +29,11 @@ let package = Package(
 
     products: [
         .library(name: "NN", targets: ["NN"]),
+        .executable(name: "nn", targets: ["nn"]),
+    ],
+
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
 
     targets: [
@@ -47,6 +52,14 @@ let package = Package(
         .target(
             name: "NN",
             dependencies: ["CKernels", "CZlib"]
+        ),
+
+        // MARK: - Command-line tool
+
+        /// `nn train | eval | demo`: the reference models on Fashion-MNIST, and small demos.
+        .executableTarget(
+            name: "nn",
+            dependencies: ["NN", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details: the naive reference
@@ -92,6 +105,11 @@ let package = Package(
             name: "CheckpointWriter",
             dependencies: ["NN"],
             path: "Tests/Helpers/CheckpointWriter"
+        ),
+        /// Runs the built `nn` binary: argument errors, a short training run, eval, demos.
+        .testTarget(
+            name: "nnCLITests",
+            dependencies: ["nn"]
         ),
     ]
 )

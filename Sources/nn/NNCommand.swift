@@ -1,0 +1,72 @@
+import ArgumentParser
+@preconcurrency import Glibc  // `stdout`, a C global, for setvbuf and fflush
+import Foundation
+import NN
+
+/// `nn`: train, evaluate and demonstrate the reference models of WORKLOADS.md.
+struct NNCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nn",
+        abstract: "Train and evaluate small networks on Fashion-MNIST, and run small demos.",
+        subcommands: [TrainCommand.self, EvalCommand.self, DemoCommand.self]
+    )
+}
+
+/// A problem the user can fix (a file, a mismatched checkpoint), reported as one line.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The entry point: ArgumentParser's own `main()` prints a usage block after an argument
+/// error, and uncaught library errors would end in a stack trace; here every failure is
+/// one `error: ...` line on standard error and a non-zero exit.
+@main
+enum Main {
+    static func main() {
+        // Line-buffered even into a pipe or file, so a log shows each epoch as it ends.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        do {
+            var command = try NNCommand.parseAsRoot()
+            try command.run()
+        } catch let error as DataError {
+            fail(error.description)
+        } catch let error as CheckpointError {
+            fail(error.description)
+        } catch let error as TrainingError {
+            fail(error.description)
+        } catch let error as CLIError {
+            fail(error.description)
+        } catch {
+            let code = NNCommand.exitCode(for: error)
+            // --help, `nn help train`, a bare `nn`: ArgumentParser prints the help on stdout, exit 0.
+            if code == .success { NNCommand.exit(withError: error) }
+            fail(NNCommand.message(for: error), code: code.rawValue)
+        }
+    }
+
+    /// Prints `error: <message>` as one line on standard error and exits with `code`.
+    static func fail(_ message: String, code: Int32 = 1) -> Never {
+        fflush(stdout)
+        FileHandle.standardError.write(Data("error: \(oneLine(message))\n".utf8))
+        exit(code)
+    }
+
+    /// ArgumentParser's messages on one line: "one of the following:" lists become
+    /// comma-separated, other line breaks become "; ".
+    static func oneLine(_ message: String) -> String {
+        var parts: [String] = []
+        for line in message.split(whereSeparator: \.isNewline) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            if text.hasPrefix("- "), let last = parts.last {
+                parts[parts.count - 1] = last + (last.hasSuffix(":") ? " " : ", ") + text.dropFirst(2)
+            } else {
+                parts.append(text)
+            }
+        }
+        var result = parts.joined(separator: "; ")
+        for prefix in ["Error: ", "error: "] where result.hasPrefix(prefix) { result.removeFirst(prefix.count) }
+        return result
+    }
+}

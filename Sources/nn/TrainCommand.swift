@@ -1,0 +1,248 @@
+import ArgumentParser
+import Foundation
+import NN
+
+/// `nn train`: trains one of the reference models on Fashion-MNIST and prints its test accuracy.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a reference model on Fashion-MNIST and print its test accuracy.",
+        discussion: """
+            Defaults per model (WORKLOADS.md): mlp and cnn train with Adam, lr 1e-3, batch 64 \
+            (10 and 5 epochs); resnet with SGD + Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, \
+            a cosine schedule, batch 128, 15 epochs. Pixels are standardized with the training \
+            set's mean and standard deviation, which the checkpoint stores. With --resume, every \
+            option not given is taken from the checkpoint, and --epochs is the total to reach.
+            """
+    )
+
+    @Option(help: "The network: W1, W2 or W3 of WORKLOADS.md (with --resume: the checkpoint's).")
+    var model: ModelName?
+
+    @Option(help: "Epochs to train in all (default: 10 mlp, 5 cnn, 15 resnet).")
+    var epochs: Int?
+
+    @Option(help: "Images per minibatch (default: 64, resnet 128).")
+    var batchSize: Int?
+
+    @Option(help: "The optimizer; momentum and nesterov use 0.9 (default: the model's recipe).")
+    var optimizer: OptimizerName?
+
+    @Option(name: .customLong("lr"), help: "The (initial) learning rate.")
+    var learningRate: Float?
+
+    @Option(help: "L2 weight decay (decoupled for adamw).")
+    var weightDecay: Float?
+
+    @Option(help: ArgumentHelp("The learning-rate schedule, stepped after each epoch (default: none; resnet cosine).",
+                               discussion: "step divides the rate by 10 after a third and two thirds of the epochs; "
+                                   + "exponential decays it to 5% by the last epoch; cosine anneals it to 0; plateau "
+                                   + "divides it by 5 after 2 epochs without a better (validation, else training) loss; "
+                                   + "warmup-cosine warms up linearly from 10% over the first epochs (2 at most), then anneals."))
+    var schedule: ScheduleName?
+
+    @Option(help: "Threads for the kernels (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Seed of the initial weights, the data order, augmentation and dropout (default: 1).")
+    var seed: UInt64?
+
+    @Option(help: "Directory with the Fashion-MNIST IDX files (gzip or raw).")
+    var data: String = FashionMNIST.defaultDirectory
+
+    @Option(help: "Fraction of the training images held out for validation, in [0, 1) (default: 0).")
+    var valSplit: Double?
+
+    @Option(help: "Train on the first N training images only.")
+    var limit: Int?
+
+    @Flag(help: "Random horizontal flips and crops (see --crop-padding) of the training images.")
+    var augment = false
+
+    @Option(help: "With --augment: pad each side by this many pixels, then crop back to 28x28 at random; 0 flips only (default: 2).")
+    var cropPadding: Int?
+
+    @Option(help: "Save the model and training state here after every epoch (safetensors, written atomically).")
+    var checkpoint: String?
+
+    @Option(help: "Continue the run saved in this checkpoint.")
+    var resume: String?
+
+    @Option(help: "Write the per-epoch figures here as CSV.")
+    var log: String?
+
+    @Option(help: "Draw the training curves (loss and accuracy per epoch) into this SVG file.")
+    var plot: String?
+
+    func validate() throws {
+        if model == nil && resume == nil {
+            throw ValidationError("--model is required (mlp, cnn or resnet) unless --resume is given")
+        }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--lr must be a positive number, got \(learningRate)")
+        }
+        if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) {
+            throw ValidationError("--weight-decay must be zero or positive, got \(weightDecay)")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let valSplit, !(valSplit >= 0 && valSplit < 1) {
+            throw ValidationError("--val-split must be in [0, 1), got \(valSplit)")
+        }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let cropPadding, !(0...8).contains(cropPadding) {
+            throw ValidationError("--crop-padding must be in 0...8, got \(cropPadding)")
+        }
+        for (option, value) in [("--checkpoint", checkpoint), ("--resume", resume), ("--log", log), ("--plot", plot)] {
+            if let value, value.isEmpty { throw ValidationError("\(option) needs a file name") }
+        }
+    }
+
+    func run() throws {
+        if let threads { Threads.set(threads) }
+
+        // What a resumed run continues: its checkpoint's recipe fills every option not given.
+        let resumeURL = resume.map { URL(fileURLWithPath: $0) }
+        let saved = try resumeURL.map { try SafeTensorsFile.read(from: $0).metadata } ?? [:]
+        let modelName: ModelName
+        if let resume {
+            guard let stored = ModelName.of(checkpoint: saved) else {
+                throw CLIError("\(resume): not a checkpoint of nn train (no model_name in its metadata)")
+            }
+            if let model, model != stored {
+                throw CLIError("\(resume) holds a \(stored.rawValue) model, not --model \(model.rawValue)")
+            }
+            modelName = stored
+        } else {
+            modelName = model!
+        }
+        func stored<T>(_ key: String, _ parse: (String) -> T?) throws -> T? {
+            guard let text = saved["recipe." + key] else { return nil }
+            guard let value = parse(text) else {
+                throw CheckpointError.badMetadataValue(path: resume ?? "", key: "recipe." + key, reason: "unreadable value \"\(text)\"")
+            }
+            return value
+        }
+        let base = modelName.defaults
+        let optimizerName = try optimizer ?? stored("optimizer", OptimizerName.init(rawValue:)) ?? base.optimizer
+        let sameOptimizer = optimizerName == base.optimizer
+        let recipe = Recipe(
+            epochs: try epochs ?? stored("epochs", { Int($0) }) ?? base.epochs,
+            batchSize: try batchSize ?? stored("batch_size", { Int($0) }) ?? base.batchSize,
+            optimizer: optimizerName,
+            learningRate: try learningRate ?? stored("learning_rate", { Float($0) })
+                ?? (sameOptimizer ? base.learningRate : optimizerName.defaultLearningRate),
+            weightDecay: try weightDecay ?? stored("weight_decay", { Float($0) })
+                ?? (sameOptimizer ? base.weightDecay : optimizerName.defaultWeightDecay),
+            schedule: try schedule ?? stored("schedule", ScheduleName.init(rawValue:)) ?? base.schedule)
+        let seed = try self.seed ?? stored("seed", { UInt64($0) }) ?? 1
+        let valSplit = try self.valSplit ?? stored("val_split", { Double($0) }) ?? 0
+        let limit = try self.limit ?? stored("limit", { Int($0) })
+        let augment = try self.augment || (stored("augment", { Bool($0) }) ?? false)
+        let cropPadding = try self.cropPadding ?? stored("crop_padding", { Int($0) }) ?? 2
+
+        // Outputs first: a bad path should fail now, not after the first epoch.
+        let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) }
+        let logURL = log.map { URL(fileURLWithPath: $0) }
+        let plotURL = plot.map { URL(fileURLWithPath: $0) }
+        for (option, url) in [("--checkpoint", checkpointURL), ("--log", logURL), ("--plot", plotURL)] {
+            if let url { try prepareOutput(url, option: option) }
+        }
+
+        // Data: the split and the statistics come from the training images only.
+        var training = try FashionMNIST.load(.train, directory: data)
+        var test = try FashionMNIST.load(.test, directory: data)
+        if let limit { training = training.prefix(limit) }
+        let available = training.count
+        var validation: ImageDataset?
+        if valSplit > 0 {
+            var splitGenerator = RandomGenerator(seed: seed ^ 0x5B17_5EED)
+            let parts = training.split(validationFraction: valSplit, using: &splitGenerator)
+            (training, validation) = (parts.train, parts.validation)
+            if validation?.count == 0 { validation = nil }
+        }
+        guard training.count > 0 else {
+            throw CLIError("--val-split \(valSplit) of \(available) training images leaves none to train on")
+        }
+        let statistics = resumeURL == nil ? training.statistics() : try storedStatistics(saved, path: resume!)
+        training.standardize(with: statistics)
+        validation?.standardize(with: statistics)
+        test.standardize(with: statistics)
+
+        let network = modelName.build(seed: seed)
+        let optimizer = recipe.optimizer.make(network.parameters, learningRate: recipe.learningRate,
+                                              weightDecay: recipe.weightDecay)
+        let trainer = Trainer(model: network, optimizer: optimizer, seed: seed)
+        trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
+        if let resumeURL {
+            try Checkpoint.resume(from: resumeURL, trainer: trainer)
+            // The checkpoint holds the rate its own schedule chose; with a new --epochs a
+            // closed-form schedule (cosine's period, step's steps) gives another one.
+            if let closedForm = trainer.schedule as? ClosedFormSchedule {
+                optimizer.learningRate = closedForm.learningRate(atEpoch: closedForm.epoch)
+            }
+        }
+
+        let metadata: [String: String] = [
+            "model_name": modelName.rawValue,
+            "recipe.epochs": String(recipe.epochs),
+            "recipe.batch_size": String(recipe.batchSize),
+            "recipe.optimizer": recipe.optimizer.rawValue,
+            "recipe.learning_rate": "\(recipe.learningRate)",
+            "recipe.weight_decay": "\(recipe.weightDecay)",
+            "recipe.schedule": recipe.schedule.rawValue,
+            "recipe.seed": String(seed),
+            "recipe.val_split": "\(valSplit)",
+            "recipe.augment": String(augment),
+            "recipe.crop_padding": String(cropPadding),
+        ].merging(limit.map { ["recipe.limit": String($0)] } ?? [:]) { $1 }
+        let title = "\(modelName.rawValue) (\(modelName.workload)): \(recipe.optimizer.summary), lr \(recipe.learningRate), "
+            + "batch \(recipe.batchSize)" + (recipe.schedule == .none ? "" : ", \(recipe.schedule.rawValue) schedule")
+            + (augment ? (cropPadding > 0 ? ", flip + crop \(cropPadding)" : ", flip") : "")
+        let recorder = RunRecorder(checkpoint: checkpointURL, log: logURL, plot: plotURL, standardization: statistics,
+                                   metadata: metadata, title: title)
+        trainer.callbacks = [recorder]
+
+        print("nn train: \(modelName.rawValue) (\(modelName.workload), \(network.parameterCount) parameters), "
+              + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), "
+              + "batch \(recipe.batchSize), schedule \(recipe.schedule.rawValue), augmentation \(augment ? (cropPadding > 0 ? "flip + crop pad \(cropPadding)" : "flip") : "off"), "
+              + "seed \(seed), \(Threads.count) threads")
+        print("data: \(training.count) training, \(validation?.count ?? 0) validation, \(test.count) test images from \(data)")
+        if trainer.epochsCompleted > 0 {
+            print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)")
+        }
+        if trainer.epochsCompleted >= recipe.epochs {
+            print("nothing to train: the checkpoint has \(trainer.epochsCompleted) epochs, --epochs is \(recipe.epochs)")
+        } else {
+            try trainer.fit(training, validation: validation, epochs: recipe.epochs, batchSize: recipe.batchSize,
+                            augmentation: augment ? Augmentation(horizontalFlip: true, cropPadding: cropPadding) : nil)
+        }
+        // Once more at the end: the outputs then match the final state even after an early stop.
+        try recorder.record(trainer)
+
+        let evaluation = trainer.evaluate(test)
+        printResult(evaluation)
+        if let checkpoint { print("checkpoint: \(checkpoint)") }
+        if let log { print("log: \(log)") }
+        if let plot { print("plot: \(plot)") }
+    }
+}
+
+/// The standardization a checkpoint was trained with; training on other statistics would
+/// silently shift every input the weights have learned.
+func storedStatistics(_ metadata: [String: String], path: String) throws -> Standardization {
+    let file = SafeTensorsFile(metadata: metadata, tensors: [:])
+    guard let statistics = Checkpoint.standardization(in: file) else {
+        throw CheckpointError.badMetadataValue(path: path, key: "standardization_mean",
+                                               reason: "missing or malformed (expected comma-separated means and positive stds)")
+    }
+    return statistics
+}
+
+/// The closing lines of `train` and `eval`: the accuracy on a line of its own, then the report.
+func printResult(_ evaluation: Evaluation) {
+    print(String(format: "test loss: %.4f", evaluation.loss))
+    print(String(format: "test accuracy: %.4f", evaluation.accuracy))
+    print(evaluation.report)
+}
