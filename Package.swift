@@ -109,7 +109,7 @@ let package = Package(
         /// Runs the built `nn` binary: argument errors, a short training run, eval, demos.
         .testTarget(
             name: "nnCLITests",
-            dependencies: ["nn"]
+            dependencies: ["nn", "NN"]
         ),
     ]
 )

@@ -19,8 +19,9 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 /// The entry point: ArgumentParser's own `main()` prints a usage block after an argument
-/// error, and uncaught library errors would end in a stack trace; here every failure is
-/// one `error: ...` line on standard error and a non-zero exit.
+/// error, and uncaught library errors would end in a stack trace; here every failure (a bad
+/// argument, a bad file, a NaN loss) is one `error: ...` line on standard error and exit
+/// status 1, so scripts need to test for one code only.
 @main
 enum Main {
     static func main() {
@@ -41,15 +42,15 @@ enum Main {
             let code = NNCommand.exitCode(for: error)
             // --help, `nn help train`, a bare `nn`: ArgumentParser prints the help on stdout, exit 0.
             if code == .success { NNCommand.exit(withError: error) }
-            fail(NNCommand.message(for: error), code: code.rawValue)
+            fail(NNCommand.message(for: error))
         }
     }
 
-    /// Prints `error: <message>` as one line on standard error and exits with `code`.
-    static func fail(_ message: String, code: Int32 = 1) -> Never {
+    /// Prints `error: <message>` as one line on standard error and exits with status 1.
+    static func fail(_ message: String) -> Never {
         fflush(stdout)
         FileHandle.standardError.write(Data("error: \(oneLine(message))\n".utf8))
-        exit(code)
+        exit(1)
     }
 
     /// ArgumentParser's messages on one line: "one of the following:" lists become

@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import XCTest
 
 /// Runs the built `nn` binary as a user would: every argument error must end in one
@@ -104,7 +105,7 @@ final class CLITests: XCTestCase {
     // MARK: - Argument errors
 
     func testBadArgumentsEndInOneLineErrors() throws {
-        let usage: Int32 = 64  // EX_USAGE, ArgumentParser's code for validation errors
+        let usage: Int32 = 1  // every failure exits 1, argument errors included (not ArgumentParser's 64)
         try assertOneLineError(["train", "--model", "transformer"], mentions: ["transformer", "--model", "mlp"], status: usage)
         try assertOneLineError(["train"], mentions: ["--model"], status: usage)
         try assertOneLineError(["train", "--model", "mlp", "--epochs", "0"], mentions: ["--epochs", "0"], status: usage)
@@ -140,6 +141,32 @@ final class CLITests: XCTestCase {
         let empty = scratch.appendingPathComponent("empty.safetensors")
         try Data([2, 0, 0, 0, 0, 0, 0, 0] + Array("{}".utf8)).write(to: empty)
         try assertOneLineError(["eval", "--checkpoint", empty.path], mentions: [empty.path, "model"], status: 1)
+    }
+
+    func testBadDatasetFilesEndInOneLineErrorsNamingTheFile() throws {
+        try requireData()
+        // A copy of the dataset directory whose training labels are replaced by each defect.
+        let directory = scratch.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for name in ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent(name),
+                                                       withDestinationURL: URL(fileURLWithPath: CLITests.dataDirectory + "/" + name))
+        }
+        let labels = directory.appendingPathComponent("train-labels-idx1-ubyte.gz")
+        let real = try Data(contentsOf: URL(fileURLWithPath: CLITests.dataDirectory + "/train-labels-idx1-ubyte.gz"))
+        let defects: [(defect: String, bytes: Data, mentions: String)] = [
+            ("empty", Data(), "empty"),
+            ("not gzip", Data("label,class\n0,9\n".utf8), "gzip"),
+            ("truncated gzip", real.prefix(real.count / 2), "gzip"),
+        ]
+        for (_, bytes, word) in defects {
+            try bytes.write(to: labels)
+            try assertOneLineError(["train", "--model", "mlp", "--epochs", "1", "--data", directory.path],
+                                   mentions: [labels.path, word], status: 1)
+        }
+        try FileManager.default.removeItem(at: labels)
+        try assertOneLineError(["train", "--model", "mlp", "--data", directory.path],
+                               mentions: ["train-labels-idx1-ubyte"], status: 1)
     }
 
     // MARK: - Training, evaluation, resuming
@@ -192,6 +219,49 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         let epoch2 = resumed.stdout.split(separator: "\n").first { $0.hasPrefix("epoch 2/2") }
         XCTAssertTrue(epoch2?.contains("lr 0.0005 ") ?? false, "epoch 2 should run at lr 0.0005:\n\(resumed.stdout)")
+    }
+
+    /// A run killed at a random moment keeps its last finished epoch, and resuming it ends
+    /// with exactly the weights of an uninterrupted run (same seed, same thread count).
+    func testKilledRunResumesToTheWeightsOfAnUninterruptedRun() throws {
+        try requireData()
+        guard let binary = CLITests.binary else { throw XCTSkip("no nn binary") }
+        // The CNN: dropout and augmentation draw random numbers that the checkpoint must restore.
+        let recipe = ["--model", "cnn", "--epochs", "3", "--limit", "1000", "--augment", "--schedule", "cosine",
+                      "--threads", "2", "--seed", "7"]
+        let whole = scratch.appendingPathComponent("whole.safetensors").path
+        let uninterrupted = try nn(["train"] + recipe + ["--checkpoint", whole])
+        XCTAssertEqual(uninterrupted.status, 0, uninterrupted.stderr)
+
+        // The same run, SIGKILLed soon after its first checkpoint appears (mid-epoch or mid-save).
+        let killed = scratch.appendingPathComponent("killed.safetensors")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["train"] + recipe + ["--checkpoint", killed.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: killed.path) && process.isRunning && Date() < deadline {
+            usleep(2_000)
+        }
+        usleep(UInt32.random(in: 0...200_000))  // an epoch takes about 0.3 s
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: killed.path), "no checkpoint after the first epoch")
+
+        let resumed = try nn(["train", "--resume", killed.path, "--threads", "2", "--checkpoint", killed.path])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming \(killed.path) after epoch"), resumed.stdout)
+        XCTAssertFalse(resumed.stdout.contains("nothing to train"), "the kill came after the run had finished")
+        XCTAssertEqual(testAccuracy(in: resumed.stdout), testAccuracy(in: uninterrupted.stdout))
+        let a = try SafeTensorsFile.read(from: URL(fileURLWithPath: whole))
+        let b = try SafeTensorsFile.read(from: killed)
+        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+        for (name, tensor) in a.tensors {
+            XCTAssertEqual(tensor.shape, b.tensors[name]?.shape, name)
+            XCTAssertTrue(tensor == b.tensors[name], "\(name) differs from the uninterrupted run's")
+        }
     }
 
     // MARK: - Demos
