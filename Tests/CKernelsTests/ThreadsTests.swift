@@ -1,0 +1,49 @@
+import CKernels
+import Foundation
+import NNReference
+import TestSupport
+import XCTest
+
+/// `ck_set_num_threads`: one call for both pools, the pools' waiting configured once, and
+/// one OpenMP runtime in the process.
+final class ThreadsTests: XCTestCase {
+    override func tearDown() {
+        ck_set_num_threads(0)
+    }
+
+    func testOneCallSetsTheCountAndZeroMeansAllCores() {
+        ck_set_num_threads(1)
+        XCTAssertEqual(ck_get_num_threads(), 1)
+        ck_set_num_threads(0)
+        XCTAssertEqual(Int(ck_get_num_threads()), ProcessInfo.processInfo.activeProcessorCount)
+        ck_set_num_threads(-3)
+        XCTAssertEqual(Int(ck_get_num_threads()), ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// OpenBLAS's workers must sleep right after a GEMM (see ck_threads.c): the timeout is in
+    /// the environment OpenBLAS re-read, and the restarted pool computes correct products at
+    /// every thread count, switching back and forth.
+    func testOpenBLASPoolRestartsWithShortSpinAndStaysCorrect() {
+        XCTAssertNotNil(getenv("OPENBLAS_THREAD_TIMEOUT"), "the OpenBLAS spin timeout was not configured")
+        var rng = SeededGenerator(seed: 3)
+        let (m, n, k) = (192, 160, 96)  // large enough for OpenBLAS to use its threads
+        let a = randomFloats(m * k, using: &rng), b = randomFloats(k * n, using: &rng)
+        var expected = [Float](repeating: 0, count: m * n)
+        referenceGemm(c: &expected, ldc: n, a: a, lda: k, transA: false, b: b, ldb: n, transB: false,
+                      m: m, n: n, k: k, alpha: 1, beta: 0)
+        for threads in [2, 1, 2, 0, 1] {
+            ck_set_num_threads(Int32(threads))
+            var observed = [Float](repeating: .nan, count: m * n)
+            ck_sgemm(&observed, Int32(n), a, Int32(k), 0, b, Int32(n), 0, Int32(m), Int32(n), Int32(k), 1, 0)
+            assertClose(expected, observed, .float32, "sgemm \(m)x\(n)x\(k) at \(threads) threads", shape: [m, n])
+        }
+    }
+
+    func testExactlyOneOpenMPRuntimeIsLoaded() throws {
+        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        let libraries = Set(maps.split(separator: "\n").compactMap { $0.split(separator: "/").last.map(String.init) })
+        XCTAssertTrue(libraries.contains { $0.hasPrefix("libomp.so") }, "libomp is not loaded")
+        XCTAssertFalse(libraries.contains { $0.hasPrefix("libgomp") }, "libgomp is loaded beside libomp")
+        XCTAssertFalse(libraries.contains { $0.hasPrefix("libiomp") }, "libiomp is loaded beside libomp")
+    }
+}
