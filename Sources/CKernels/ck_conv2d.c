@@ -23,12 +23,16 @@
 //                      bwd-filt   4.56 ms 101        4.67 ms  99
 // A 1x1 32->64 conv at 14x14 (not a W2 shape; per-image needs no im2col there) was mixed:
 // fwd 0.43 vs 1.27 ms, bwd-data 0.49 vs 0.35, bwd-filt 0.95 vs 0.82, so one code path.
-// conv1's backward-filter GEMM is (32 x 9) with a 50,176-long reduction, a shape OpenBLAS
-// handles poorly: backward-filter with ckk <= 16 takes dot products instead (below).
+// conv1's backward GEMMs (32 x 9 with a 50,176-long reduction; 9 x 50,176 with a 32-long
+// one) are shapes OpenBLAS handles poorly: with ckk <= 16 both backward passes go image by
+// image instead (below), and so does the forward pass (its 32 x 50,176 x 9 GEMM is
+// short too, and the image-by-image loop needs no hand-off to OpenBLAS's threads).
 #include "ckernels.h"
 #include "ck_im2col_internal.h"
 
 #include <assert.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 // MARK: - Geometry
@@ -66,6 +70,15 @@ static ck_lowering ck_conv2d_lowering(const ck_conv2d_params *p) {
     assert(g.oh >= 1 && g.ow >= 1);
     return g;
 }
+
+// Image-by-image paths for short reductions (defined below).
+static int ck_conv2d_use_small_path(const ck_conv2d_params *p, const ck_lowering *g);
+static int ck_conv2d_forward_small(float *y, const float *x, const float *w, const float *bias,
+                                   const ck_conv2d_params *p, const ck_lowering *g);
+static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float *w,
+                                         const ck_conv2d_params *p, const ck_lowering *g);
+static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *x,
+                                           const ck_conv2d_params *p, const ck_lowering *g);
 
 // MARK: - Lowering in chunks of images
 
@@ -148,6 +161,7 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
     const size_t ohow = (size_t)g.oh * g.ow, chw = (size_t)p->c * p->h * p->w;
     float *col = workspace;
     float *yt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_forward_small(y, x, w, bias, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
@@ -178,6 +192,7 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     const size_t kk = (size_t)p->kh * p->kw;
     float *col = workspace;
     float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_data_small(dx, dy, w, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
@@ -197,42 +212,157 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     }
 }
 
-// Backward-filter when the reduction is short (ckk = c*kh*kw <= CK_CONV2D_SMALL_CKK, e.g. a
-// first layer on a 1-channel image): dw is then a handful of very long dot products, a
-// GEMM shape (oc x ckk, reduction n*oh*ow) that OpenBLAS runs at a tenth of its rate
-// (W2's conv1, 32 x 9 x 50,176: 15 GFLOP/s quiet). Each thread owns whole output channels
-// o, reads dy's rows for them straight from NCHW (no gather), and for each image takes the
-// ckk dot products of that row with the image's columns, which stay in L1/L2 while the
-// thread's channels go by. Sums of one row run in float (at most oh*ow terms), the total
-// over images in double.
+// MARK: - Short reductions (ckk = c*kh*kw <= CK_CONV2D_SMALL_CKK)
+//
+// A first layer on a 1-channel image (W2's conv1: ckk = 9) lowers to GEMMs OpenBLAS runs at
+// a fraction of its rate: backward-filter is (oc x ckk) with an n*oh*ow-long reduction
+// (32 x 9 x 50,176: 15 GFLOP/s quiet), backward-data is (ckk x n*oh*ow) with a 32-long
+// one. Both go image by image instead: an image's columns (ckk x oh*ow, 28 KB for 28x28)
+// are lowered into a per-thread buffer that stays in L1 while every output channel uses
+// it, so nothing batch-sized is written. Threads own whole images; backward-filter keeps
+// per-thread partial sums (double) and adds them in thread order, so a result depends on
+// the thread count only through that order. Geometries whose buffers would be large fall
+// back to the chunked GEMM path.
 #define CK_CONV2D_SMALL_CKK 16
+#define CK_CONV2D_SMALL_MAX_COL_FLOATS ((size_t)1 << 15)  // 128 KiB per thread
 
-static void ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *col,
-                                            int n0, int nb, int ckk, size_t ohow, const ck_conv2d_params *p) {
-    const size_t cols = (size_t)nb * ohow;
-    #pragma omp parallel for schedule(static)
-    for (int o = 0; o < p->oc; o++) {
-        double acc[CK_CONV2D_SMALL_CKK], bias_acc = 0.0;
-        for (int r = 0; r < ckk; r++) acc[r] = 0.0;
-        for (int img = 0; img < nb; img++) {
-            const float *restrict dyr = dy + ((size_t)(n0 + img) * p->oc + o) * ohow;
-            for (int r = 0; r < ckk; r++) {
-                const float *restrict cr = col + (size_t)r * cols + (size_t)img * ohow;
-                float dot = 0.0f;
-                #pragma omp simd reduction(+:dot)
-                for (size_t s = 0; s < ohow; s++) dot += dyr[s] * cr[s];
-                acc[r] += dot;
+static int ck_conv2d_use_small_path(const ck_conv2d_params *p, const ck_lowering *g) {
+    const size_t ckk = (size_t)p->c * p->kh * p->kw;
+    return ckk <= CK_CONV2D_SMALL_CKK && ckk * g->oh * g->ow <= CK_CONV2D_SMALL_MAX_COL_FLOATS;
+}
+
+// out[s] = b + sum over i < count of coef[i * coef_stride] * rows[i * len + s], s < len:
+// 16 outputs at a time held in registers while the rows go by, so each is stored once.
+static inline void ck_small_combine(float *restrict out, const float *restrict rows, size_t len,
+                                    const float *restrict coef, size_t coef_stride, int count, float b) {
+    size_t s = 0;
+    for (; s + 16 <= len; s += 16) {
+        float acc[16];
+        for (int j = 0; j < 16; j++) acc[j] = b;
+        for (int i = 0; i < count; i++) {
+            const float c = coef[(size_t)i * coef_stride];
+            const float *restrict row = rows + (size_t)i * len + s;
+            #pragma omp simd
+            for (int j = 0; j < 16; j++) acc[j] += c * row[j];
+        }
+        for (int j = 0; j < 16; j++) out[s + j] = acc[j];
+    }
+    for (; s < len; s++) {
+        float acc = b;
+        for (int i = 0; i < count; i++) acc += coef[(size_t)i * coef_stride] * rows[(size_t)i * len + s];
+        out[s] = acc;
+    }
+}
+
+// y_img (oc, ohow) = w (oc, ckk) x col_img (ckk, ohow) + bias, image by image.
+static int ck_conv2d_forward_small(float *y, const float *x, const float *w, const float *bias,
+                                   const ck_conv2d_params *p, const ck_lowering *g) {
+    const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
+    const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
+    float *cols = malloc((size_t)threads * ckk * ohow * sizeof(float));
+    if (cols == NULL) return 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *col = cols + (size_t)omp_get_thread_num() * ckk * ohow;
+        #pragma omp for schedule(static)
+        for (int img = 0; img < p->n; img++) {
+            for (int ci = 0; ci < p->c; ci++) {
+                ck_im2col_channel(col + ci * kk * ohow, ohow, x + ((size_t)img * p->c + ci) * hw, g);
             }
-            if (dbias != NULL) {
-                float sum = 0.0f;
-                #pragma omp simd reduction(+:sum)
-                for (size_t s = 0; s < ohow; s++) sum += dyr[s];
-                bias_acc += sum;
+            // Each output element sums its ckk products in registers: one store per element.
+            for (int o = 0; o < p->oc; o++) {
+                ck_small_combine(y + ((size_t)img * p->oc + o) * ohow, col, ohow, w + (size_t)o * ckk, 1, ckk,
+                                 bias != NULL ? bias[o] : 0.0f);
             }
         }
-        for (int r = 0; r < ckk; r++) dw[(size_t)o * ckk + r] += (float)acc[r];
-        if (dbias != NULL) dbias[o] += (float)bias_acc;
     }
+    free(cols);
+    return 1;
+}
+
+// dw (oc, ckk) += sum over images of dy_img (oc, ohow) x col_img^T; dbias += row sums.
+// Returns 0 (nothing done) if its buffers cannot be allocated.
+static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *x,
+                                           const ck_conv2d_params *p, const ck_lowering *g) {
+    const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
+    const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
+    const size_t sums = (size_t)p->oc * (ckk + 1);  // dw then dbias, per thread
+    double *partial = calloc((size_t)threads * sums, sizeof(double));
+    float *cols = malloc((size_t)threads * ckk * ohow * sizeof(float));
+    if (partial == NULL || cols == NULL) {
+        free(partial);
+        free(cols);
+        return 0;
+    }
+    #pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num();
+        double *acc = partial + (size_t)t * sums;
+        float *col = cols + (size_t)t * ckk * ohow;
+        #pragma omp for schedule(static)
+        for (int img = 0; img < p->n; img++) {
+            for (int ci = 0; ci < p->c; ci++) {
+                ck_im2col_channel(col + ci * kk * ohow, ohow, x + ((size_t)img * p->c + ci) * hw, g);
+            }
+            for (int o = 0; o < p->oc; o++) {
+                const float *restrict dyr = dy + ((size_t)img * p->oc + o) * ohow;
+                for (int r = 0; r < ckk; r++) {
+                    const float *restrict cr = col + (size_t)r * ohow;
+                    float dot = 0.0f;
+                    #pragma omp simd reduction(+:dot)
+                    for (size_t s = 0; s < ohow; s++) dot += dyr[s] * cr[s];
+                    acc[(size_t)o * ckk + r] += dot;
+                }
+                if (dbias != NULL) {
+                    float sum = 0.0f;
+                    #pragma omp simd reduction(+:sum)
+                    for (size_t s = 0; s < ohow; s++) sum += dyr[s];
+                    acc[(size_t)p->oc * ckk + o] += sum;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < (size_t)p->oc * ckk; i++) {
+        double total = 0.0;
+        for (int t = 0; t < threads; t++) total += partial[(size_t)t * sums + i];
+        dw[i] += (float)total;
+    }
+    if (dbias != NULL) {
+        for (int o = 0; o < p->oc; o++) {
+            double total = 0.0;
+            for (int t = 0; t < threads; t++) total += partial[(size_t)t * sums + (size_t)p->oc * ckk + o];
+            dbias[o] += (float)total;
+        }
+    }
+    free(partial);
+    free(cols);
+    return 1;
+}
+
+// dx_img += col2im(w^T (ckk, oc) x dy_img (oc, ohow)), image by image.
+static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float *w,
+                                         const ck_conv2d_params *p, const ck_lowering *g) {
+    const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
+    const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
+    float *cols = malloc((size_t)threads * ckk * ohow * sizeof(float));
+    if (cols == NULL) return 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *col = cols + (size_t)omp_get_thread_num() * ckk * ohow;
+        #pragma omp for schedule(static)
+        for (int img = 0; img < p->n; img++) {
+            // col row r = sum over o of w[o][r] * dy row o, summed in registers per element.
+            const float *dyi = dy + (size_t)img * p->oc * ohow;
+            for (int r = 0; r < ckk; r++) {
+                ck_small_combine(col + (size_t)r * ohow, dyi, ohow, w + r, ckk, p->oc, 0.0f);
+            }
+            for (int ci = 0; ci < p->c; ci++) {
+                ck_col2im_channel_scratch(dx + ((size_t)img * p->c + ci) * hw, col + ci * kk * ohow, ohow, g);
+            }
+        }
+    }
+    free(cols);
+    return 1;
 }
 
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
@@ -243,15 +373,12 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
     const size_t ohow = (size_t)g.oh * g.ow, chw = (size_t)p->c * p->h * p->w;
     float *col = workspace;
     float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_filter_small(dw, dbias, dy, x, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
         const size_t cols = (size_t)nb * ohow;
         ck_im2col_chunk(col, x + n0 * chw, nb, p, &g);
-        if (ckk <= CK_CONV2D_SMALL_CKK) {
-            ck_conv2d_backward_filter_small(dw, dbias, dy, col, n0, nb, ckk, ohow, p);
-            continue;
-        }
         ck_gather_rows(dyt, dy + (size_t)n0 * p->oc * ohow, nb, p->oc, ohow);
         // dw (oc, ckk) += dyt (oc, nb*ohow) x col^T (nb*ohow, ckk)
         ck_sgemm(dw, ckk, dyt, (int)cols, 0, col, (int)cols, 1, p->oc, ckk, (int)cols, 1.0f, 1.0f);

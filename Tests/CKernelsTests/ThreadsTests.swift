@@ -40,7 +40,10 @@ final class ThreadsTests: XCTestCase {
     }
 
     func testExactlyOneOpenMPRuntimeIsLoaded() throws {
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        // procfs reports size 0: read until end of file rather than a size-sized buffer.
+        let handle = try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/self/maps"))
+        defer { try? handle.close() }
+        let maps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
         let libraries = Set(maps.split(separator: "\n").compactMap { $0.split(separator: "/").last.map(String.init) })
         XCTAssertTrue(libraries.contains { $0.hasPrefix("libomp.so") }, "libomp is not loaded")
         XCTAssertFalse(libraries.contains { $0.hasPrefix("libgomp") }, "libgomp is loaded beside libomp")
