@@ -24,6 +24,8 @@
 
 // Below this many touched elements a parallel region costs more than it saves.
 #define CK_POOL_PARALLEL_MIN 32768L
+// Largest plane (outputs) the short-row max pooling keeps a window table for on the stack.
+#define CK_POOL_SHORT_ROWS_MAX 4096
 
 static void ck_pool2d_check(const ck_pool2d_params *p) {
     assert(p != NULL);
@@ -62,8 +64,15 @@ static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
 // 64x32x28x28: 7.9 ms, 1.2 GB/s), mostly mispredictions. Starting from the window's first
 // element is the same as starting from -inf: -inf never wins and its index is the
 // first element's; a NaN first element wins either way.
+static void ck_maxpool2d_2x2_forward_short_rows(float *y, int32_t *argmax, const float *x, long planes,
+                                                int h, int w, int oh, int ow);
+
 static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,
                                      int h, int w, int oh, int ow) {
+    if (ow < 8 && (size_t)oh * ow <= CK_POOL_SHORT_ROWS_MAX) {
+        ck_maxpool2d_2x2_forward_short_rows(y, argmax, x, planes, h, w, oh, ow);
+        return;
+    }
     #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
@@ -91,6 +100,40 @@ static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, 
                 yr[ox] = best;
                 ar[ox] = base + 2 * ox + offset;
             }
+        }
+    }
+}
+
+// Output rows shorter than a vector (W2's second pool: 14x14 -> 7x7) leave the row loop
+// above scalar. Here each plane is one flat loop over its oh*ow outputs, the windows found
+// through a table of their top-left offsets (computed once a call), so the loads become
+// gathers and the loop runs 8 lanes wide. Same scan order and NaN rule as above.
+static void ck_maxpool2d_2x2_forward_short_rows(float *y, int32_t *argmax, const float *x, long planes,
+                                                int h, int w, int oh, int ow) {
+    int32_t start[CK_POOL_SHORT_ROWS_MAX];
+    const int outputs = oh * ow;
+    for (int j = 0; j < outputs; j++) start[j] = 2 * (j / ow) * w + 2 * (j % ow);
+    #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+    for (long plane = 0; plane < planes; plane++) {
+        const float *restrict xp = x + (size_t)plane * h * w;
+        float *restrict yp = y + (size_t)plane * outputs;
+        int32_t *restrict ap = argmax + (size_t)plane * outputs;
+        #pragma omp simd
+        for (int j = 0; j < outputs; j++) {
+            const int32_t base = start[j];
+            float best = xp[base];
+            int32_t offset = 0;
+            float v = xp[base + 1];
+            int wins = (v > best) | (v != v);
+            best = wins ? v : best; offset = wins ? 1 : offset;
+            v = xp[base + w];
+            wins = (v > best) | (v != v);
+            best = wins ? v : best; offset = wins ? w : offset;
+            v = xp[base + w + 1];
+            wins = (v > best) | (v != v);
+            best = wins ? v : best; offset = wins ? w + 1 : offset;
+            yp[j] = best;
+            ap[j] = base + offset;
         }
     }
 }
