@@ -2,8 +2,9 @@
 // forward and backward.
 //
 // Statistics (per channel, over the n*s values of that channel):
-// - Computed in double with two passes (mean, then the sum of squared deviations from
-//   it), which stays accurate when |mean| >> std, unlike E[x^2] - E[x]^2.
+// - Computed with two passes (mean, then the sum of squared deviations from it), which
+//   stays accurate when |mean| >> std, unlike E[x^2] - E[x]^2. A row of s values is
+//   summed in float (8 lanes) relative to a per-channel shift, the n rows in double.
 // - The normalisation uses the biased variance; the running variance is updated with the
 //   unbiased one (divide by n*s - 1), as PyTorch does.
 // - With n*s == 1 the unbiased variance is undefined (PyTorch raises "Expected more than
@@ -65,7 +66,14 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
     for (int b = 0; b < blocks; b++) {
         const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
         double mean[CK_BN_MAX_BLOCK], m2[CK_BN_MAX_BLOCK], scale[CK_BN_MAX_BLOCK];
-        for (int jj = 0; jj < nb; jj++) mean[jj] = m2[jj] = 0.0;
+        // Float passes (s > 1) work relative to a shift, the channel's first value: values
+        // near it subtract exactly (Sterbenz), so a large common offset cancels before
+        // anything is rounded. mean = shift + sum(x - shift) / count.
+        float shift[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++) {
+            mean[jj] = m2[jj] = 0.0;
+            shift[jj] = s == 1 ? 0.0f : x[(size_t)(j0 + jj) * s];
+        }
 
         for (int i = 0; i < n; i++) {
             const float *xr = x + ((size_t)i * c + j0) * s;
@@ -74,14 +82,17 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
                 for (int jj = 0; jj < nb; jj++) mean[jj] += xr[jj];
                 continue;
             }
+            // One row of s values sums in float (8 lanes), the rows in double.
             for (int jj = 0; jj < nb; jj++) {
-                double acc = 0.0;
+                const float *restrict xs = xr + (size_t)jj * s;
+                const float sh = shift[jj];
+                float acc = 0.0f;
                 #pragma omp simd reduction(+:acc)
-                for (int k = 0; k < s; k++) acc += xr[(size_t)jj * s + k];
+                for (int k = 0; k < s; k++) acc += xs[k] - sh;
                 mean[jj] += acc;
             }
         }
-        for (int jj = 0; jj < nb; jj++) mean[jj] /= (double)count;
+        for (int jj = 0; jj < nb; jj++) mean[jj] = (double)shift[jj] + mean[jj] / (double)count;
 
         for (int i = 0; i < n; i++) {
             const float *xr = x + ((size_t)i * c + j0) * s;
@@ -94,11 +105,13 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
                 continue;
             }
             for (int jj = 0; jj < nb; jj++) {
-                const double m = mean[jj];
-                double acc = 0.0;
+                // x - mean as (x - m) - r, m the mean rounded to float and r what it lost.
+                const float *restrict xs = xr + (size_t)jj * s;
+                const float m = (float)mean[jj], r = (float)(mean[jj] - (double)m);
+                float acc = 0.0f;
                 #pragma omp simd reduction(+:acc)
                 for (int k = 0; k < s; k++) {
-                    const double d = (double)xr[(size_t)jj * s + k] - m;
+                    const float d = (xs[k] - m) - r;
                     acc += d * d;
                 }
                 m2[jj] += acc;
@@ -118,7 +131,8 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
             scale[jj] = (double)gamma[j] * invstd;
         }
 
-        // Double here too: with |mean| >> std, float x*scale + shift would cancel badly.
+        // Centred before scaling, so the error stays relative to |x - mean| (as PyTorch's
+        // float kernels; double only where s == 1 leaves nothing to vectorize over).
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
             if (s == 1) {
@@ -128,11 +142,13 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
                 continue;
             }
             for (int jj = 0; jj < nb; jj++) {
-                const float *xr = x + row + (size_t)jj * s;
-                float *yr = y + row + (size_t)jj * s;
-                const double m = mean[jj], sc = scale[jj], bt = beta[j0 + jj];
+                const float *restrict xr = x + row + (size_t)jj * s;
+                float *restrict yr = y + row + (size_t)jj * s;
+                // (x - m) * scale + (beta - r * scale), r as above.
+                const float m = (float)mean[jj], sc = (float)scale[jj];
+                const float bt = (float)((double)beta[j0 + jj] - (mean[jj] - (double)m) * scale[jj]);
                 #pragma omp simd
-                for (int k = 0; k < s; k++) yr[k] = (float)(((double)xr[k] - m) * sc + bt);
+                for (int k = 0; k < s; k++) yr[k] = (xr[k] - m) * sc + bt;
             }
         }
     }
