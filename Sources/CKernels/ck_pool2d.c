@@ -24,8 +24,6 @@
 
 // Below this many touched elements a parallel region costs more than it saves.
 #define CK_POOL_PARALLEL_MIN 32768L
-// Largest plane (outputs) the short-row max pooling keeps a window table for on the stack.
-#define CK_POOL_SHORT_ROWS_MAX 4096
 
 static void ck_pool2d_check(const ck_pool2d_params *p) {
     assert(p != NULL);
@@ -58,21 +56,148 @@ static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
     return p->kh == 2 && p->kw == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 && p->pad_w == 0;
 }
 
+// MARK: - 2x2 windows at stride 2 with AVX2
+//
+// A 2x2 stride-2 pooling reads row pairs (input rows 2*oy and 2*oy+1 of a plane) and
+// writes one output row each; in (plane, oy) order the output rows are contiguous. The
+// AVX2 loops take 8 outputs at a time: two rows of 16 inputs are loaded as vectors and
+// split into their even and odd columns with one shuffle each (the four window elements
+// of 8 windows), and the results are put back in order with one permute. W2's pools at 2
+// threads (64x32x28x28 and 64x64x14x14, KernelBench, 3 runs): max forward 27-37 -> 111-114
+// and 21-22 -> 94-99 GB/s (the row loop below vectorized poorly, and at 7-wide rows it
+// needed gathers); average forward 77-116 -> 162-172 GB/s. Without AVX2, and for outputs
+// under 4 wide, the portable loops below run instead.
+//
+// Rows shorter than a multiple of 8 outputs (W2's 7-wide rows) are finished with a full
+// vector that spills into the next row pair's outputs, which that row pair then rewrites.
+// That is only safe when the next row pair belongs to the same thread and outputs are at
+// least 4 wide (the spill is then shorter than one row pair); each thread therefore owns a
+// contiguous range of row pairs and finishes its last one in scalar.
+//
+// The backward pass of max pooling stays a scatter: a dense version (each window's four
+// dx elements get dy or -0.0 by comparing argmax) read and wrote all of dx and took twice
+// as long (64x64x14x14: 0.13 against 0.06 ms).
+#if defined(__AVX2__)
+#include <immintrin.h>
+#include <omp.h>
+#define CK_POOL2D_AVX2 1
+#define CK_POOL2D_AVX2_MIN_OW 4
+
+// This thread's share [begin, end) of `total` row pairs (static, contiguous).
+static inline void ck_pool2d_thread_rows(long total, long *begin, long *end) {
+    const long t = omp_get_thread_num(), threads = omp_get_num_threads();
+    *begin = total * t / threads;
+    *end = total * (t + 1) / threads;
+}
+
+// The even and odd columns of 16 floats, each in the lane order 0 1 4 5 2 3 6 7;
+// ck_pool2d_unpermute restores 0..7.
+static inline void ck_pool2d_split(const float *r, __m256 *even, __m256 *odd) {
+    const __m256 lo = _mm256_loadu_ps(r), hi = _mm256_loadu_ps(r + 8);
+    *even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+static inline __m256 ck_pool2d_unpermute(__m256 v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// best/offset take v/its offset where v wins: v > best, or v is NaN (the scalar rule).
+static inline void ck_pool2d_max_step(__m256 *best, __m256 *offset, __m256 v, __m256 v_offset) {
+    const __m256 wins = _mm256_or_ps(_mm256_cmp_ps(v, *best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    *best = _mm256_blendv_ps(*best, v, wins);
+    *offset = _mm256_blendv_ps(*offset, v_offset, wins);
+}
+
+// Row pairs [begin, end) of the max pooling forward pass; outputs [0, vec_end) of a row
+// by vectors, the rest in scalar (same scan as the general loop).
+static void ck_maxpool2d_2x2_forward_rows(float *y, int32_t *argmax, const float *x, long begin, long end,
+                                          int h, int w, int oh, int ow) {
+    // Offsets within the window as int32 bit patterns in float vectors (for blendv).
+    const __m256 off1 = _mm256_castsi256_ps(_mm256_set1_epi32(1));
+    const __m256 off_w = _mm256_castsi256_ps(_mm256_set1_epi32(w));
+    const __m256 off_w1 = _mm256_castsi256_ps(_mm256_set1_epi32(w + 1));
+    const __m256i columns = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (long rp = begin; rp < end; rp++) {
+        const long plane = rp / oh;
+        const int oy = (int)(rp % oh);
+        const float *r0 = x + (size_t)plane * h * w + (size_t)(2 * oy) * w, *r1 = r0 + w;
+        float *yr = y + (size_t)rp * ow;
+        int32_t *ar = argmax + (size_t)rp * ow;
+        const int32_t base = 2 * oy * w;
+        const int vec_end = rp + 1 < end ? ow : ow - ow % 8;
+        int ox = 0;
+        for (; ox < vec_end; ox += 8) {
+            __m256 a, b, c, d;
+            ck_pool2d_split(r0 + 2 * ox, &a, &b);
+            ck_pool2d_split(r1 + 2 * ox, &c, &d);
+            __m256 best = a, offset = _mm256_setzero_ps();
+            ck_pool2d_max_step(&best, &offset, b, off1);
+            ck_pool2d_max_step(&best, &offset, c, off_w);
+            ck_pool2d_max_step(&best, &offset, d, off_w1);
+            const __m256i index = _mm256_add_epi32(_mm256_castps_si256(ck_pool2d_unpermute(offset)),
+                                                   _mm256_add_epi32(_mm256_set1_epi32(base + 2 * ox), columns));
+            _mm256_storeu_ps(yr + ox, ck_pool2d_unpermute(best));
+            _mm256_storeu_si256((__m256i *)(ar + ox), index);
+        }
+        for (; ox < ow; ox++) {
+            float best = r0[2 * ox];
+            int32_t offset = 0;
+            if (r0[2 * ox + 1] > best || isnan(r0[2 * ox + 1])) { best = r0[2 * ox + 1]; offset = 1; }
+            if (r1[2 * ox] > best || isnan(r1[2 * ox])) { best = r1[2 * ox]; offset = w; }
+            if (r1[2 * ox + 1] > best || isnan(r1[2 * ox + 1])) { best = r1[2 * ox + 1]; offset = w + 1; }
+            yr[ox] = best;
+            ar[ox] = base + 2 * ox + offset;
+        }
+    }
+}
+
+// Row pairs [begin, end) of the average pooling forward pass, adding in the general
+// loop's order so results are bit-identical to it.
+static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, long end,
+                                          int h, int w, int oh, int ow) {
+    const __m256 quarter = _mm256_set1_ps(0.25f);
+    for (long rp = begin; rp < end; rp++) {
+        const long plane = rp / oh;
+        const int oy = (int)(rp % oh);
+        const float *r0 = x + (size_t)plane * h * w + (size_t)(2 * oy) * w, *r1 = r0 + w;
+        float *yr = y + (size_t)rp * ow;
+        const int vec_end = rp + 1 < end ? ow : ow - ow % 8;
+        int ox = 0;
+        for (; ox < vec_end; ox += 8) {
+            __m256 a, b, c, d;
+            ck_pool2d_split(r0 + 2 * ox, &a, &b);
+            ck_pool2d_split(r1 + 2 * ox, &c, &d);
+            const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a, b), c), d);
+            _mm256_storeu_ps(yr + ox, ck_pool2d_unpermute(_mm256_mul_ps(sum, quarter)));
+        }
+        for (; ox < ow; ox++)
+            yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * 0.25f;
+    }
+}
+#else
+#define CK_POOL2D_AVX2 0
+#endif
+
 // The general loop's scan (row by row; a value wins if strictly greater or NaN), written
 // with selects instead of branches: on real activations the comparisons are
 // unpredictable, and the branchy loop measured 5 ns per input element (W2's first pool,
 // 64x32x28x28: 7.9 ms, 1.2 GB/s), mostly mispredictions. Starting from the window's first
 // element is the same as starting from -inf: -inf never wins and its index is the
 // first element's; a NaN first element wins either way.
-static void ck_maxpool2d_2x2_forward_short_rows(float *y, int32_t *argmax, const float *x, long planes,
-                                                int h, int w, int oh, int ow);
-
 static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,
                                      int h, int w, int oh, int ow) {
-    if (ow < 8 && (size_t)oh * ow <= CK_POOL_SHORT_ROWS_MAX) {
-        ck_maxpool2d_2x2_forward_short_rows(y, argmax, x, planes, h, w, oh, ow);
+#if CK_POOL2D_AVX2
+    if (ow >= CK_POOL2D_AVX2_MIN_OW) {
+        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN)
+        {
+            long begin, end;
+            ck_pool2d_thread_rows(planes * oh, &begin, &end);
+            ck_maxpool2d_2x2_forward_rows(y, argmax, x, begin, end, h, w, oh, ow);
+        }
         return;
     }
+#endif
     #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
@@ -100,43 +225,6 @@ static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, 
                 yr[ox] = best;
                 ar[ox] = base + 2 * ox + offset;
             }
-        }
-    }
-}
-
-// Output rows shorter than a vector (W2's second pool: 14x14 -> 7x7) leave the row loop
-// above scalar. Here each plane is one flat loop over its oh*ow outputs, the windows found
-// through a table of their top-left offsets (computed once a call), so the loads become
-// gathers and the loop runs 8 lanes wide. Same scan order and NaN rule as above; the scan
-// is written out again on purpose: an inline helper shared by both loops, returning the
-// offset through a pointer, cost the row loop a third of its speed (64x32x28x28: 38-40 ->
-// 26-27 GB/s).
-static void ck_maxpool2d_2x2_forward_short_rows(float *y, int32_t *argmax, const float *x, long planes,
-                                                int h, int w, int oh, int ow) {
-    int32_t start[CK_POOL_SHORT_ROWS_MAX];
-    const int outputs = oh * ow;
-    for (int j = 0; j < outputs; j++) start[j] = 2 * (j / ow) * w + 2 * (j % ow);
-    #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
-    for (long plane = 0; plane < planes; plane++) {
-        const float *restrict xp = x + (size_t)plane * h * w;
-        float *restrict yp = y + (size_t)plane * outputs;
-        int32_t *restrict ap = argmax + (size_t)plane * outputs;
-        #pragma omp simd
-        for (int j = 0; j < outputs; j++) {
-            const int32_t base = start[j];
-            float best = xp[base];
-            int32_t offset = 0;
-            float v = xp[base + 1];
-            int wins = (v > best) | (v != v);
-            best = wins ? v : best; offset = wins ? 1 : offset;
-            v = xp[base + w];
-            wins = (v > best) | (v != v);
-            best = wins ? v : best; offset = wins ? w : offset;
-            v = xp[base + w + 1];
-            wins = (v > best) | (v != v);
-            best = wins ? v : best; offset = wins ? w + 1 : offset;
-            yp[j] = best;
-            ap[j] = base + offset;
         }
     }
 }
@@ -212,6 +300,17 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
     const long planes = (long)p->n * p->c;
     if (ck_pool2d_is_2x2_stride2(p)) {
         // No padding: every window has 4 elements whatever count_include_pad says.
+#if CK_POOL2D_AVX2
+        if (ow >= CK_POOL2D_AVX2_MIN_OW) {
+            #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN)
+            {
+                long begin, end;
+                ck_pool2d_thread_rows(planes * oh, &begin, &end);
+                ck_avgpool2d_2x2_forward_rows(y, x, begin, end, h, w, oh, ow);
+            }
+            return;
+        }
+#endif
         #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
         for (long plane = 0; plane < planes; plane++) {
             const float *xp = x + (size_t)plane * h * w;

@@ -87,6 +87,57 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// 2x2 windows at stride 2 take row-pair vector loops (ck_pool2d.c) whose 8-wide
+    /// chunks spill into the next row pair when a row is not a multiple of 8 outputs, and
+    /// whose threads each own a contiguous range of row pairs. Outputs 4 to 17 wide (the
+    /// narrower ones take the general loop), odd and even heights, planes small enough for
+    /// one thread and large enough for several, at 1, 2 and 3 threads. Inputs sit on a
+    /// grid of 1/8 (ties) with NaNs sprinkled in, and dx starts with some -0.0 entries:
+    /// the forward pass must match the reference exactly, the backward pass bit for bit
+    /// (each dx element receives at most one dy, so there is no rounding to differ).
+    func test2x2Stride2VectorPathsMatchReferenceExactly() {
+        defer { ck_set_num_threads(0) }
+        var rng = SeededGenerator(seed: 35)
+        var geometries = [Pool2DGeometry]()
+        for (n, c) in [(1, 1), (2, 3), (5, 9)] {
+            for h in [8, 9, 14, 33] {
+                for w in [6, 8, 9, 10, 12, 14, 15, 16, 18, 30, 34, 35] {
+                    geometries.append(Pool2DGeometry(n: n, c: c, h: h, w: w, kh: 2, kw: 2, strideH: 2, strideW: 2))
+                }
+            }
+        }
+        geometries.append(Pool2DGeometry(n: 7, c: 64, h: 14, w: 14, kh: 2, kw: 2, strideH: 2, strideW: 2))
+        for threads: Int32 in [1, 2, 3] {
+            ck_set_num_threads(threads)
+            for g in geometries {
+                var p = g.params
+                var x = randomFloats(g.inputCount, in: -4...4, using: &rng).map { ($0 * 8).rounded() / 8 }
+                for i in stride(from: Int.random(in: 0..<13, using: &rng), to: x.count, by: 13) { x[i] = .nan }
+                let (expectedY, expectedArgmax) = referenceMaxPool2DForward(x: x, geometry: g)
+                var y = [Float](repeating: 7, count: g.outputCount)
+                var argmax = [Int32](repeating: -1, count: g.outputCount)
+                ck_maxpool2d_forward(&y, &argmax, x, &p)
+                let what = "\(g) at \(threads) threads"
+                assertClose(expectedY, y, Tolerance(atol: 0, rtol: 0), "ck_maxpool2d_forward y \(what)", shape: g.outputShape)
+                XCTAssertEqual(expectedArgmax, argmax, "ck_maxpool2d_forward argmax \(what)")
+
+                let dy = randomFloats(g.outputCount, using: &rng)
+                let dx0 = randomFloats(g.inputCount, using: &rng).enumerated().map { $0.offset % 5 == 0 ? -0.0 : $0.element }
+                let reference = referenceMaxPool2DBackward(dy: dy, argmax: expectedArgmax, geometry: g)
+                var dx = dx0
+                ck_maxpool2d_backward(&dx, dy, expectedArgmax, &p)
+                let expectedDx = zip(dx0, reference).map { $1 == 0 ? $0 : $0 + $1 }
+                XCTAssertEqual(expectedDx.map(\.bitPattern), dx.map(\.bitPattern), "ck_maxpool2d_backward dx bits \(what)")
+
+                let xFinite = x.map { $0.isNaN ? 1.5 : $0 }
+                var average = [Float](repeating: 7, count: g.outputCount)
+                ck_avgpool2d_forward(&average, xFinite, &p, 1)
+                assertClose(referenceAvgPool2DForward(x: xFinite, geometry: g, countIncludePad: true), average,
+                            Tolerance(atol: 0, rtol: 0), "ck_avgpool2d_forward \(what)", shape: g.outputShape)
+            }
+        }
+    }
+
     /// NaN propagates through the max (PyTorch semantics) and its position is recorded.
     func testMaxPoolPropagatesNaN() {
         let g = Pool2DGeometry(n: 1, c: 2, h: 3, w: 4, kh: 2, kw: 2, strideH: 1, strideW: 2, padH: 1, padW: 0)
