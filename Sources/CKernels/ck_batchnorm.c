@@ -28,6 +28,7 @@
 #include <assert.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
 // Below this many elements a parallel region costs more than it saves.
 #define CK_BN_PARALLEL_MIN 32768L
@@ -161,35 +162,47 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
     assert(n >= 0 && c >= 0 && s >= 1);
     assert(eps >= 0.0f);
     assert(y && x && gamma && beta && running_mean && running_var);
-    const int bc = ck_bn_block(n, c, s);
-    const int blocks = (c + bc - 1) / bc;
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)
-    for (int b = 0; b < blocks; b++) {
-        const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
-        double scale[CK_BN_MAX_BLOCK];
-        for (int jj = 0; jj < nb; jj++)
-            scale[jj] = (double)gamma[j0 + jj] / sqrt((double)running_var[j0 + jj] + (double)eps);
-        for (int i = 0; i < n; i++) {
-            const size_t row = ((size_t)i * c + j0) * s;
-            if (s == 1) {
+    if (s == 1) {
+        const int bc = ck_bn_block(n, c, s);
+        const int blocks = (c + bc - 1) / bc;
+        #pragma omp parallel for schedule(static) if ((long)n * c > CK_BN_PARALLEL_MIN)
+        for (int b = 0; b < blocks; b++) {
+            const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
+            double scale[CK_BN_MAX_BLOCK];
+            for (int jj = 0; jj < nb; jj++)
+                scale[jj] = (double)gamma[j0 + jj] / sqrt((double)running_var[j0 + jj] + (double)eps);
+            for (int i = 0; i < n; i++) {
+                const size_t row = (size_t)i * c + j0;
                 #pragma omp simd
                 for (int jj = 0; jj < nb; jj++)
                     y[row + jj] = (float)(((double)x[row + jj] - running_mean[j0 + jj]) * scale[jj]
                                           + (double)beta[j0 + jj]);
-                continue;
-            }
-            // In float: one subtract and one FMA per element, 8 lanes wide. The per-channel
-            // scale is exact to float (computed in double); centring before scaling keeps
-            // the error relative to |x - mean|, as in the double form (tests: float32 tolerance).
-            for (int jj = 0; jj < nb; jj++) {
-                const float *restrict xr = x + row + (size_t)jj * s;
-                float *restrict yr = y + row + (size_t)jj * s;
-                const float m = running_mean[j0 + jj], sc = (float)scale[jj], bt = beta[j0 + jj];
-                #pragma omp simd
-                for (int k = 0; k < s; k++) yr[k] = (xr[k] - m) * sc + bt;
             }
         }
+        return;
     }
+    // Images: one pass, so no channel blocks; the n*c rows of s values are split in
+    // contiguous ranges and streamed in memory order, like an element-wise op (blocks of
+    // channels walked the tensor in 1.5 KB pieces at 14x14: 64x64x14x14 129-181 GB/s).
+    // In float: one subtract and one FMA per element; the per-channel scale is exact to
+    // float (computed in double); centring before scaling keeps the error relative to
+    // |x - mean|, as in the double form (tests: float32 tolerance).
+    float stack_scale[CK_BN_MAX_BLOCK];
+    float *scale = c <= CK_BN_MAX_BLOCK ? stack_scale : malloc(sizeof(float) * (size_t)c);
+    assert(scale != NULL);
+    for (int j = 0; j < c; j++)
+        scale[j] = (float)((double)gamma[j] / sqrt((double)running_var[j] + (double)eps));
+    const long rows = (long)n * c;
+    #pragma omp parallel for schedule(static) if (rows * s > CK_BN_PARALLEL_MIN)
+    for (long r = 0; r < rows; r++) {
+        const int j = (int)(r % c);
+        const float *restrict xr = x + (size_t)r * s;
+        float *restrict yr = y + (size_t)r * s;
+        const float m = running_mean[j], sc = scale[j], bt = beta[j];
+        #pragma omp simd
+        for (int k = 0; k < s; k++) yr[k] = (xr[k] - m) * sc + bt;
+    }
+    if (scale != stack_scale) free(scale);
 }
 
 // dy, x and dx are (n,c,s); gamma, save_mean, save_invstd, dgamma, dbeta are (c).

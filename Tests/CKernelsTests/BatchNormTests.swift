@@ -7,7 +7,8 @@ import XCTest
 final class BatchNormTests: XCTestCase {
     /// (n, c, s): batch 1 and 7, channels 1, 3, 8, 13, 32, s = 1 ((N,F) features) and image
     /// planes 5x5, 6x7 and 28x28; plus wide (N,F) shapes whose feature count is not a
-    /// multiple of the kernel's channel block, one of them large enough to run threaded.
+    /// multiple of the kernel's channel block, one of them large enough to run threaded;
+    /// and 300 channels of 30 values, threaded.
     /// n*s == 1 is left out here: it has its own test.
     private static let shapes: [(n: Int, c: Int, s: Int)] = {
         var list = [(n: Int, c: Int, s: Int)]()
@@ -19,6 +20,8 @@ final class BatchNormTests: XCTestCase {
             }
         }
         list += [(64, 130, 1), (300, 130, 1), (2, 200, 3), (16, 64, 49)]
+        // More channels than the kernels keep per-channel scratch for on the stack, threaded.
+        list += [(4, 300, 30)]
         return list
     }()
 
