@@ -227,6 +227,25 @@ struct KernelBench {
         requireAgreement(error, "\(name) \(shape)")
         add(group, name, shape, unit: .gbytes, work: bytes, fast: timeFast(mode, fast), naiveSeconds: naiveSeconds,
             checkError: error)
+        // The same bytes moved by a plain parallel copy, from buffers of the same size.
+        let copy = sameSizeCopyRate(bytes: bytes)
+        records[records.count - 1].sameSizeCopy = copy
+        records[records.count - 1].pctOfSameSizeCopy = 100 * records[records.count - 1].median / copy
+        records[records.count - 1].speedupBound = records[records.count - 1].referenceMedian.map { copy / $0 }
+    }
+
+    /// GB/s of bench_parallel_copy moving `bytes` (half read from one buffer, half written
+    /// to another), warmed so the buffers sit in whichever cache level holds that much.
+    func sameSizeCopyRate(bytes: Double) -> Double {
+        let count = max(16, Int(bytes / 8))
+        let src = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let dst = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { src.deallocate(); dst.deallocate() }
+        src.initialize(repeating: 1, count: count)
+        dst.initialize(repeating: 0, count: count)
+        bench_parallel_copy(dst, src, count)
+        let seconds = timeFast(mode) { bench_parallel_copy(dst, src, count) }.seconds
+        return 8 * Double(count) / seconds * 1e-9
     }
 
     /// Max and average pooling 2x2 stride 2, forward and backward, on x (n,c,h,w).

@@ -37,6 +37,13 @@ struct Record: Codable {
     /// Raw OpenBLAS (cblas_sgemm called directly) on the same GEMM, and median / it.
     var rawMedian: Double?
     var vsRaw: Double?
+    /// Bandwidth-bound kernels: a parallel copy moving the same bytes (half read, half
+    /// written, buffers of the kernel's working-set size, so from the same cache level),
+    /// timed in the same run; the kernel's median as a percentage of it; and the speedup
+    /// over the naive reference that a kernel running at that copy's rate would show.
+    var sameSizeCopy: Double?
+    var pctOfSameSizeCopy: Double?
+    var speedupBound: Double?
     /// Max relative difference from the reference, checked before timing.
     var checkError: Double?
     /// Median seconds of one call and the number of timed calls.
@@ -85,6 +92,7 @@ private func number(_ x: Double?) -> String {
 func printKernelTable(_ records: [Record]) {
     let header = pad("kernel", 30, left: true) + pad("shape", 30, left: true) + pad("median", 9) + pad("unit", 9)
         + pad("%ceil", 7) + pad("naive", 9) + pad("speedup", 9) + pad("vs raw", 8) + pad("ms", 9) + pad("check", 9)
+        + pad("%wscopy", 9) + pad("bound", 7)
     print(header)
     print(String(repeating: "-", count: header.count))
     var group = ""
@@ -98,6 +106,8 @@ func printKernelTable(_ records: [Record]) {
         line += pad(r.vsRaw.map { String(format: "%.3f", $0) } ?? "-", 8)
         line += pad(r.seconds.map { String(format: "%.3f", $0 * 1e3) } ?? "-", 9)
         line += pad(r.checkError.map { String(format: "%.0e", $0) } ?? "-", 9)
+        line += pad(r.pctOfSameSizeCopy.map { String(format: "%.0f", $0) } ?? "-", 9)
+        line += pad(r.speedupBound.map { String(format: "%.0fx", $0) } ?? "-", 7)
         print(line)
     }
 }

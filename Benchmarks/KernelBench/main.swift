@@ -173,7 +173,10 @@ func benchMain(_ options: Options) throws {
     print("")
     print(String(format: "%%ceil: of the sgemm ceiling for GFLOP/s, of the copy ceiling for GB/s; naive: the Swift "
                  + "reference in the same unit; speedup = naive time / kernel time; vs raw = ck_sgemm rate / "
-                 + "cblas_sgemm rate, timed in alternation. Load average at end %@. Total %.0f s. Wrote %@.",
+                 + "cblas_sgemm rate, timed in alternation; %%wscopy = GB/s kernels against a parallel copy of the same bytes "
+                 + "from buffers of the same size (same cache level), bound = that copy's rate / naive rate, the "
+                 + "speedup a kernel moving its bytes as fast as a copy would show. "
+                 + "Load average at end %@. Total %.0f s. Wrote %@.",
                  loadAverages().map { String($0) }.joined(separator: " "), total, options.jsonPath))
 }
 
