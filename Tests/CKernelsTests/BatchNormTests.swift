@@ -86,7 +86,7 @@ final class BatchNormTests: XCTestCase {
 
     /// A large common offset (|mean| / std ~ 1e4): a one-pass E[x^2] - E[x]^2 or a float
     /// y = x * scale + shift would lose most digits here; the kernel must not.
-    func testTrainingForwardWithLargeOffsetStaysAccurate() {
+    func testTrainingForwardAndBackwardWithLargeOffsetStayAccurate() {
         var rng = SeededGenerator(seed: 43)
         let (n, c, s) = (7, 3, 25)
         let x = randomFloats(n * c * s, in: 9_999...10_001, using: &rng)
@@ -102,6 +102,15 @@ final class BatchNormTests: XCTestCase {
         assertClose(expected.y, y, .float32, "ck_batchnorm_forward_training y, offset 1e4", shape: [n, c, s])
         assertClose(expected.invstd, invstd, .float32, "ck_batchnorm_forward_training invstd, offset 1e4", shape: [c])
         assertClose(expected.runningVar, runningVar, .float32, "running var, offset 1e4", shape: [c])
+
+        // The backward pass centres x in float too: same saved statistics for both.
+        let dy = randomFloats(x.count, using: &rng)
+        let expectedGrads = referenceBatchNormBackward(dy: dy, x: x, gamma: gamma, mean: mean, invstd: invstd,
+                                                       n: n, c: c, s: s)
+        var dx = [Float](repeating: 0, count: x.count), dgamma: [Float] = [0, 0, 0], dbeta: [Float] = [0, 0, 0]
+        ck_batchnorm_backward(&dx, &dgamma, &dbeta, dy, x, gamma, mean, invstd, Int32(n), Int32(c), Int32(s))
+        assertClose(expectedGrads.dx, dx, .float32, "ck_batchnorm_backward dx, offset 1e4", shape: [n, c, s])
+        assertClose(expectedGrads.dgamma, dgamma, .float32, "ck_batchnorm_backward dgamma, offset 1e4", shape: [c])
     }
 
     /// The kernel's documented choice for n*s == 1 (PyTorch refuses such a batch): y = beta,
