@@ -21,11 +21,14 @@ struct RunMode {
     var workloadBatches: (oneThread: Int?, allThreads: Int?)
     /// Test images of the inference pass (nil: all 10,000).
     var inferenceImages: Int?
+    /// Processes per workload and thread count, thread counts alternated; the median run's
+    /// figures are reported (training images/s decides which run that is).
+    var workloadRuns: Int
 
     static let full = RunMode(name: "full", budget: 0.6, maxReps: 400, naiveLimit: 4, naiveReps: 3,
-                              workloadBatches: (150, nil), inferenceImages: nil)
+                              workloadBatches: (150, nil), inferenceImages: nil, workloadRuns: 3)
     static let quick = RunMode(name: "quick", budget: 0.08, maxReps: 40, naiveLimit: 1.2, naiveReps: 1,
-                               workloadBatches: (25, 40), inferenceImages: 1280)
+                               workloadBatches: (25, 40), inferenceImages: 1280, workloadRuns: 1)
 }
 
 /// Fails the run when a kernel disagrees with the reference: timing a wrong kernel is

@@ -138,6 +138,11 @@ func printWorkloadTable(_ records: [Record]) {
         line += "  " + (accuracy?.note ?? "")
         print(line)
     }
+    for r in records where r.group == "workload" && r.name.hasSuffix(" train") {
+        if let note = r.note, let range = note.range(of: "median of ") {
+            print("\(r.shape) at \(r.threads) thread\(r.threads == 1 ? "" : "s"), training images/s: \(note[range.lowerBound...])")
+        }
+    }
     for r in records where r.group == "scaling" {
         print(String(format: "%@: %.2fx (%@)", r.name, r.median, r.note ?? ""))
     }

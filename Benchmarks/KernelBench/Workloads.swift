@@ -163,7 +163,9 @@ func spawnWorkload(_ name: String, threads: Int, mode: RunMode) throws -> Worklo
 }
 
 /// The records of one workload result.
-func workloadRecords(_ r: WorkloadResult, ceilings: Ceilings) -> [Record] {
+/// The records of one workload run; `allRates` are the training rates of every run of it
+/// at this thread count (the note of the train record lists them).
+func workloadRecords(_ r: WorkloadResult, ceilings: Ceilings, allRates: [Double]) -> [Record] {
     let key = ["W1": "mlp", "W2": "cnn", "W3": "resnet"][r.workload]!
     let flopsPerImage = ReferenceModels.trainingFLOPsPerImage[key]!
     let gflops = r.trainImagesPerSecond * flopsPerImage * 1e-9
@@ -173,7 +175,10 @@ func workloadRecords(_ r: WorkloadResult, ceilings: Ceilings) -> [Record] {
         Record(group: "workload", name: "\(r.workload) \(suffix)", shape: r.workload, threads: r.threads, unit: unit,
                median: value, pctOfCeiling: pct, note: note)
     }
-    let timing = "64 / median step time over \(r.timedBatches) batches after 5 warm-up"
+    var timing = "64 / median step time over \(r.timedBatches) batches after 5 warm-up"
+    if allRates.count > 1 {
+        timing += "; median of \(allRates.count) processes: " + allRates.map { String(format: "%.0f", $0) }.joined(separator: " ")
+    }
     return [
         record("train", .imagesPerSecond, r.trainImagesPerSecond, note: timing),
         record("train GFLOP/s", .gflops, gflops, pct: 100 * gflops / ceilings.sgemm2048Gflops,
