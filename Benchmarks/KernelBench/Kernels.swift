@@ -77,14 +77,14 @@ struct KernelBench {
     /// A rate record from the work of one call (FLOPs or bytes) and the two median times.
     mutating func add(_ group: String, _ name: String, _ shape: String, unit: Unit, work: Double,
                       fast: (seconds: Double, reps: Int), naiveSeconds: Double?, checkError: Double,
-                      rawSeconds: Double? = nil) {
+                      rawSeconds: Double? = nil, vsRaw: Double? = nil) {
         let rate = work / fast.seconds * 1e-9
         let ceiling = unit == .gflops ? ceilings.sgemm2048Gflops : ceilings.copyGbytesPerSecond
         let raw = rawSeconds.map { work / $0 * 1e-9 }
         records.append(Record(group: group, name: name, shape: shape, threads: threads, unit: unit, median: rate,
                               referenceMedian: naiveSeconds.map { work / $0 * 1e-9 },
                               speedup: naiveSeconds.map { $0 / fast.seconds },
-                              pctOfCeiling: 100 * rate / ceiling, rawMedian: raw, vsRaw: raw.map { rate / $0 },
+                              pctOfCeiling: 100 * rate / ceiling, rawMedian: raw, vsRaw: vsRaw ?? raw.map { rate / $0 },
                               checkError: checkError, seconds: fast.seconds, reps: fast.reps))
     }
 
@@ -105,6 +105,7 @@ struct KernelBench {
         // first rows (every column and the whole reduction are still covered).
         let rows = timeReference ? m : min(m, 32)
         var (naiveSeconds, checkError, fast, raw): (Double?, Double, (seconds: Double, reps: Int), Double) = (nil, 0, (0, 0), 0)
+        var vsRaw = 1.0
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
@@ -132,17 +133,18 @@ struct KernelBench {
                     let estimate = secondsOf(wrapped)
                     // Twice the samples of other kernels (half each), because a 3% difference is
                     // what is looked for.
-                    let reps = repetitions(budget: mode.budget, estimate: estimate, minimum: 9, maximum: mode.maxReps)
-                    let (tw, tr) = pairedMedianSeconds(reps: reps, wrapped, direct)
+                    let reps = repetitions(budget: mode.budget, estimate: estimate, minimum: 15, maximum: mode.maxReps)
+                    let (tw, tr, rawOverWrapped) = pairedMedianSeconds(reps: reps, wrapped, direct)
                     fast = (tw, reps)
                     raw = tr
+                    vsRaw = rawOverWrapped
                 }
             }
         }
         requireAgreement(checkError, "sgemm \(name)")
         let shape = "\(m)x\(n)x\(k)" + (transA ? " A^T" : "") + (transB ? " B^T" : "") + (beta != 0 ? " +C" : "")
         add("gemm", name, shape, unit: .gflops, work: flops, fast: fast, naiveSeconds: naiveSeconds,
-            checkError: checkError, rawSeconds: raw)
+            checkError: checkError, rawSeconds: raw, vsRaw: vsRaw)
     }
 
     // MARK: - conv2d

@@ -34,7 +34,8 @@ struct Record: Codable {
     var speedup: Double?
     /// median as a percentage of the ceiling of its kind (sgemm for FLOP/s, copy for bytes/s).
     var pctOfCeiling: Double?
-    /// Raw OpenBLAS (cblas_sgemm called directly) on the same GEMM, and median / it.
+    /// Raw OpenBLAS (cblas_sgemm called directly) on the same GEMM, and the wrapper's rate
+    /// over it: the median over back-to-back pairs of raw time / wrapper time.
     var rawMedian: Double?
     var vsRaw: Double?
     /// Bandwidth-bound kernels: a parallel copy moving the same bytes (half read, half

@@ -21,16 +21,18 @@ func medianSeconds(reps: Int, _ body: () -> Void) -> Double {
     return median((0..<max(1, reps)).map { _ in secondsOf(body) })
 }
 
-/// Medians of `a` and `b` timed in alternation (a b, b a, a b, ...), so that a burst of load
-/// from the machine's other users hits both alike: their ratio is what is compared.
-func pairedMedianSeconds(reps: Int, _ a: () -> Void, _ b: () -> Void) -> (a: Double, b: Double) {
+/// Median times of `a` and `b` timed in alternation (a b, b a, a b, ...), so that a burst of
+/// load from the machine's other users hits both alike, and the median over pairs of
+/// time(b) / time(a): each pair runs back to back, so the machine's drift over the run
+/// cancels in that ratio better than in the ratio of the two medians.
+func pairedMedianSeconds(reps: Int, _ a: () -> Void, _ b: () -> Void) -> (a: Double, b: Double, bOverA: Double) {
     a(); b()
     var ta: [Double] = [], tb: [Double] = []
     for r in 0..<max(1, reps) {
         if r % 2 == 0 { ta.append(secondsOf(a)); tb.append(secondsOf(b)) }
         else { tb.append(secondsOf(b)); ta.append(secondsOf(a)) }
     }
-    return (median(ta), median(tb))
+    return (median(ta), median(tb), median(zip(tb, ta).map { $0 / $1 }))
 }
 
 /// Repetitions that fit `budget` seconds for a call that took about `estimate` seconds,
