@@ -235,16 +235,15 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                 }
                 continue;
             }
-            // A row of s values sums in float (as in the forward pass), the rows in double.
             for (int jj = 0; jj < nb; jj++) {
-                const float *restrict xr = x + row + (size_t)jj * s;
-                const float *restrict dyr = dy + row + (size_t)jj * s;
-                const float m = save_mean[j0 + jj];
-                float a = 0.0f, bsum = 0.0f;
+                const float *xr = x + row + (size_t)jj * s;
+                const float *dyr = dy + row + (size_t)jj * s;
+                const double m = save_mean[j0 + jj];
+                double a = 0.0, bsum = 0.0;
                 #pragma omp simd reduction(+:a, bsum)
                 for (int k = 0; k < s; k++) {
                     a += dyr[k];
-                    bsum += dyr[k] * (xr[k] - m);
+                    bsum += (double)dyr[k] * ((double)xr[k] - m);
                 }
                 sum_dy[jj] += a;
                 sum_dy_xc[jj] += bsum;
@@ -272,15 +271,14 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                                             + cb[jj] * ((double)x[row + jj] - save_mean[j0 + jj]) + cc[jj]);
                 continue;
             }
-            // In float, centred before scaling as in the forward pass: error relative to
-            // the terms, not to |x|.
             for (int jj = 0; jj < nb; jj++) {
-                const float *restrict xr = x + row + (size_t)jj * s;
-                const float *restrict dyr = dy + row + (size_t)jj * s;
-                float *restrict dxr = dx + row + (size_t)jj * s;
-                const float m = save_mean[j0 + jj], a = (float)ca[jj], bq = (float)cb[jj], cq = (float)cc[jj];
+                const float *xr = x + row + (size_t)jj * s;
+                const float *dyr = dy + row + (size_t)jj * s;
+                float *dxr = dx + row + (size_t)jj * s;
+                const double m = save_mean[j0 + jj], a = ca[jj], bq = cb[jj], cq = cc[jj];
                 #pragma omp simd
-                for (int k = 0; k < s; k++) dxr[k] += a * dyr[k] + (bq * (xr[k] - m) + cq);
+                for (int k = 0; k < s; k++)
+                    dxr[k] += (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
             }
         }
     }
