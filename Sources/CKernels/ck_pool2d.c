@@ -90,6 +90,17 @@ static inline void ck_pool2d_thread_rows(long total, long *begin, long *end) {
     *end = total * (t + 1) / threads;
 }
 
+// The top input row of row pair rp: plane rp / oh, output row rp % oh.
+static inline const float *ck_pool2d_top_row(const float *x, long rp, int h, int w, int oh) {
+    return x + (size_t)(rp / oh) * h * w + (size_t)(2 * (rp % oh)) * w;
+}
+
+// Outputs of row pair rp done by full vectors: all of them when another row pair of this
+// thread follows (the last vector may spill into it), else only whole vectors.
+static inline int ck_pool2d_vector_end(long rp, long end, int ow) {
+    return rp + 1 < end ? ow : ow - ow % 8;
+}
+
 // The even and odd columns of 16 floats, each in the lane order 0 1 4 5 2 3 6 7;
 // ck_pool2d_unpermute restores 0..7.
 static inline void ck_pool2d_split(const float *r, __m256 *even, __m256 *odd) {
@@ -119,13 +130,11 @@ static void ck_maxpool2d_2x2_forward_rows(float *y, int32_t *argmax, const float
     const __m256 off_w1 = _mm256_castsi256_ps(_mm256_set1_epi32(w + 1));
     const __m256i columns = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (long rp = begin; rp < end; rp++) {
-        const long plane = rp / oh;
-        const int oy = (int)(rp % oh);
-        const float *r0 = x + (size_t)plane * h * w + (size_t)(2 * oy) * w, *r1 = r0 + w;
+        const float *r0 = ck_pool2d_top_row(x, rp, h, w, oh), *r1 = r0 + w;
         float *yr = y + (size_t)rp * ow;
         int32_t *ar = argmax + (size_t)rp * ow;
-        const int32_t base = 2 * oy * w;
-        const int vec_end = rp + 1 < end ? ow : ow - ow % 8;
+        const int32_t base = 2 * (int32_t)(rp % oh) * w;   // r0's offset in its plane
+        const int vec_end = ck_pool2d_vector_end(rp, end, ow);
         int ox = 0;
         for (; ox < vec_end; ox += 8) {
             __m256 a, b, c, d;
@@ -158,11 +167,9 @@ static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, 
                                           int h, int w, int oh, int ow) {
     const __m256 quarter = _mm256_set1_ps(0.25f);
     for (long rp = begin; rp < end; rp++) {
-        const long plane = rp / oh;
-        const int oy = (int)(rp % oh);
-        const float *r0 = x + (size_t)plane * h * w + (size_t)(2 * oy) * w, *r1 = r0 + w;
+        const float *r0 = ck_pool2d_top_row(x, rp, h, w, oh), *r1 = r0 + w;
         float *yr = y + (size_t)rp * ow;
-        const int vec_end = rp + 1 < end ? ow : ow - ow % 8;
+        const int vec_end = ck_pool2d_vector_end(rp, end, ow);
         int ox = 0;
         for (; ox < vec_end; ox += 8) {
             __m256 a, b, c, d;
