@@ -77,14 +77,17 @@ struct KernelBench {
     /// A rate record from the work of one call (FLOPs or bytes) and the two median times.
     mutating func add(_ group: String, _ name: String, _ shape: String, unit: Unit, work: Double,
                       fast: (seconds: Double, reps: Int), naiveSeconds: Double?, checkError: Double,
-                      rawSeconds: Double? = nil, vsRaw: Double? = nil) {
+                      rawSeconds: Double? = nil, vsRaw: Double? = nil, sameSizeCopy: Double? = nil) {
         let rate = work / fast.seconds * 1e-9
         let ceiling = unit == .gflops ? ceilings.sgemm2048Gflops : ceilings.copyGbytesPerSecond
         let raw = rawSeconds.map { work / $0 * 1e-9 }
+        let reference = naiveSeconds.map { work / $0 * 1e-9 }
         records.append(Record(group: group, name: name, shape: shape, threads: threads, unit: unit, median: rate,
-                              referenceMedian: naiveSeconds.map { work / $0 * 1e-9 },
+                              referenceMedian: reference,
                               speedup: naiveSeconds.map { $0 / fast.seconds },
                               pctOfCeiling: 100 * rate / ceiling, rawMedian: raw, vsRaw: vsRaw ?? raw.map { rate / $0 },
+                              sameSizeCopy: sameSizeCopy, pctOfSameSizeCopy: sameSizeCopy.map { 100 * rate / $0 },
+                              speedupBound: sameSizeCopy.flatMap { copy in reference.map { copy / $0 } },
                               checkError: checkError, seconds: fast.seconds, reps: fast.reps))
     }
 
@@ -231,12 +234,7 @@ struct KernelBench {
         let error = maxRelativeError(reference, seen)
         requireAgreement(error, "\(name) \(shape)")
         add(group, name, shape, unit: .gbytes, work: bytes, fast: timeFast(mode, fast), naiveSeconds: naiveSeconds,
-            checkError: error)
-        // The same bytes moved by a plain parallel copy, from buffers of the same size.
-        let copy = sameSizeCopyRate(bytes: bytes)
-        records[records.count - 1].sameSizeCopy = copy
-        records[records.count - 1].pctOfSameSizeCopy = 100 * records[records.count - 1].median / copy
-        records[records.count - 1].speedupBound = records[records.count - 1].referenceMedian.map { copy / $0 }
+            checkError: error, sameSizeCopy: sameSizeCopyRate(bytes: bytes))
     }
 
     /// GB/s of bench_parallel_copy moving `bytes` (half read from one buffer, half written

@@ -231,6 +231,17 @@ static int ck_conv2d_use_small_path(const ck_conv2d_params *p, const ck_lowering
     return ckk <= CK_CONV2D_SMALL_CKK && ckk * g->oh * g->ow <= CK_CONV2D_SMALL_MAX_COL_FLOATS;
 }
 
+// One buffer of an image's columns (ckk, oh*ow) per thread, or NULL.
+static float *ck_small_thread_columns(int threads, const ck_conv2d_params *p, const ck_lowering *g) {
+    return malloc((size_t)threads * p->c * p->kh * p->kw * g->oh * g->ow * sizeof(float));
+}
+
+// col (ckk, oh*ow) from one image x_img (c,h,w), in the calling thread.
+static void ck_im2col_image(float *col, const float *x_img, const ck_conv2d_params *p, const ck_lowering *g) {
+    const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
+    for (int ci = 0; ci < p->c; ci++) ck_im2col_channel(col + ci * kk * ohow, ohow, x_img + ci * hw, g);
+}
+
 // out[s] = b + sum over i < count of coef[i * coef_stride] * rows[i * len + s], s < len:
 // 16 outputs at a time held in registers while the rows go by, so each is stored once.
 static inline void ck_small_combine(float *restrict out, const float *restrict rows, size_t len,
@@ -258,17 +269,15 @@ static inline void ck_small_combine(float *restrict out, const float *restrict r
 static int ck_conv2d_forward_small(float *y, const float *x, const float *w, const float *bias,
                                    const ck_conv2d_params *p, const ck_lowering *g) {
     const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
-    const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
-    float *cols = malloc((size_t)threads * ckk * ohow * sizeof(float));
+    const size_t ohow = (size_t)g->oh * g->ow, chw = (size_t)p->c * p->h * p->w;
+    float *cols = ck_small_thread_columns(threads, p, g);
     if (cols == NULL) return 0;
     #pragma omp parallel num_threads(threads)
     {
         float *col = cols + (size_t)omp_get_thread_num() * ckk * ohow;
         #pragma omp for schedule(static)
         for (int img = 0; img < p->n; img++) {
-            for (int ci = 0; ci < p->c; ci++) {
-                ck_im2col_channel(col + ci * kk * ohow, ohow, x + ((size_t)img * p->c + ci) * hw, g);
-            }
+            ck_im2col_image(col, x + (size_t)img * chw, p, g);
             // Each output element sums its ckk products in registers: one store per element.
             for (int o = 0; o < p->oc; o++) {
                 ck_small_combine(y + ((size_t)img * p->oc + o) * ohow, col, ohow, w + (size_t)o * ckk, 1, ckk,
@@ -285,10 +294,10 @@ static int ck_conv2d_forward_small(float *y, const float *x, const float *w, con
 static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *x,
                                            const ck_conv2d_params *p, const ck_lowering *g) {
     const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
-    const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
+    const size_t ohow = (size_t)g->oh * g->ow, chw = (size_t)p->c * p->h * p->w;
     const size_t sums = (size_t)p->oc * (ckk + 1);  // dw then dbias, per thread
     double *partial = calloc((size_t)threads * sums, sizeof(double));
-    float *cols = malloc((size_t)threads * ckk * ohow * sizeof(float));
+    float *cols = ck_small_thread_columns(threads, p, g);
     if (partial == NULL || cols == NULL) {
         free(partial);
         free(cols);
@@ -301,9 +310,7 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
         float *col = cols + (size_t)t * ckk * ohow;
         #pragma omp for schedule(static)
         for (int img = 0; img < p->n; img++) {
-            for (int ci = 0; ci < p->c; ci++) {
-                ck_im2col_channel(col + ci * kk * ohow, ohow, x + ((size_t)img * p->c + ci) * hw, g);
-            }
+            ck_im2col_image(col, x + (size_t)img * chw, p, g);
             for (int o = 0; o < p->oc; o++) {
                 const float *restrict dyr = dy + ((size_t)img * p->oc + o) * ohow;
                 for (int r = 0; r < ckk; r++) {
@@ -344,7 +351,7 @@ static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float
                                          const ck_conv2d_params *p, const ck_lowering *g) {
     const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
     const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
-    float *cols = malloc((size_t)threads * ckk * ohow * sizeof(float));
+    float *cols = ck_small_thread_columns(threads, p, g);
     if (cols == NULL) return 0;
     #pragma omp parallel num_threads(threads)
     {

@@ -109,6 +109,14 @@ static inline void ck_pool2d_split(const float *r, __m256 *even, __m256 *odd) {
     *odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
+// The four elements of 8 windows starting at output column ox: a, b from the top row
+// (even, odd columns), c, d from the bottom row; lane order as ck_pool2d_split.
+static inline void ck_pool2d_windows(const float *r0, const float *r1, int ox,
+                                     __m256 *a, __m256 *b, __m256 *c, __m256 *d) {
+    ck_pool2d_split(r0 + 2 * ox, a, b);
+    ck_pool2d_split(r1 + 2 * ox, c, d);
+}
+
 static inline __m256 ck_pool2d_unpermute(__m256 v) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
 }
@@ -138,8 +146,7 @@ static void ck_maxpool2d_2x2_forward_rows(float *y, int32_t *argmax, const float
         int ox = 0;
         for (; ox < vec_end; ox += 8) {
             __m256 a, b, c, d;
-            ck_pool2d_split(r0 + 2 * ox, &a, &b);
-            ck_pool2d_split(r1 + 2 * ox, &c, &d);
+            ck_pool2d_windows(r0, r1, ox, &a, &b, &c, &d);
             __m256 best = a, offset = _mm256_setzero_ps();
             ck_pool2d_max_step(&best, &offset, b, off1);
             ck_pool2d_max_step(&best, &offset, c, off_w);
@@ -173,8 +180,7 @@ static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, 
         int ox = 0;
         for (; ox < vec_end; ox += 8) {
             __m256 a, b, c, d;
-            ck_pool2d_split(r0 + 2 * ox, &a, &b);
-            ck_pool2d_split(r1 + 2 * ox, &c, &d);
+            ck_pool2d_windows(r0, r1, ox, &a, &b, &c, &d);
             const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a, b), c), d);
             _mm256_storeu_ps(yr + ox, ck_pool2d_unpermute(_mm256_mul_ps(sum, quarter)));
         }
