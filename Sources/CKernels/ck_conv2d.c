@@ -83,35 +83,39 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
 // MARK: - Lowering in chunks of images
 
 // The columns of nb images sit side by side: col is (ckk, nb*oh*ow), and the GEMM output
-// (forward) or the gathered dy (backward) is (oc, nb*oh*ow). Chunks are sized so that the
-// workspace (col plus the (oc, nb*oh*ow) block) stays within about 2 MiB, the L2 of the
-// two cores measured: the lowering's writes, the GEMM's reads of them and the scatter or
-// col2im after it then hit L2/L3 instead of streaming a batch-sized matrix through memory.
-// One thread, thread CPU time (min of 31 calls; the machine carried two other trainings),
-// W2/W3 shapes, batch 64, 3x3 pad 1, with the stride-1 lowering of ck_im2col.c:
-//   images a chunk                64       16        8        4        2
-//   conv2 32->64 14x14  fwd       6.62     4.68     4.72     4.77     4.84 ms
-//                       bwd-data  7.27     4.78     4.92     4.82     4.97
-//                       bwd-filt  6.98     5.50     5.34     5.61     5.59
-//   W3 16->16 28x28     fwd       5.24     3.41     3.33     3.39
-//                       bwd-data  5.82     3.27     3.22     3.19
-//                       bwd-filt  5.52     4.34     4.25     4.37
-//   conv1 1->32 28x28   fwd       0.54     0.55     0.49     0.50
-//                       bwd-filt  1.00     0.90     0.76     0.76
-// (The earlier 2-thread measurement that favoured whole batches was taken before the
-// lowering was made cheap and under a different load.) Each chunk costs a few fork/joins
-// of both thread pools, so a chunk also holds at least CK_CONV2D_MIN_CHUNK_FLOPS of GEMM
-// work (about 0.3 ms at the ceiling): conv1 (29 MFLOP for the whole batch) stays one chunk,
-// as at 2 threads under load its chunks of 8 images measured slower (wall min 0.78-1.2 ms
-// against 0.43-0.63 ms for fwd), while conv2 and W3's 16->16 keep 7-8 images a chunk.
-// Neither depends on the thread count: the workspace size must not change between a
-// forward and its backward.
-#define CK_CONV2D_MAX_WORKSPACE_FLOATS ((size_t)1 << 19)  // 2 MiB
+// (forward) or the gathered dy (backward) is (oc, nb*oh*ow). How many images a chunk holds
+// trades the cache against the hand-offs between the two thread pools:
+//   - With one thread there are no hand-offs, and a chunk is sized for the cache: its
+//     workspace (col plus the (oc, nb*oh*ow) block) stays within 4.5 MiB, so the lowering's
+//     writes, the GEMM's reads of them and the scatter or col2im after it stay in L2/L3.
+//   - With more threads every chunk hands the cores from libomp to OpenBLAS and back
+//     (lowering, GEMM, scatter). Each hand-off costs a wake-up of the pool that slept
+//     (30-90 us on this VM) or a core shared with the one still spinning, so a chunk's
+//     workspace may be twice as large (9 MiB) and the GEMMs fewer and longer.
+// conv2 of W2 (32->64 14x14, batch 64, 3x3 pad 1), GFLOP/s of fwd / bwd-data / bwd-filter,
+// median of 5 alternated processes each the median of 41 calls (2026-11-23; the 2-thread
+// ceiling is ~220):
+//   images a chunk (chunks)     7 (10)          16 (4)          22 (3)          32 (2)
+//   1 thread               96 / 95 / 82    97 / 96 / 83    96 / 95 / 82    90 / 90 / 80
+//   2 threads             139 /136 /120   155 /156 /133   157 /159 /135   176 /176 /152
+// and W3's convolutions at batch 128, 2 threads: 32->32 14x14 8 -> 16 images 52-102 ->
+// 83-109 GFLOP/s forward, 64->64 7x7 16 -> 32 images 94-96 -> 122-126 (1 thread: no
+// worse). A whole batch of 64 for conv2 is slower at both counts (1 thread 57-65 GFLOP/s).
+// So conv2 runs 4 chunks of 16 at one thread and 2 of 32 at more. W2 training at 2
+// threads, 4 alternated processes, images/s: 10 chunks 4082 4446 4111 4132, 4 chunks 4084
+// 4588 4646 4018, 2 chunks 4493 4240 4738 4640; one thread 2.8k in each. Each chunk also
+// holds at least CK_CONV2D_MIN_CHUNK_FLOPS of GEMM work (about 0.3 ms at the ceiling):
+// conv1 (29 MFLOP for the whole batch) stays one chunk, as at 2 threads its chunks of 8
+// images measured slower. The workspace is sized for the
+// larger chunks whatever the thread count, so a thread count changed between a forward
+// and its backward cannot overrun it (pages a 1-thread run never touches cost no memory).
+#define CK_CONV2D_CHUNK_FLOATS_ONE_THREAD ((size_t)9 << 17)  // 4.5 MiB
 #define CK_CONV2D_MIN_CHUNK_FLOPS 32e6
 
-static int ck_conv2d_chunk(const ck_conv2d_params *p, const ck_lowering *g) {
+static int ck_conv2d_chunk_for(const ck_conv2d_params *p, const ck_lowering *g, int threads) {
+    const size_t budget = CK_CONV2D_CHUNK_FLOATS_ONE_THREAD * (threads > 1 ? 2 : 1);
     const size_t per_image = ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * g->oh * g->ow;
-    size_t max_nb = CK_CONV2D_MAX_WORKSPACE_FLOATS / per_image;
+    size_t max_nb = budget / per_image;
     const double flops_per_image = 2.0 * p->oc * p->c * p->kh * p->kw * g->oh * g->ow;
     const double min_nb = CK_CONV2D_MIN_CHUNK_FLOPS / flops_per_image;
     if ((double)max_nb < min_nb) max_nb = min_nb >= (double)p->n ? (size_t)p->n : (size_t)min_nb + 1;
@@ -122,9 +126,20 @@ static int ck_conv2d_chunk(const ck_conv2d_params *p, const ck_lowering *g) {
     return (int)(((size_t)p->n + chunks - 1) / chunks);
 }
 
+// The chunk at the thread count in force now.
+static int ck_conv2d_chunk(const ck_conv2d_params *p, const ck_lowering *g) {
+    return ck_conv2d_chunk_for(p, g, omp_get_max_threads());
+}
+
+int ck_conv2d_images_per_chunk(const ck_conv2d_params *p) {
+    const ck_lowering g = ck_conv2d_lowering(p);
+    return ck_conv2d_chunk(p, &g);
+}
+
 size_t ck_conv2d_workspace_size(const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
-    const size_t cols = (size_t)ck_conv2d_chunk(p, &g) * g.oh * g.ow;
+    const int one = ck_conv2d_chunk_for(p, &g, 1), more = ck_conv2d_chunk_for(p, &g, 2);
+    const size_t cols = (size_t)(one > more ? one : more) * g.oh * g.ow;
     return ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
 }
 

@@ -120,4 +120,50 @@ final class Conv2DTests: XCTestCase {
         assertClose(dbias.map { 2 * $0 }, db, .float32, "ck_conv2d_backward_filter twice dbias \(g)",
                     shape: [g.oc])
     }
+
+    /// With more than one thread the lowering takes more images a chunk (fewer hand-offs
+    /// between the two thread pools) than with one. Every pass must match the reference at
+    /// 1, 2 and 3 threads and stay inside the one workspace size, which is asked for once:
+    /// a forward at one thread count may be followed by its backward at another.
+    func testChunksAtEveryThreadCountMatchTheReference() {
+        defer { ck_set_num_threads(0) }
+        var rng = SeededGenerator(seed: 35)
+        // 184,320 workspace floats an image: 4 + 3 images a chunk at one thread, 7 at more.
+        let g = ReferenceConv2DGeometry(n: 7, c: 32, h: 24, w: 24, oc: 32, kh: 3, kw: 3,
+                                        padH: 1, padW: 1)
+        var p = convParams(g)
+        ck_set_num_threads(1)
+        let oneThread = ck_conv2d_images_per_chunk(&p)
+        ck_set_num_threads(2)
+        let twoThreads = ck_conv2d_images_per_chunk(&p)
+        XCTAssertEqual(oneThread, 4, "images a chunk at 1 thread")
+        XCTAssertEqual(twoThreads, 7, "images a chunk at 2 threads")
+
+        let x = randomFloats(g.inputCount, using: &rng)
+        let filter = randomFloats(g.filterCount, using: &rng)
+        let bias = randomFloats(g.oc, using: &rng)
+        let dy = randomFloats(g.outputCount, using: &rng)
+        let expectedY = referenceConv2DForward(x: x, filter: filter, bias: bias, g)
+        let expectedDx = referenceConv2DBackwardData(dy: dy, filter: filter, g)
+        let (expectedDw, expectedDbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
+        var (workspace, size) = makeWorkspace(g)
+        for (forwardThreads, backwardThreads) in [(1, 2), (2, 1), (3, 3)] {
+            let what = "threads \(forwardThreads) then \(backwardThreads) \(g)"
+            ck_set_num_threads(Int32(forwardThreads))
+            var y = [Float](repeating: .nan, count: g.outputCount)
+            ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
+            ck_set_num_threads(Int32(backwardThreads))
+            var dx = [Float](repeating: 0, count: g.inputCount)
+            var dw = [Float](repeating: 0, count: g.filterCount)
+            var db = [Float](repeating: 0, count: g.oc)
+            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p)
+            ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
+            assertClose(expectedY, y, .float32, "forward " + what, shape: [g.n, g.oc, g.outH, g.outW])
+            assertClose(expectedDx, dx, .float32, "backward-data " + what, shape: [g.n, g.c, g.h, g.w])
+            assertClose(expectedDw, dw, .float32, "backward-filter dw " + what,
+                        shape: [g.oc, g.c, g.kh, g.kw])
+            assertClose(expectedDbias, db, .float32, "backward-filter dbias " + what, shape: [g.oc])
+            assertGuardIntact(workspace, size: size, what)
+        }
+    }
 }
