@@ -32,6 +32,7 @@
 
 #include <assert.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,11 +137,18 @@ int ck_conv2d_images_per_chunk(const ck_conv2d_params *p) {
     return ck_conv2d_chunk(p, &g);
 }
 
+// Floats before backward-filter's columns: n*oc row sums in double, rounded up to 64 bytes
+// so the columns keep the workspace's alignment.
+static size_t ck_conv2d_row_sums_floats(const ck_conv2d_params *p) {
+    const size_t floats = 2 * (size_t)p->n * p->oc;
+    return (floats + 15) / 16 * 16;
+}
+
 size_t ck_conv2d_workspace_size(const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
     const int one = ck_conv2d_chunk_for(p, &g, 1), more = ck_conv2d_chunk_for(p, &g, 2);
     const size_t cols = (size_t)(one > more ? one : more) * g.oh * g.ow;
-    return ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
+    return ck_conv2d_row_sums_floats(p) + ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
 }
 
 // col (ckk, nb*ohow) from images x (nb,c,h,w): image i fills columns [i*ohow, (i+1)*ohow).
@@ -157,14 +165,41 @@ static void ck_im2col_chunk(float *col, const float *x, int nb, const ck_conv2d_
     }
 }
 
-// dyt (oc, nb*ohow) from dy (nb,oc,ohow); each thread owns whole rows.
-static void ck_gather_rows(float *dyt, const float *dy, int nb, int oc, size_t ohow) {
+// Copies a row and returns its sum in double, in eight partial sums: a reduction the
+// compiler can vectorize without reassociating, accurate to float over a batch.
+static double ck_copy_and_sum(float *restrict dst, const float *restrict src, size_t len) {
+    double part[8] = {0};
+    size_t s = 0;
+    for (; s + 8 <= len; s += 8) {
+        for (int j = 0; j < 8; j++) {
+            dst[s + j] = src[s + j];
+            part[j] += src[s + j];
+        }
+    }
+    double sum = 0.0;
+    for (; s < len; s++) {
+        dst[s] = src[s];
+        sum += src[s];
+    }
+    for (int j = 0; j < 8; j++) sum += part[j];
+    return sum;
+}
+
+// dyt (oc, nb*ohow) from dy (nb,oc,ohow); each thread owns whole rows. With row_sums,
+// also row_sums[img*oc + o] = the sum of dy's (img, o) row (for the bias gradient).
+static void ck_gather_rows(float *dyt, double *row_sums, const float *dy, int nb, int oc, size_t ohow) {
     const int pairs = nb * oc;
     const size_t cols = (size_t)nb * ohow;
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < pairs; i++) {
         const int img = i / oc, o = i % oc;
-        memcpy(dyt + o * cols + img * ohow, dy + (size_t)i * ohow, sizeof(float) * ohow);
+        float *dst = dyt + o * cols + img * ohow;
+        const float *src = dy + (size_t)i * ohow;
+        if (row_sums != NULL) {
+            row_sums[i] = ck_copy_and_sum(dst, src, ohow);
+        } else {
+            memcpy(dst, src, sizeof(float) * ohow);
+        }
     }
 }
 
@@ -212,7 +247,7 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
         const size_t cols = (size_t)nb * ohow;
-        ck_gather_rows(dyt, dy + (size_t)n0 * p->oc * ohow, nb, p->oc, ohow);
+        ck_gather_rows(dyt, NULL, dy + (size_t)n0 * p->oc * ohow, nb, p->oc, ohow);
         // col (ckk, nb*ohow) = w^T (ckk, oc) x dyt (oc, nb*ohow)
         ck_sgemm(col, (int)cols, w, ckk, 1, dyt, (int)cols, 0, ckk, (int)cols, p->oc, 1.0f, 0.0f);
 
@@ -391,30 +426,31 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
                                float *workspace, const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
     assert(dw != NULL && dy != NULL && x != NULL && workspace != NULL);
+    assert((uintptr_t)workspace % sizeof(double) == 0);
     const int ckk = p->c * p->kh * p->kw, chunk = ck_conv2d_chunk(p, &g);
     const size_t ohow = (size_t)g.oh * g.ow, chw = (size_t)p->c * p->h * p->w;
-    float *col = workspace;
-    float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    // The bias gradient's per-(image, channel) sums come first in the workspace, then the
+    // chunk's columns and gathered dy.
+    double *row_sums = dbias != NULL ? (double *)workspace : NULL;
+    float *col = workspace + ck_conv2d_row_sums_floats(p);
+    float *dyt = col + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_filter_small(dw, dbias, dy, x, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
         const size_t cols = (size_t)nb * ohow;
         ck_im2col_chunk(col, x + n0 * chw, nb, p, &g);
-        ck_gather_rows(dyt, dy + (size_t)n0 * p->oc * ohow, nb, p->oc, ohow);
+        ck_gather_rows(dyt, row_sums != NULL ? row_sums + (size_t)n0 * p->oc : NULL,
+                       dy + (size_t)n0 * p->oc * ohow, nb, p->oc, ohow);
         // dw (oc, ckk) += dyt (oc, nb*ohow) x col^T (nb*ohow, ckk)
         ck_sgemm(dw, ckk, dyt, (int)cols, 0, col, (int)cols, 1, p->oc, ckk, (int)cols, 1.0f, 1.0f);
-
-        if (dbias != NULL) {
-            // Row sums of dyt; each thread owns whole channels. The sum runs in double so
-            // a batch-long reduction stays accurate to float.
-            #pragma omp parallel for schedule(static)
-            for (int o = 0; o < p->oc; o++) {
-                const float *row = dyt + o * cols;
-                double acc = 0.0;
-                for (size_t s = 0; s < cols; s++) acc += row[s];
-                dbias[o] += (float)acc;
-            }
+    }
+    if (dbias != NULL) {
+        // dbias[o] += the sum over images of the (image, o) row sums, in image order.
+        for (int o = 0; o < p->oc; o++) {
+            double sum = 0.0;
+            for (int img = 0; img < p->n; img++) sum += row_sums[(size_t)img * p->oc + o];
+            dbias[o] += (float)sum;
         }
     }
 }

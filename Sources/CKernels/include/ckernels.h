@@ -64,11 +64,14 @@ void ck_col2im(float *x, const float *col,
 
 // MARK: - conv2d
 
-/// Floats of workspace the three conv2d kernels need for this geometry (at any thread count).
+/// Floats of workspace the three conv2d kernels need for this geometry (at any thread
+/// count). The workspace must be aligned to 8 bytes at least (backward-filter keeps sums in
+/// double at its start).
 size_t ck_conv2d_workspace_size(const ck_conv2d_params *p);
 
 /// Images the GEMM path lowers at once (one GEMM per chunk) at the thread count in force.
 int ck_conv2d_images_per_chunk(const ck_conv2d_params *p);
+
 /// y (n,oc,oh,ow) = conv(x (n,c,h,w), w (oc,c,kh,kw)) + bias (oc) (bias may be NULL).
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bias,
                        float *workspace, const ck_conv2d_params *p);
