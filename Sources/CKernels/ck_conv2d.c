@@ -87,12 +87,14 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
 // (forward) or the gathered dy (backward) is (oc, nb*oh*ow). How many images a chunk holds
 // trades the cache against the hand-offs between the two thread pools:
 //   - With one thread there are no hand-offs, and a chunk is sized for the cache: its
-//     workspace (col plus the (oc, nb*oh*ow) block) stays within 4.5 MiB, so the lowering's
+//     workspace (col plus the (oc, nb*oh*ow) block) stays within 2 MiB, so the lowering's
 //     writes, the GEMM's reads of them and the scatter or col2im after it stay in L2/L3.
+//     (Twice that gave conv2 alone the same speed, below, but W2 training at one thread
+//     1-2% less: 2684 against 2693 images/s, medians of 3 alternated runs.)
 //   - With more threads every chunk hands the cores from libomp to OpenBLAS and back
 //     (lowering, GEMM, scatter). Each hand-off costs a wake-up of the pool that slept
 //     (30-90 us on this VM) or a core shared with the one still spinning, so a chunk's
-//     workspace may be twice as large (9 MiB) and the GEMMs fewer and longer.
+//     workspace may be 9 MiB and the GEMMs fewer and longer.
 // conv2 of W2 (32->64 14x14, batch 64, 3x3 pad 1), GFLOP/s of fwd / bwd-data / bwd-filter,
 // median of 5 alternated processes each the median of 41 calls (2026-11-23; the 2-thread
 // ceiling is ~220):
@@ -100,21 +102,22 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
 //   1 thread               96 / 95 / 82    97 / 96 / 83    96 / 95 / 82    90 / 90 / 80
 //   2 threads             139 /136 /120   155 /156 /133   157 /159 /135   176 /176 /152
 // and W3's convolutions at batch 128, 2 threads: 32->32 14x14 8 -> 16 images 52-102 ->
-// 83-109 GFLOP/s forward, 64->64 7x7 16 -> 32 images 94-96 -> 122-126 (1 thread: no
-// worse). A whole batch of 64 for conv2 is slower at both counts (1 thread 57-65 GFLOP/s).
-// So conv2 runs 4 chunks of 16 at one thread and 2 of 32 at more. W2 training at 2
+// 83-109 GFLOP/s forward, 64->64 7x7 16 -> 32 images 94-96 -> 122-126. A whole batch of
+// 64 for conv2 is slower at both counts (1 thread 57-65 GFLOP/s).
+// So conv2 runs 10 chunks of 7 at one thread and 2 of 32 at more. W2 training at 2
 // threads, 4 alternated processes, images/s: 10 chunks 4082 4446 4111 4132, 4 chunks 4084
-// 4588 4646 4018, 2 chunks 4493 4240 4738 4640; one thread 2.8k in each. Each chunk also
-// holds at least CK_CONV2D_MIN_CHUNK_FLOPS of GEMM work (about 0.3 ms at the ceiling):
-// conv1 (29 MFLOP for the whole batch) stays one chunk, as at 2 threads its chunks of 8
-// images measured slower. The workspace is sized for the
-// larger chunks whatever the thread count, so a thread count changed between a forward
-// and its backward cannot overrun it (pages a 1-thread run never touches cost no memory).
-#define CK_CONV2D_CHUNK_FLOATS_ONE_THREAD ((size_t)9 << 17)  // 4.5 MiB
+// 4588 4646 4018, 2 chunks 4493 4240 4738 4640. Each chunk also holds at least
+// CK_CONV2D_MIN_CHUNK_FLOPS of GEMM work (about 0.3 ms at the ceiling): conv1 (29 MFLOP
+// for the whole batch) stays one chunk, as at 2 threads its chunks of 8 images measured
+// slower. The workspace is sized for the larger chunks whatever the thread count, so a
+// thread count changed between a forward and its backward cannot overrun it (pages a
+// 1-thread run never touches cost no memory).
+#define CK_CONV2D_CHUNK_FLOATS_ONE_THREAD ((size_t)1 << 19)    // 2 MiB
+#define CK_CONV2D_CHUNK_FLOATS_MORE_THREADS ((size_t)9 << 18)  // 9 MiB
 #define CK_CONV2D_MIN_CHUNK_FLOPS 32e6
 
 static int ck_conv2d_chunk_for(const ck_conv2d_params *p, const ck_lowering *g, int threads) {
-    const size_t budget = CK_CONV2D_CHUNK_FLOATS_ONE_THREAD * (threads > 1 ? 2 : 1);
+    const size_t budget = threads > 1 ? CK_CONV2D_CHUNK_FLOATS_MORE_THREADS : CK_CONV2D_CHUNK_FLOATS_ONE_THREAD;
     const size_t per_image = ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * g->oh * g->ow;
     size_t max_nb = budget / per_image;
     const double flops_per_image = 2.0 * p->oc * p->c * p->kh * p->kw * g->oh * g->ow;

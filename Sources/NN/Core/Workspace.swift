@@ -3,7 +3,7 @@ import Synchronization
 /// Scratch memory for kernels that need a workspace (conv2d's lowered columns), reused
 /// across calls instead of allocated per call.
 ///
-/// Why: W2's second convolution needs 8.8 MB of workspace in each of its forward and
+/// Why: W2's second convolution needs up to 8.8 MB of workspace in each of its forward and
 /// backward calls. A fresh allocation of that size is a fresh mmap whose pages the kernel
 /// zero-fills on first touch (page faults showed in W2's profile), and blocks glibc keeps
 /// after freeing raise the peak resident set. One cached buffer, grown to the largest size
