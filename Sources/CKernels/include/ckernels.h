@@ -183,6 +183,11 @@ float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const 
 void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
                                        int rows, int cols, float scale);
 
+// MARK: - Fill
+
+/// x[i] = value for every i < count (threads share large buffers).
+void ck_fill(float *x, float value, size_t count);
+
 // MARK: - Dropout
 
 /// y = x * mask; mask holds 0 or 1/(1-p) (inverted dropout), drawn by the caller.

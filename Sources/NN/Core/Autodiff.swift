@@ -1,3 +1,5 @@
+import CKernels
+
 /// Reverse-mode automatic differentiation.
 ///
 /// Every differentiable op that sees an input requiring gradients gives its result a
@@ -67,7 +69,7 @@ final class Node {
 
     /// Forgets the accumulated gradient.
     func zeroGradient() {
-        if let gradient { gradient.pointer.update(repeating: 0, count: count) }
+        if let gradient { ck_fill(gradient.pointer, 0, count) }
     }
 }
 

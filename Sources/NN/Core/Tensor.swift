@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Float storage behind `Tensor`: one 64-byte-aligned allocation, shared between tensor
@@ -16,11 +17,12 @@ final class TensorStorage {
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    /// Storage of `count` copies of `value`.
+    /// Storage of `count` copies of `value` (filled by the kernels' threads when large:
+    /// every gradient buffer of a backward pass starts as zeros).
 
     convenience init(count: Int, repeating value: Float) {
         self.init(uninitializedCount: count)
-        pointer.initialize(repeating: value, count: count)
+        ck_fill(pointer, value, count)
     }
 
     /// An independent copy of this storage.
