@@ -5,17 +5,12 @@
 #include "ckernels.h"
 
 #include <assert.h>
-#include <string.h>
 
 // Below this many elements (256 KiB) a fork/join costs more than the fill saves.
 #define CK_FILL_PARALLEL_MIN 65536
 
 void ck_fill(float *x, float value, size_t count) {
     assert(count == 0 || x != NULL);
-    if (count < CK_FILL_PARALLEL_MIN) {
-        for (size_t i = 0; i < count; i++) x[i] = value;
-        return;
-    }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (count >= CK_FILL_PARALLEL_MIN)
     for (size_t i = 0; i < count; i++) x[i] = value;
 }
