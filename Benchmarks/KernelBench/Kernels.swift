@@ -196,7 +196,7 @@ struct KernelBench {
                         // call's result, before the timed calls pile on.
                         let data = dx.withUnsafeMutableBufferPointer { dxp in
                             let pdx = dxp.baseAddress!
-                            return measure({ ck_conv2d_backward_data(pdx, pdy, pf, pws, &p) },
+                            return measure({ ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 1) },
                                            observed: { Array(dxp) },
                                            naive: { referenceConv2DBackwardData(dy: dy, filter: filter, g) })
                         }
@@ -283,7 +283,7 @@ struct KernelBench {
                                       return r.y + r.argmax.map { Float($0) }
                                   })
                         streaming("pooling", "\(kind) bwd", shape, bytes: 2 * outBytes + 2 * inBytes,
-                                  fast: { ck_maxpool2d_backward(pdx, dy, pa, &p) }, observed: { Array(dxp) },
+                                  fast: { ck_maxpool2d_backward(pdx, dy, pa, &p, 1) }, observed: { Array(dxp) },
                                   naive: { referenceMaxPool2DBackward(dy: dy, argmax: reference.argmax, geometry: g) })
                     }
                 }
@@ -327,7 +327,7 @@ struct KernelBench {
                           fast: {
                               dgb.withUnsafeMutableBufferPointer { gp in
                                   ck_batchnorm_backward(pdx, gp.baseAddress!, gp.baseAddress! + c, dy, x, gamma,
-                                                        reference.mean, reference.invstd, n32, c32, s32)
+                                                        reference.mean, reference.invstd, n32, c32, s32, 1)
                               }
                           },
                           observed: { Array(dxp) + dgb },
@@ -354,7 +354,7 @@ struct KernelBench {
                           fast: { ck_activation_forward(py, x, count, CK_ACT_RELU, 0) }, observed: { Array(yp) },
                           naive: { referenceActivationForward(x, .relu) })
                 streaming("activation", "relu bwd", shape, bytes: 4 * bytes,
-                          fast: { ck_activation_backward(pdx, dy, x, py, count, CK_ACT_RELU, 0) }, observed: { Array(dxp) },
+                          fast: { ck_activation_backward(pdx, dy, x, py, count, CK_ACT_RELU, 0, 1) }, observed: { Array(dxp) },
                           naive: { referenceActivationBackward(dy: dy, x: x, .relu) })
             }
         }

@@ -14,6 +14,19 @@
     _Pragma("omp parallel for schedule(static) if (count > CK_ELEMENTWISE_PARALLEL_MIN)") \
     for (size_t i = 0; i < count; i++) { body; }
 
+// The logistic function in a form that never overflows: exp(-|x|) <= 1, and the two
+// branches are the same function rearranged.
+static inline float ck_sigmoid(float x) {
+    const float e = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+// dx[i] += term, or dx[i] = term when not accumulating: two loops, so that the writing
+// one never reads dx (its old contents may be anything, NaN included).
+#define CK_MAP_GRADIENT(term)                 \
+    if (accumulate) { CK_MAP(dx[i] += (term)); } \
+    else { CK_MAP(dx[i] = (term)); }
+
 // x and y are (count).
 void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha) {
     assert(count == 0 || (y != NULL && x != NULL));
@@ -25,11 +38,7 @@ void ck_activation_forward(float *y, const float *x, size_t count, ck_activation
         CK_MAP(y[i] = x[i] >= 0.0f ? 1.0f : 0.0f);
         break;
     case CK_ACT_SIGMOID:
-        // exp(-|x|) never overflows; the two branches are the same function rearranged.
-        CK_MAP({
-            const float e = expf(-fabsf(x[i]));
-            y[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-        });
+        CK_MAP(y[i] = ck_sigmoid(x[i]));
         break;
     case CK_ACT_TANH:
         CK_MAP(y[i] = tanhf(x[i]));
@@ -59,43 +68,40 @@ void ck_activation_forward(float *y, const float *x, size_t count, ck_activation
 // the others read x. Derivatives at the kinks follow PyTorch: ReLU'(0) = 0,
 // LeakyReLU'(0) = alpha, ELU'(0) = alpha.
 void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
-                            size_t count, ck_activation kind, float alpha) {
+                            size_t count, ck_activation kind, float alpha, int accumulate) {
     assert(count == 0 || (dx != NULL && dy != NULL && x != NULL));
     assert(count == 0 || y != NULL
            || (kind != CK_ACT_SIGMOID && kind != CK_ACT_TANH && kind != CK_ACT_ELU));
     switch (kind) {
     case CK_ACT_IDENTITY:
-        CK_MAP(dx[i] += dy[i]);
+        CK_MAP_GRADIENT(dy[i]);
         break;
     case CK_ACT_BINARY_STEP:
         // Derivative 0 everywhere: nothing to add.
+        if (!accumulate) ck_fill(dx, 0.0f, count);
         break;
     case CK_ACT_SIGMOID:
-        CK_MAP(dx[i] += dy[i] * y[i] * (1.0f - y[i]));
+        CK_MAP_GRADIENT(dy[i] * y[i] * (1.0f - y[i]));
         break;
     case CK_ACT_TANH:
-        CK_MAP(dx[i] += dy[i] * (1.0f - y[i] * y[i]));
+        CK_MAP_GRADIENT(dy[i] * (1.0f - y[i] * y[i]));
         break;
     case CK_ACT_ARCTAN:
-        CK_MAP(dx[i] += dy[i] / (1.0f + x[i] * x[i]));
+        CK_MAP_GRADIENT(dy[i] / (1.0f + x[i] * x[i]));
         break;
     case CK_ACT_RELU:
-        CK_MAP(dx[i] += x[i] > 0.0f ? dy[i] : 0.0f);
+        CK_MAP_GRADIENT(x[i] > 0.0f ? dy[i] : 0.0f);
         break;
     case CK_ACT_LEAKY_RELU:
-        CK_MAP(dx[i] += x[i] > 0.0f ? dy[i] : alpha * dy[i]);
+        CK_MAP_GRADIENT(x[i] > 0.0f ? dy[i] : alpha * dy[i]);
         break;
     case CK_ACT_ELU:
         // For x <= 0, y = alpha * (exp(x) - 1), so alpha * exp(x) = y + alpha.
-        CK_MAP(dx[i] += x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha));
+        CK_MAP_GRADIENT(x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha));
         break;
     case CK_ACT_SOFTPLUS:
-        // softplus' = sigmoid(x), in the overflow-free form used by the forward sigmoid.
-        CK_MAP({
-            const float e = expf(-fabsf(x[i]));
-            const float s = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-            dx[i] += dy[i] * s;
-        });
+        // softplus' = sigmoid(x).
+        CK_MAP_GRADIENT(dy[i] * ck_sigmoid(x[i]));
         break;
     default:
         assert(!"ck_activation_backward: unknown activation kind");

@@ -213,7 +213,7 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
 void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
-                           int n, int c, int s) {
+                           int n, int c, int s, int accumulate) {
     assert(n >= 1 && c >= 0 && s >= 1);
     assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);
     const double count = (double)n * s;
@@ -264,11 +264,18 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
 
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
+            // Each sum written or added by its own loop: the writing one never reads dx.
             if (s == 1) {
-                #pragma omp simd
-                for (int jj = 0; jj < nb; jj++)
-                    dx[row + jj] += (float)(ca[jj] * dy[row + jj]
-                                            + cb[jj] * ((double)x[row + jj] - save_mean[j0 + jj]) + cc[jj]);
+                #define CK_BN_DX_FEATURE (float)(ca[jj] * dy[row + jj] \
+                                                 + cb[jj] * ((double)x[row + jj] - save_mean[j0 + jj]) + cc[jj])
+                if (accumulate) {
+                    #pragma omp simd
+                    for (int jj = 0; jj < nb; jj++) dx[row + jj] += CK_BN_DX_FEATURE;
+                } else {
+                    #pragma omp simd
+                    for (int jj = 0; jj < nb; jj++) dx[row + jj] = CK_BN_DX_FEATURE;
+                }
+                #undef CK_BN_DX_FEATURE
                 continue;
             }
             for (int jj = 0; jj < nb; jj++) {
@@ -276,9 +283,13 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                 const float *dyr = dy + row + (size_t)jj * s;
                 float *dxr = dx + row + (size_t)jj * s;
                 const double m = save_mean[j0 + jj], a = ca[jj], bq = cb[jj], cq = cc[jj];
-                #pragma omp simd
-                for (int k = 0; k < s; k++)
-                    dxr[k] += (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
+                if (accumulate) {
+                    #pragma omp simd
+                    for (int k = 0; k < s; k++) dxr[k] += (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
+                } else {
+                    #pragma omp simd
+                    for (int k = 0; k < s; k++) dxr[k] = (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
+                }
             }
         }
     }

@@ -77,7 +77,7 @@ static int ck_conv2d_use_small_path(const ck_conv2d_params *p, const ck_lowering
 static int ck_conv2d_forward_small(float *y, const float *x, const float *w, const float *bias,
                                    const ck_conv2d_params *p, const ck_lowering *g);
 static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float *w,
-                                         const ck_conv2d_params *p, const ck_lowering *g);
+                                         const ck_conv2d_params *p, const ck_lowering *g, int accumulate);
 static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *x,
                                            const ck_conv2d_params *p, const ck_lowering *g);
 
@@ -237,7 +237,7 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
 }
 
 void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
-                             float *workspace, const ck_conv2d_params *p) {
+                             float *workspace, const ck_conv2d_params *p, int accumulate) {
     const ck_lowering g = ck_conv2d_lowering(p);
     assert(dx != NULL && dy != NULL && w != NULL && workspace != NULL);
     const int ckk = p->c * p->kh * p->kw, chunk = ck_conv2d_chunk(p, &g);
@@ -245,7 +245,7 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     const size_t kk = (size_t)p->kh * p->kw;
     float *col = workspace;
     float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
-    if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_data_small(dx, dy, w, p, &g)) return;
+    if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_data_small(dx, dy, w, p, &g, accumulate)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
         const int nb = p->n - n0 < chunk ? p->n - n0 : chunk;
@@ -254,12 +254,14 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
         // col (ckk, nb*ohow) = w^T (ckk, oc) x dyt (oc, nb*ohow)
         ck_sgemm(col, (int)cols, w, ckk, 1, dyt, (int)cols, 0, ckk, (int)cols, p->oc, 1.0f, 0.0f);
 
-        // Each (image, channel) plane of dx belongs to one thread.
+        // Each (image, channel) plane of dx belongs to one thread (which zeroes it first when
+        // not accumulating, while it is in that thread's cache).
         float *dxc = dx + (size_t)n0 * p->c * hw;
         const int pairs = nb * p->c;
         #pragma omp parallel for schedule(static)
         for (int i = 0; i < pairs; i++) {
             const int img = i / p->c, ci = i % p->c;
+            if (!accumulate) memset(dxc + (size_t)i * hw, 0, sizeof(float) * hw);
             ck_col2im_channel_scratch(dxc + (size_t)i * hw, col + ci * kk * cols + img * ohow, cols, &g);
         }
     }
@@ -399,9 +401,10 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
     return 1;
 }
 
-// dx_img += col2im(w^T (ckk, oc) x dy_img (oc, ohow)), image by image.
+// dx_img += col2im(w^T (ckk, oc) x dy_img (oc, ohow)), image by image (dx_img zeroed
+// first when not accumulating).
 static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float *w,
-                                         const ck_conv2d_params *p, const ck_lowering *g) {
+                                         const ck_conv2d_params *p, const ck_lowering *g, int accumulate) {
     const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
     const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
     float *cols = ck_small_thread_columns(threads, p, g);
@@ -416,8 +419,10 @@ static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float
             for (int r = 0; r < ckk; r++) {
                 ck_small_combine(col + (size_t)r * ohow, dyi, ohow, w + r, ckk, p->oc, 0.0f);
             }
+            float *dxi = dx + (size_t)img * p->c * hw;
+            if (!accumulate) memset(dxi, 0, sizeof(float) * p->c * hw);
             for (int ci = 0; ci < p->c; ci++) {
-                ck_col2im_channel_scratch(dx + ((size_t)img * p->c + ci) * hw, col + ci * kk * ohow, ohow, g);
+                ck_col2im_channel_scratch(dxi + ci * hw, col + ci * kk * ohow, ohow, g);
             }
         }
     }

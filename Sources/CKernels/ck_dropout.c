@@ -15,8 +15,8 @@ void ck_dropout_forward(float *y, const float *x, const float *mask, size_t coun
 }
 
 // dy, mask, dx are (count).
-void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count) {
+void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count, int accumulate) {
     assert(count == 0 || (dx != NULL && dy != NULL && mask != NULL));
     #pragma omp parallel for schedule(static) if (count > CK_DROPOUT_PARALLEL_MIN)
-    for (size_t i = 0; i < count; i++) dx[i] += dy[i] * mask[i];
+    for (size_t i = 0; i < count; i++) dx[i] = (accumulate ? dx[i] : 0.0f) + dy[i] * mask[i];
 }

@@ -21,6 +21,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <string.h>
 
 // Below this many touched elements a parallel region costs more than it saves.
 #define CK_POOL_PARALLEL_MIN 32768L
@@ -282,9 +283,10 @@ void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_po
     }
 }
 
-// dy and argmax are (n,c,oh,ow); dx is (n,c,h,w).
+// dy and argmax are (n,c,oh,ow); dx is (n,c,h,w). Without accumulate each plane is zeroed
+// by its thread just before the scatter, while it is in that thread's cache.
 void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
-                           const ck_pool2d_params *p) {
+                           const ck_pool2d_params *p, int accumulate) {
     const int ohw = ck_pool2d_out_h(p) * ck_pool2d_out_w(p);
     const int hw = p->h * p->w;
     const long planes = (long)p->n * p->c;
@@ -293,6 +295,7 @@ void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
         float *dxp = dx + (size_t)plane * hw;
         const float *dyp = dy + (size_t)plane * ohw;
         const int32_t *ap = argmax + (size_t)plane * ohw;
+        if (!accumulate) memset(dxp, 0, sizeof(float) * hw);
         for (int o = 0; o < ohw; o++) {
             assert(ap[o] >= 0 && ap[o] < hw);
             dxp[ap[o]] += dyp[o];

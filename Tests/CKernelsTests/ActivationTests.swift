@@ -37,11 +37,17 @@ final class ActivationTests: XCTestCase {
                     "ck_activation_forward \(kind)", shape: [x.count], file: file, line: line)
 
         var dx = dx0
-        ck_activation_backward(&dx, dy, x, y, x.count, ck, alpha)
+        ck_activation_backward(&dx, dy, x, y, x.count, ck, alpha, 1)
         XCTAssertTrue(dx.allSatisfy(\.isFinite), "activation \(kind) backward: non-finite output", file: file, line: line)
         let gradient = referenceActivationBackward(dy: dy, x: x, kind)
         let expected = zip(dx0, gradient).map { $0 + $1 }
         assertClose(expected, dx, .float32, "ck_activation_backward \(kind) (dx += f'(x) dy)",
+                    shape: [x.count], file: file, line: line)
+
+        // accumulate 0 writes dx whatever it held (NaN here).
+        var written = [Float](repeating: .nan, count: x.count)
+        ck_activation_backward(&written, dy, x, y, x.count, ck, alpha, 0)
+        assertClose(gradient, written, .float32, "ck_activation_backward \(kind) (dx = f'(x) dy)",
                     shape: [x.count], file: file, line: line)
     }
 

@@ -108,7 +108,7 @@ final class BatchNormTests: XCTestCase {
         let expectedGrads = referenceBatchNormBackward(dy: dy, x: x, gamma: gamma, mean: mean, invstd: invstd,
                                                        n: n, c: c, s: s)
         var dx = [Float](repeating: 0, count: x.count), dgamma: [Float] = [0, 0, 0], dbeta: [Float] = [0, 0, 0]
-        ck_batchnorm_backward(&dx, &dgamma, &dbeta, dy, x, gamma, mean, invstd, Int32(n), Int32(c), Int32(s))
+        ck_batchnorm_backward(&dx, &dgamma, &dbeta, dy, x, gamma, mean, invstd, Int32(n), Int32(c), Int32(s), 1)
         assertClose(expectedGrads.dx, dx, .float32, "ck_batchnorm_backward dx, offset 1e4", shape: [n, c, s])
         assertClose(expectedGrads.dgamma, dgamma, .float32, "ck_batchnorm_backward dgamma, offset 1e4", shape: [c])
     }
@@ -167,9 +167,16 @@ final class BatchNormTests: XCTestCase {
             let dgamma0 = randomFloats(c, using: &rng), dbeta0 = randomFloats(c, using: &rng)
             var dx = dx0, dgamma = dgamma0, dbeta = dbeta0
             ck_batchnorm_backward(&dx, &dgamma, &dbeta, dy, x, gamma, saved.mean, saved.invstd,
-                                  Int32(n), Int32(c), Int32(s))
+                                  Int32(n), Int32(c), Int32(s), 1)
             assertClose(zip(dx0, expected.dx).map { $0 + $1 }, dx, .float32,
                         "ck_batchnorm_backward dx \(shape)", shape: [n, c, s])
+            // accumulate 0 writes dx whatever it held (NaN here); dgamma and dbeta still add.
+            var written = [Float](repeating: .nan, count: x.count), dgamma2 = dgamma0, dbeta2 = dbeta0
+            ck_batchnorm_backward(&written, &dgamma2, &dbeta2, dy, x, gamma, saved.mean, saved.invstd,
+                                  Int32(n), Int32(c), Int32(s), 0)
+            assertClose(expected.dx, written, .float32, "ck_batchnorm_backward dx written \(shape)", shape: [n, c, s])
+            XCTAssertEqual(dgamma.map(\.bitPattern), dgamma2.map(\.bitPattern), "dgamma adds with accumulate 0 \(shape)")
+            XCTAssertEqual(dbeta.map(\.bitPattern), dbeta2.map(\.bitPattern), "dbeta adds with accumulate 0 \(shape)")
             assertClose(zip(dgamma0, expected.dgamma).map { $0 + $1 }, dgamma, .float32,
                         "ck_batchnorm_backward dgamma \(shape)", shape: [c])
             assertClose(zip(dbeta0, expected.dbeta).map { $0 + $1 }, dbeta, .float32,

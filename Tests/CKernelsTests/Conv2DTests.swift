@@ -49,21 +49,24 @@ final class Conv2DTests: XCTestCase {
         }
     }
 
-    func testBackwardDataAccumulatesTheReference() {
+    func testBackwardDataAccumulatesOrWritesTheReference() {
         var rng = SeededGenerator(seed: 32)
         for g in convSweep {
             let dy = randomFloats(g.outputCount, using: &rng)
             let filter = randomFloats(g.filterCount, using: &rng)
             let dx0 = randomFloats(g.inputCount, using: &rng)
-            let expected = zip(dx0, referenceConv2DBackwardData(dy: dy, filter: filter, g))
-                .map { $0 + $1 }
+            let reference = referenceConv2DBackwardData(dy: dy, filter: filter, g)
             var dx = dx0
             var (workspace, size) = makeWorkspace(g)
             var p = convParams(g)
-            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p)
+            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
             let what = "ck_conv2d_backward_data \(g)"
-            assertClose(expected, dx, .float32, what, shape: [g.n, g.c, g.h, g.w])
+            assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what, shape: [g.n, g.c, g.h, g.w])
             assertGuardIntact(workspace, size: size, what)
+            // accumulate 0 writes dx whatever it held (NaN here).
+            var written = [Float](repeating: .nan, count: g.inputCount)
+            ck_conv2d_backward_data(&written, dy, filter, &workspace, &p, 0)
+            assertClose(reference, written, .float32, what + " written", shape: [g.n, g.c, g.h, g.w])
         }
     }
 
@@ -109,7 +112,7 @@ final class Conv2DTests: XCTestCase {
         var dw = [Float](repeating: 0, count: g.filterCount)
         var db = [Float](repeating: 0, count: g.oc)
         for _ in 0..<2 {
-            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p)
+            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
             ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
         }
         let (dfilter, dbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
@@ -153,10 +156,10 @@ final class Conv2DTests: XCTestCase {
             var y = [Float](repeating: .nan, count: g.outputCount)
             ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
             ck_set_num_threads(Int32(backwardThreads))
-            var dx = [Float](repeating: 0, count: g.inputCount)
+            var dx = [Float](repeating: .nan, count: g.inputCount)   // written, not added to
             var dw = [Float](repeating: 0, count: g.filterCount)
             var db = [Float](repeating: 0, count: g.oc)
-            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p)
+            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 0)
             ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
             assertClose(expectedY, y, .float32, "forward " + what, shape: [g.n, g.oc, g.outH, g.outW])
             assertClose(expectedDx, dx, .float32, "backward-data " + what, shape: [g.n, g.c, g.h, g.w])

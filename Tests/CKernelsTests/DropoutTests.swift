@@ -16,10 +16,13 @@ final class DropoutTests: XCTestCase {
             let dy = randomFloats(count, using: &rng)
             let dx0 = randomFloats(count, using: &rng)
             var dx = dx0
-            ck_dropout_backward(&dx, dy, mask, count)
+            ck_dropout_backward(&dx, dy, mask, count, 1)
             let gradient = referenceDropoutBackward(dy: dy, mask: mask)
             assertClose(zip(dx0, gradient).map { $0 + $1 }, dx, .float32, "ck_dropout_backward (dx += dy * mask)",
                         shape: [count])
+            var written = [Float](repeating: .nan, count: count)
+            ck_dropout_backward(&written, dy, mask, count, 0)
+            assertClose(gradient, written, .float32, "ck_dropout_backward (dx = dy * mask)", shape: [count])
         }
     }
 }

@@ -59,9 +59,12 @@ final class PoolingTests: XCTestCase {
             let dx0 = randomFloats(g.inputCount, using: &rng)   // backward adds: start from non-zero
             let reference = referenceMaxPool2DBackward(dy: dy, argmax: expectedArgmax, geometry: g)
             var dx = dx0
-            ck_maxpool2d_backward(&dx, dy, expectedArgmax, &p)
+            ck_maxpool2d_backward(&dx, dy, expectedArgmax, &p, 1)
             assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, "ck_maxpool2d_backward dx \(g)",
                         shape: g.inputShape)
+            var written = [Float](repeating: .nan, count: g.inputCount)   // accumulate 0 ignores it
+            ck_maxpool2d_backward(&written, dy, expectedArgmax, &p, 0)
+            assertClose(reference, written, .float32, "ck_maxpool2d_backward dx written \(g)", shape: g.inputShape)
         }
     }
 
@@ -125,9 +128,13 @@ final class PoolingTests: XCTestCase {
                 let dx0 = randomFloats(g.inputCount, using: &rng).enumerated().map { $0.offset % 5 == 0 ? -0.0 : $0.element }
                 let reference = referenceMaxPool2DBackward(dy: dy, argmax: expectedArgmax, geometry: g)
                 var dx = dx0
-                ck_maxpool2d_backward(&dx, dy, expectedArgmax, &p)
+                ck_maxpool2d_backward(&dx, dy, expectedArgmax, &p, 1)
                 let expectedDx = zip(dx0, reference).map { $1 == 0 ? $0 : $0 + $1 }
                 XCTAssertEqual(expectedDx.map(\.bitPattern), dx.map(\.bitPattern), "ck_maxpool2d_backward dx bits \(what)")
+                var written = [Float](repeating: .nan, count: g.inputCount)
+                ck_maxpool2d_backward(&written, dy, expectedArgmax, &p, 0)
+                XCTAssertEqual(reference.map(\.bitPattern), written.map(\.bitPattern),
+                               "ck_maxpool2d_backward dx written, bits \(what)")
 
                 let xFinite = x.map { $0.isNaN ? 1.5 : $0 }
                 var average = [Float](repeating: 7, count: g.outputCount)

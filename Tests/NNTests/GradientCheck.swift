@@ -10,6 +10,10 @@ import XCTest
 /// O(h^2 * f''') and the rounding error about 1e-7 * |L| / h, both well inside
 /// `Tolerance.finiteDifference` (1e-2 absolute or relative) for the smooth, O(1)-sized
 /// functions tested. Inputs must stay more than h away from kinks (ReLU at 0, max ties).
+///
+/// The backward pass runs with `GradientMode.poisonsFirstGradients`, and every element of
+/// every gradient must be finite: an op that writes a first gradient and leaves an element
+/// unwritten shows as NaN (in the gradient it writes, or in those computed from it).
 func checkGradients(
     _ what: String,
     inputs: [Tensor],
@@ -26,7 +30,15 @@ func checkGradients(
     for parameter in parameters { parameter.zeroGradient() }
     let output = f(leaves)
     let weights = Tensor(randomUniform: output.shape, in: -1...1, using: &generator)
-    output.backward(seed: weights)
+    GradientMode.$poisonsFirstGradients.withValue(true) { output.backward(seed: weights) }
+    for (k, leaf) in leaves.enumerated() {
+        XCTAssertTrue(leaf.gradient!.scalars.allSatisfy(\.isFinite),
+                      "\(what): gradient of input \(k) has a non-finite element", file: file, line: line)
+    }
+    for (k, parameter) in parameters.enumerated() {
+        XCTAssertTrue(parameter.gradient.scalars.allSatisfy(\.isFinite),
+                      "\(what): gradient of parameter \(k) has a non-finite element", file: file, line: line)
+    }
 
     func loss(_ xs: [Tensor]) -> Double {
         withoutGradient {

@@ -100,6 +100,26 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(y.gradient?.scalars, [5])
     }
 
+    /// Ops recorded with `recordWriting` write the first gradient to reach a tensor into an
+    /// unzeroed buffer (NaN here) and add the later ones.
+    func testFirstGradientsAreWrittenAndLaterOnesAdded() {
+        GradientMode.$poisonsFirstGradients.withValue(true) {
+            let x = Tensor([1, -2, 3, 4], shape: [2, 2]).requiringGradient()
+            // h reaches the loss through a writing op (reshape) and an adding one (* 2).
+            let h = relu(x)
+            (h.reshaped(to: [4]).sum() + (h * 2).sum()).backward()
+            XCTAssertEqual(x.gradient?.scalars, [3, 0, 3, 3])
+            // A second backward adds into the leaf's gradient.
+            relu(x).sum().backward()
+            XCTAssertEqual(x.gradient?.scalars, [4, 0, 4, 4])
+            // The same tensor twice in one writing op: both slots start from zero.
+            // d sum(M M) / dM = 1 M^T + M^T 1 (1 a matrix of ones).
+            let m = Tensor([1, 2, 3, 4], shape: [2, 2]).requiringGradient()
+            matmul(m, m).sum().backward()
+            XCTAssertEqual(m.gradient?.scalars, [7, 11, 9, 13])
+        }
+    }
+
     func testNoGradientScopeRecordsNothing() {
         let x = Tensor([1, 2], shape: [2]).requiringGradient()
         let y = withoutGradient { x * 2 }

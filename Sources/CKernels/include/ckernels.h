@@ -5,6 +5,10 @@
 // - Arguments: outputs first, then inputs, then sizes/parameters.
 // - Every backward kernel ADDS into its gradient outputs (dx, dw, dbias, ...), so the
 //   caller zeroes them once and gradients from several uses of a tensor accumulate.
+//   The kernels whose dx is a whole activation-sized tensor (activations, batch norm, max
+//   pooling, conv2d backward-data, dropout) take `accumulate`: 0 WRITES dx instead,
+//   ignoring what it held (the first gradient to reach a tensor needs no zeroed buffer,
+//   which saves a pass over memory; PyTorch's autograd does the same).
 // - No hidden allocation: workspaces are arguments sized by the matching *_size call.
 // - OpenMP parallelises outer loops where each thread owns what it writes; BLAS is never
 //   called inside an OpenMP region. Sizes are checked with assert().
@@ -75,9 +79,9 @@ int ck_conv2d_images_per_chunk(const ck_conv2d_params *p);
 /// y (n,oc,oh,ow) = conv(x (n,c,h,w), w (oc,c,kh,kw)) + bias (oc) (bias may be NULL).
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bias,
                        float *workspace, const ck_conv2d_params *p);
-/// dx (n,c,h,w) += conv_transpose(dy (n,oc,oh,ow), w).
+/// dx (n,c,h,w) += conv_transpose(dy (n,oc,oh,ow), w); accumulate 0 writes dx instead.
 void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
-                             float *workspace, const ck_conv2d_params *p);
+                             float *workspace, const ck_conv2d_params *p, int accumulate);
 /// dw (oc,c,kh,kw) += correlation of dy with x; dbias (oc) += sum of dy (dbias may be NULL).
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p);
@@ -99,9 +103,10 @@ int ck_pool2d_out_w(const ck_pool2d_params *p);
 /// y = max over each window; argmax (n,c,oh,ow) records the winner's index within its
 /// (h,w) plane (row * w + col).
 void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p);
-/// dx += dy routed to the recorded argmax.
+/// dx += dy routed to the recorded argmax; accumulate 0 writes dx instead (zero where no
+/// window's maximum is).
 void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
-                           const ck_pool2d_params *p);
+                           const ck_pool2d_params *p, int accumulate);
 /// y = mean over each window; count_include_pad != 0 divides by kh*kw (PyTorch's default),
 /// otherwise by the number of in-bounds elements.
 void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, int count_include_pad);
@@ -129,11 +134,12 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
 void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
                                     const float *running_mean, const float *running_var,
                                     int n, int c, int s, float eps);
-/// Backward of the training forward: dx, dgamma, dbeta += gradients (batch statistics).
+/// Backward of the training forward: dx, dgamma, dbeta += gradients (batch statistics);
+/// accumulate 0 writes dx instead (dgamma and dbeta always add).
 void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
-                           int n, int c, int s);
+                           int n, int c, int s, int accumulate);
 /// Backward of the inference forward (statistics are constants).
 void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
                                      const float *dy, const float *x, const float *gamma,
@@ -156,9 +162,10 @@ typedef enum {
 
 /// y = f(x) over count elements (alpha is LeakyReLU's slope or ELU's scale).
 void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha);
-/// dx += f'(x) * dy; y is the forward output (used where it is cheaper than x).
+/// dx += f'(x) * dy (accumulate 0: dx = f'(x) * dy); y is the forward output (used where
+/// it is cheaper than x).
 void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
-                            size_t count, ck_activation kind, float alpha);
+                            size_t count, ck_activation kind, float alpha, int accumulate);
 /// PReLU with one learnable slope per channel: x is (n,c,s), alpha is (c).
 void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s);
 /// dx += dy * (x > 0 ? 1 : alpha); dalpha (c) += sum of dy * x where x <= 0.
@@ -192,8 +199,8 @@ void ck_fill(float *x, float value, size_t count);
 
 /// y = x * mask; mask holds 0 or 1/(1-p) (inverted dropout), drawn by the caller.
 void ck_dropout_forward(float *y, const float *x, const float *mask, size_t count);
-/// dx += dy * mask.
-void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count);
+/// dx += dy * mask (accumulate 0: dx = dy * mask).
+void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count, int accumulate);
 
 // MARK: - Optimizer steps (torch.optim update rules, in place over flat buffers)
 // As in PyTorch's code, maximize negates the raw gradient before L2 weight decay is added.

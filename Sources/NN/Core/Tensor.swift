@@ -17,8 +17,7 @@ final class TensorStorage {
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    /// Storage of `count` copies of `value` (filled by the kernels' threads when large:
-    /// every gradient buffer of a backward pass starts as zeros).
+    /// Storage of `count` copies of `value` (filled by the kernels' threads when large).
 
     convenience init(count: Int, repeating value: Float) {
         self.init(uninitializedCount: count)

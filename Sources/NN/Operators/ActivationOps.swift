@@ -30,8 +30,8 @@ public func activation(_ x: Tensor, _ kind: ActivationKind, alpha: Float = 0) ->
     // lets x go (in W2, x is a batch norm output: 6.4 MB per step held for nothing).
     let cy = y.detached
     let cx = kind == .relu ? cy : x.detached
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_activation_backward(dx, g, cx.pointer, cy.pointer, n, k, alpha) }
+    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
+        if let dx = grads[0] { ck_activation_backward(dx.pointer, g, cx.pointer, cy.pointer, n, k, alpha, dx.accumulateFlag) }
     }
     return y
 }

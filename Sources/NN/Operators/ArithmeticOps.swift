@@ -3,7 +3,8 @@ import Foundation
 
 // Element-wise arithmetic, broadcasting a bias over a batch, reshapes and transposes.
 // Each op computes its forward into a new tensor and records a pullback that ADDS into
-// the input gradients it is handed (nil for inputs that need none).
+// the input gradients it is handed (nil for inputs that need none); the bias and reshape
+// pullbacks write a first gradient instead (`recordWriting`, Autodiff.swift).
 
 /// `dst[i] += scale * src[i]` (the gradient of a copy, a sum or a scaled copy).
 @inline(__always)
@@ -14,6 +15,16 @@ func accumulate(_ dst: UnsafeMutablePointer<Float>?, _ src: UnsafePointer<Float>
         for i in 0..<count { dst[i] += src[i] }
     } else {
         for i in 0..<count { dst[i] += scale * src[i] }
+    }
+}
+
+/// `dst += src`, or a copy when `dst` holds no gradient yet.
+@inline(__always)
+func addOrCopy(_ dst: InputGradient, _ src: UnsafePointer<Float>, _ count: Int) {
+    if dst.accumulate {
+        accumulate(dst.pointer, src, count)
+    } else {
+        dst.pointer.update(from: src, count: count)
     }
 }
 
@@ -134,9 +145,9 @@ extension Tensor {
         let s = count / max(n * c, 1)
         var y = Tensor(shape: shape, storage: storage.copy())
         ck_bias_add_forward(y.storage.pointer, bias.pointer, Int32(n), Int32(c), Int32(s))
-        Tensor.record(&y, inputs: [self, bias]) { g, grads in
-            accumulate(grads[0], g, n * c * s)
-            if let db = grads[1] { ck_bias_add_backward(db, g, Int32(n), Int32(c), Int32(s)) }
+        Tensor.recordWriting(&y, inputs: [self, bias]) { g, grads in
+            if let dx = grads[0] { addOrCopy(dx, g, n * c * s) }
+            if let db = grads[1]?.zeroedIfFirst(count: c) { ck_bias_add_backward(db, g, Int32(n), Int32(c), Int32(s)) }
         }
         return y
     }
@@ -156,7 +167,9 @@ extension Tensor {
                      "reshaped: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         var y = Tensor(shape: target, storage: storage)
         let n = count
-        Tensor.record(&y, inputs: [self]) { g, grads in accumulate(grads[0], g, n) }
+        Tensor.recordWriting(&y, inputs: [self]) { g, grads in
+            if let dx = grads[0] { addOrCopy(dx, g, n) }
+        }
         return y
     }
 

@@ -35,12 +35,13 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     }
     let (cx, cw) = (x.detached, weight.detached)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-    Tensor.record(&y, inputs: inputs) { g, grads in
+    let (weightCount, biasCount) = (weight.count, weight.shape[0])
+    Tensor.recordWriting(&y, inputs: inputs) { g, grads in
         var p = p
         Workspace.withFloats(workspaceCount) { workspace in
-            if let dx = grads[0] { ck_conv2d_backward_data(dx, g, cw.pointer, workspace, &p) }
-            let dbias = grads.count > 2 ? grads[2] : nil
-            if let dw = grads[1] {
+            if let dx = grads[0] { ck_conv2d_backward_data(dx.pointer, g, cw.pointer, workspace, &p, dx.accumulateFlag) }
+            let dbias = grads.count > 2 ? grads[2]?.zeroedIfFirst(count: biasCount) : nil
+            if let dw = grads[1]?.zeroedIfFirst(count: weightCount) {
                 ck_conv2d_backward_filter(dw, dbias, g, cx.pointer, workspace, &p)
             } else if let dbias {
                 ck_bias_add_backward(dbias, g, p.n, p.oc, Int32(outShape[2] * outShape[3]))

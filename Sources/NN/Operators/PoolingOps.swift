@@ -26,10 +26,10 @@ public func maxPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
     var y = Tensor.build(shape: shape) { out, _ in
         argmax.withUnsafeMutableBufferPointer { ck_maxpool2d_forward(out, $0.baseAddress!, x.pointer, &p) }
     }
-    Tensor.record(&y, inputs: [x]) { [argmax] g, grads in
+    Tensor.recordWriting(&y, inputs: [x]) { [argmax] g, grads in
         guard let dx = grads[0] else { return }
         var p = p
-        argmax.withUnsafeBufferPointer { ck_maxpool2d_backward(dx, g, $0.baseAddress!, &p) }
+        argmax.withUnsafeBufferPointer { ck_maxpool2d_backward(dx.pointer, g, $0.baseAddress!, &p, dx.accumulateFlag) }
     }
     return y
 }
