@@ -1,8 +1,13 @@
-// GEMM: a thin, checked wrapper over OpenBLAS's cblas_sgemm (row-major).
+// GEMM: a thin, checked wrapper over OpenBLAS's cblas_sgemm (row-major), plus one shape
+// class OpenBLAS handles poorly (below).
 #include "ckernels.h"
 
 #include <assert.h>
 #include <cblas.h>
+#include <stdlib.h>
+
+static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
+                        int m, int n, int k, float alpha, float beta);
 
 // c is (m,n), op(a) is (m,k), op(b) is (k,n).
 void ck_sgemm(float *c, int ldc,
@@ -14,8 +19,142 @@ void ck_sgemm(float *c, int ldc,
     assert(lda >= ((trans_a ? m : k) > 1 ? (trans_a ? m : k) : 1));
     assert(ldb >= ((trans_b ? k : n) > 1 ? (trans_b ? k : n) : 1));
     if (m == 0 || n == 0) return;
+    if (!trans_a && trans_b && ck_sgemm_dot(c, ldc, a, lda, b, ldb, m, n, k, alpha, beta)) return;
     cblas_sgemm(CblasRowMajor,
                 trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans,
                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+// MARK: - A small C with a long reduction
+//
+// OpenBLAS divides C among its threads and runs each reduction whole; a C of a few hundred
+// elements over a reduction tens of thousands long (a convolution's backward-filter lowered
+// to one GEMM: 32 x 9 x 50,176 for W2's conv1) gives it little to divide, and it ran such
+// shapes at 15-36 GFLOP/s here. When a is (m,k) and b is (n,k) (C = a b^T), every element
+// of C is the dot product of two contiguous rows, so the threads divide k instead: each
+// sums its slice of k for every element of C, 4 rows of a by 3 rows of b at a time in
+// twelve 8-float accumulators, k in blocks that keep those rows in L1; the threads' partial
+// sums are added in thread order (the result depends on the thread count only through that
+// order). GFLOP/s against cblas_sgemm on the same operands (C harness, median of 31 calls
+// each, 2026-11-23):
+//   m x n x k          2 threads: dot  OpenBLAS     1 thread: dot  OpenBLAS
+//   32 x 9 x 50176                108-155    18-23            77-102    44-48
+//   5 x 7 x 20011                     128        7                77       10
+//   8 x 8 x 8192                      169       18               106       44
+//   32 x 32 x 4096                    184      103               108       84
+//   16 x 144 x 50176 (C 2304)         114       88                57       64
+// Larger C with long reductions were mostly faster too (64 x 64 x 12544: 187 against 112
+// at 2 threads, 102 against 96 at one) but not always (the 16 x 144 row), so the class
+// stays where every shape measured was faster at both thread counts.
+#define CK_GEMM_DOT_MAX_MN 1024      // at most this many elements of C
+#define CK_GEMM_DOT_MIN_K 4096       // and a reduction at least this long
+#define CK_GEMM_DOT_MIN_K_PER_THREAD 2048
+#define CK_GEMM_DOT_K_BLOCK 512
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#include <omp.h>
+
+static inline float ck_hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// out[i*ldo + j] += sum over kk in [k0, k1) of a[i*lda + kk] * b[j*ldb + kk] for i < MI,
+// j < NJ. Always inlined with constant MI and NJ, so the accumulators stay in registers.
+static inline __attribute__((always_inline)) void
+ck_dot_block(int MI, int NJ, float *out, int ldo, const float *a, int lda, const float *b, int ldb,
+             int k0, int k1) {
+    __m256 acc[4][3];
+    for (int i = 0; i < MI; i++)
+        for (int j = 0; j < NJ; j++) acc[i][j] = _mm256_setzero_ps();
+    int kk = k0;
+    for (; kk + 8 <= k1; kk += 8) {
+        __m256 bv[3];
+        for (int j = 0; j < NJ; j++) bv[j] = _mm256_loadu_ps(b + (size_t)j * ldb + kk);
+        for (int i = 0; i < MI; i++) {
+            const __m256 av = _mm256_loadu_ps(a + (size_t)i * lda + kk);
+            for (int j = 0; j < NJ; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MI; i++) {
+        for (int j = 0; j < NJ; j++) {
+            float s = ck_hsum256(acc[i][j]);
+            for (int t = kk; t < k1; t++) s += a[(size_t)i * lda + t] * b[(size_t)j * ldb + t];
+            out[i * ldo + j] += s;
+        }
+    }
+}
+
+// out (m,n) += a[:, k0:k1] b[:, k0:k1]^T, k in blocks, 4x3 tiles and their edges.
+static void ck_dot_slice(float *out, const float *a, int lda, const float *b, int ldb, int m, int n,
+                         int k0, int k1) {
+    for (int kb = k0; kb < k1; kb += CK_GEMM_DOT_K_BLOCK) {
+        const int ke = kb + CK_GEMM_DOT_K_BLOCK < k1 ? kb + CK_GEMM_DOT_K_BLOCK : k1;
+        for (int i = 0; i < m; i += 4) {
+            const int mi = m - i < 4 ? m - i : 4;
+            for (int j = 0; j < n; j += 3) {
+                const int nj = n - j < 3 ? n - j : 3;
+                float *o = out + i * n + j;
+                const float *ai = a + (size_t)i * lda, *bj = b + (size_t)j * ldb;
+                switch (mi * 4 + nj) {
+                case 4 * 4 + 3: ck_dot_block(4, 3, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 4 * 4 + 2: ck_dot_block(4, 2, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 4 * 4 + 1: ck_dot_block(4, 1, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 3 * 4 + 3: ck_dot_block(3, 3, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 3 * 4 + 2: ck_dot_block(3, 2, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 3 * 4 + 1: ck_dot_block(3, 1, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 2 * 4 + 3: ck_dot_block(2, 3, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 2 * 4 + 2: ck_dot_block(2, 2, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 2 * 4 + 1: ck_dot_block(2, 1, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 1 * 4 + 3: ck_dot_block(1, 3, o, n, ai, lda, bj, ldb, kb, ke); break;
+                case 1 * 4 + 2: ck_dot_block(1, 2, o, n, ai, lda, bj, ldb, kb, ke); break;
+                default:        ck_dot_block(1, 1, o, n, ai, lda, bj, ldb, kb, ke); break;
+                }
+            }
+        }
+    }
+}
+
+// c = alpha a b^T + beta c for a (m,k), b (n,k). Returns 0 (nothing done) for shapes
+// outside the class above, or if the partial sums cannot be allocated.
+static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
+                        int m, int n, int k, float alpha, float beta) {
+    if ((long)m * n > CK_GEMM_DOT_MAX_MN || k < CK_GEMM_DOT_MIN_K) return 0;
+    const int max_threads = omp_get_max_threads();
+    const int threads = k / CK_GEMM_DOT_MIN_K_PER_THREAD < max_threads ? k / CK_GEMM_DOT_MIN_K_PER_THREAD
+                                                                      : max_threads;
+    const size_t mn = (size_t)m * n;
+    float *partial = calloc((size_t)threads * mn, sizeof(float));
+    if (partial == NULL) return 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        // Slices of k in multiples of 8, the last one taking the rest.
+        const int per = (k / nt) / 8 * 8;
+        const int k0 = t * per, k1 = t == nt - 1 ? k : k0 + per;
+        ck_dot_slice(partial + (size_t)t * mn, a, lda, b, ldb, m, n, k0, k1);
+    }
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int t = 0; t < threads; t++) s += partial[(size_t)t * mn + (size_t)i * n + j];
+            float *cij = c + (size_t)i * ldc + j;
+            // beta 0 ignores what c held (NaN included), as BLAS does.
+            *cij = beta == 0.0f ? alpha * s : alpha * s + beta * *cij;
+        }
+    }
+    free(partial);
+    return 1;
+}
+#else
+static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
+                        int m, int n, int k, float alpha, float beta) {
+    (void)c; (void)ldc; (void)a; (void)lda; (void)b; (void)ldb;
+    (void)m; (void)n; (void)k; (void)alpha; (void)beta;
+    return 0;
+}
+#endif

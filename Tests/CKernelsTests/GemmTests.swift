@@ -32,4 +32,38 @@ final class GemmTests: XCTestCase {
             }
         }
     }
+
+    /// A small C with a long reduction, C = a b^T, goes through ck_sgemm's own dot-product
+    /// path (k divided among the threads): tile edges (m, n not multiples of 4 and 3), k not
+    /// a multiple of 8, padded leading dimensions, beta 0 over a NaN-filled C, 1-3 threads.
+    /// The reference sums in double; float sums over k up to 50,176 of products in [-1, 1]
+    /// stay within .float32 (1e-4 absolute or relative) of it.
+    func testLongReductionsIntoASmallCMatchReference() {
+        var rng = SeededGenerator(seed: 2)
+        let shapes = [(32, 9, 50176), (5, 7, 20011), (1, 1, 4096), (4, 3, 4103), (13, 11, 9001), (32, 32, 4096),
+                      (33, 31, 5000)]
+        defer { ck_set_num_threads(0) }
+        for (m, n, k) in shapes {
+            let lda = k + 3, ldb = k + 5, ldc = n + 2
+            let a = randomFloats(m * lda, using: &rng), b = randomFloats(n * ldb, using: &rng)
+            for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+                let c0 = beta == 0 ? [Float](repeating: .nan, count: m * ldc) : randomFloats(m * ldc, using: &rng)
+                var expected = c0
+                referenceGemm(c: &expected, ldc: ldc, a: a, lda: lda, transA: false, b: b, ldb: ldb, transB: true,
+                              m: m, n: n, k: k, alpha: alpha, beta: beta)
+                for threads in [1, 2, 3] {
+                    ck_set_num_threads(Int32(threads))
+                    var observed = c0
+                    ck_sgemm(&observed, Int32(ldc), a, Int32(lda), 0, b, Int32(ldb), 1,
+                             Int32(m), Int32(n), Int32(k), alpha, beta)
+                    // Only the m x n block is compared: padding columns keep what they held.
+                    let block = { (c: [Float]) in (0..<m).flatMap { i in c[(i * ldc)..<(i * ldc + n)] } }
+                    assertClose(block(expected), block(observed), .float32,
+                                "sgemm a b^T m\(m) n\(n) k\(k) a\(alpha) b\(beta) threads \(threads)", shape: [m, n])
+                    XCTAssertEqual((0..<m).map { observed[$0 * ldc + n].bitPattern }, (0..<m).map { c0[$0 * ldc + n].bitPattern },
+                                   "sgemm wrote past n: m\(m) n\(n) k\(k)")
+                }
+            }
+        }
+    }
 }

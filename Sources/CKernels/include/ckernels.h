@@ -9,7 +9,9 @@
 //   pooling, conv2d backward-data, dropout) take `accumulate`: 0 WRITES dx instead,
 //   ignoring what it held (the first gradient to reach a tensor needs no zeroed buffer,
 //   which saves a pass over memory; PyTorch's autograd does the same).
-// - No hidden allocation: workspaces are arguments sized by the matching *_size call.
+// - No hidden allocation of anything batch-sized: workspaces are arguments sized by the
+//   matching *_size call (per-thread scratch of a few KB to 128 KB, for conv2d's
+//   image-by-image paths and ck_sgemm's dot-product path, is malloc'd within the call).
 // - OpenMP parallelises outer loops where each thread owns what it writes; BLAS is never
 //   called inside an OpenMP region. Sizes are checked with assert().
 #ifndef CKERNELS_H
@@ -31,9 +33,11 @@ int ck_get_num_threads(void);
 
 // MARK: - GEMM
 
-/// c = alpha * op(a) * op(b) + beta * c, row-major, through OpenBLAS's cblas_sgemm.
-/// op(a) is (m,k), op(b) is (k,n), c is (m,n); lda/ldb/ldc are row strides of the
-/// matrices as stored (before transposition).
+/// c = alpha * op(a) * op(b) + beta * c, row-major, through OpenBLAS's cblas_sgemm (a
+/// small c over a long reduction with a not transposed and b transposed goes through dot
+/// products with k divided among the threads instead; see ck_gemm.c). op(a) is (m,k), op(b)
+/// is (k,n), c is (m,n); lda/ldb/ldc are row strides of the matrices as stored (before
+/// transposition). beta 0 ignores what c held.
 void ck_sgemm(float *c, int ldc,
               const float *a, int lda, int trans_a,
               const float *b, int ldb, int trans_b,
