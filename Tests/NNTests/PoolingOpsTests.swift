@@ -77,4 +77,22 @@ final class PoolingOpsTests: XCTestCase {
                     "globalAvgPool2d", shape: y.shape)
         checkGradients("globalAvgPool2d", inputs: [x]) { globalAvgPool2d($0[0]) }
     }
+
+    /// W2's model applies ReLU after max pooling (ReferenceModels.cnn): the same values and
+    /// the same input gradients as ReLU before it, windows of all-negative values included.
+    func testReLUCommutesWithMaxPoolingValuesAndGradients() {
+        let x = randomTensor([2, 3, 6, 6], seed: 11) - 0.3   // many all-negative windows
+        let weights = randomTensor([2, 3, 3, 3], seed: 12)
+        func run(_ f: (Tensor) -> Tensor) -> (y: [Float], dx: [Float]) {
+            let leaf = x.requiringGradient()
+            let y = f(leaf)
+            (y * weights).sum().backward()
+            return (y.scalars, leaf.gradient!.scalars)
+        }
+        let reluFirst = run { maxPool2d(relu($0), kernel: (2, 2)) }
+        let poolFirst = run { relu(maxPool2d($0, kernel: (2, 2))) }
+        XCTAssertEqual(reluFirst.y, poolFirst.y)
+        XCTAssertEqual(reluFirst.dx, poolFirst.dx)
+        XCTAssertTrue(poolFirst.dx.contains(0) && poolFirst.y.contains(0), "the test needs windows ReLU zeroes")
+    }
 }

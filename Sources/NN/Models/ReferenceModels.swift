@@ -14,16 +14,25 @@ public enum ReferenceModels {
 
     /// W2: two conv3x3-BN-ReLU-maxpool stages (1->32->64), dense 3136->128, ReLU, dropout
     /// 0.25, dense 128->10 (train with Adam, lr 1e-3, batch 64).
+    ///
+    /// Each stage applies its ReLU after the max pooling, as PyTorch's MNIST example does
+    /// (`relu(max_pool2d(x, 2))`): ReLU and max commute (max(relu(a), relu(b)) =
+    /// relu(max(a, b))), and so do their gradients (each window's gradient goes to its
+    /// maximum when that is positive, nowhere otherwise), so the function and its gradients
+    /// are those of conv-BN-ReLU-maxpool, with the ReLU on a quarter of the elements. W2
+    /// trains to the same losses (identical but for the sign of zeros), and its step moves
+    /// ~25 MB less memory: at 28x28x32 a ReLU's input, output and their gradients are 6.4 MB
+    /// each.
     public static func cnn(dropoutSeed: UInt64 = 0xD209) -> Sequential {
         Sequential {
             Conv2D(inChannels: 1, outChannels: 32, kernelSize: 3, padding: 1)
             BatchNorm2D(32)
-            ReLU()
             MaxPool2D(2)
+            ReLU()
             Conv2D(inChannels: 32, outChannels: 64, kernelSize: 3, padding: 1)
             BatchNorm2D(64)
-            ReLU()
             MaxPool2D(2)
+            ReLU()
             Flatten()
             Dense(inputSize: 64 * 7 * 7, outputSize: 128)
             ReLU()
