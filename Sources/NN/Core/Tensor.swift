@@ -1,6 +1,24 @@
 import CKernels
 import Foundation
 
+/// Int32 storage for what an op saves for its backward pass (max pooling's argmax), from
+/// the same pool as tensors: a Swift array of that size was a fresh mmap, zero-filled and
+/// page-faulted on every call (W2: 2 MB a step on the main thread).
+final class IndexStorage {
+    let count: Int
+    let pointer: UnsafeMutablePointer<Int32>
+
+    /// Uninitialized storage; the op writes all `count` elements before reading.
+    init(uninitializedCount count: Int) {
+        precondition(count >= 0, "index count must be non-negative, got \(count)")
+        self.count = count
+        let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Int32>.stride)
+        pointer = raw.bindMemory(to: Int32.self, capacity: max(count, 1))
+    }
+
+    deinit { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Int32>.stride) }
+}
+
 /// Float storage behind `Tensor`: one 64-byte-aligned allocation, shared between tensor
 /// values until one of them writes (copy-on-write).
 

@@ -22,14 +22,12 @@ public func maxPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
                       padding: (Int, Int) = (0, 0)) -> Tensor {
     var p = pool2dParams(x, kernel: kernel, stride: stride ?? kernel, padding: padding, "maxPool2d")
     let shape = [x.shape[0], x.shape[1], Int(ck_pool2d_out_h(&p)), Int(ck_pool2d_out_w(&p))]
-    var argmax = [Int32](repeating: 0, count: Tensor.elementCount(shape))
-    var y = Tensor.build(shape: shape) { out, _ in
-        argmax.withUnsafeMutableBufferPointer { ck_maxpool2d_forward(out, $0.baseAddress!, x.pointer, &p) }
-    }
-    Tensor.recordWriting(&y, inputs: [x]) { [argmax] g, grads in
+    let argmax = IndexStorage(uninitializedCount: Tensor.elementCount(shape))
+    var y = Tensor.build(shape: shape) { out, _ in ck_maxpool2d_forward(out, argmax.pointer, x.pointer, &p) }
+    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
         guard let dx = grads[0] else { return }
         var p = p
-        argmax.withUnsafeBufferPointer { ck_maxpool2d_backward(dx.pointer, g, $0.baseAddress!, &p, dx.accumulateFlag) }
+        ck_maxpool2d_backward(dx.pointer, g, argmax.pointer, &p, dx.accumulateFlag)
     }
     return y
 }
