@@ -100,10 +100,10 @@ final class Node {
     /// gradients, unless it is a parent twice (y = x * x: the pullback writes one slot and
     /// adds the other, so both must start from zero).
     func parentGradients() -> [InputGradient] {
-        let distinct = Set(parents.map(ObjectIdentifier.init)).count == parents.count
-        let poison = writesFirstGradients && GradientMode.poisonsFirstGradients
+        let writes = writesFirstGradients && Set(parents.map(ObjectIdentifier.init)).count == parents.count
+        let poison = writes && GradientMode.poisonsFirstGradients
         return parents.map { parent in
-            if writesFirstGradients && distinct && parent.gradient == nil {
+            if writes && parent.gradient == nil {
                 let storage = TensorStorage(uninitializedCount: parent.count)
                 if poison { ck_fill(storage.pointer, .nan, parent.count) }
                 parent.gradient = storage

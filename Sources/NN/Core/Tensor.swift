@@ -1,56 +1,45 @@
 import CKernels
 import Foundation
 
-/// Int32 storage for what an op saves for its backward pass (max pooling's argmax), from
-/// the same pool as tensors: a Swift array of that size was a fresh mmap, zero-filled and
-/// page-faulted on every call (W2: 2 MB a step on the main thread).
-final class IndexStorage {
+/// One 64-byte-aligned buffer of `count` elements from `StoragePool`, uninitialized until
+/// its owner writes it.
+final class PooledStorage<Element> {
     let count: Int
-    let pointer: UnsafeMutablePointer<Int32>
-
-    /// Uninitialized storage; the op writes all `count` elements before reading.
-    init(uninitializedCount count: Int) {
-        precondition(count >= 0, "index count must be non-negative, got \(count)")
-        self.count = count
-        let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Int32>.stride)
-        pointer = raw.bindMemory(to: Int32.self, capacity: max(count, 1))
-    }
-
-    deinit { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Int32>.stride) }
-}
-
-/// Float storage behind `Tensor`: one 64-byte-aligned allocation, shared between tensor
-/// values until one of them writes (copy-on-write).
-
-final class TensorStorage {
-    let count: Int
-    let pointer: UnsafeMutablePointer<Float>
+    let pointer: UnsafeMutablePointer<Element>
 
     /// Uninitialized storage; every caller writes all `count` elements before reading.
-
     init(uninitializedCount count: Int) {
-        precondition(count >= 0, "tensor element count must be non-negative, got \(count)")
+        precondition(count >= 0, "element count must be non-negative, got \(count)")
         self.count = count
-        let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Element>.stride)
+        pointer = raw.bindMemory(to: Element.self, capacity: max(count, 1))
     }
 
-    /// Storage of `count` copies of `value` (filled by the kernels' threads when large).
+    deinit { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride) }
+}
 
+/// Float storage behind `Tensor`, shared between tensor values until one of them writes
+/// (copy-on-write).
+typealias TensorStorage = PooledStorage<Float>
+
+/// Int32 storage for what an op saves for its backward pass (max pooling's argmax): a
+/// Swift array of that size was allocated and zero-filled on every call (W2: 2 MB a step
+/// on the main thread).
+typealias IndexStorage = PooledStorage<Int32>
+
+extension PooledStorage where Element == Float {
+    /// Storage of `count` copies of `value` (filled by the kernels' threads when large).
     convenience init(count: Int, repeating value: Float) {
         self.init(uninitializedCount: count)
         ck_fill(pointer, value, count)
     }
 
     /// An independent copy of this storage.
-
     func copy() -> TensorStorage {
         let other = TensorStorage(uninitializedCount: count)
         other.pointer.initialize(from: pointer, count: count)
         return other
     }
-
-    deinit { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
 
 /// An n-dimensional array of `Float` with value semantics (copy-on-write), row-major and
