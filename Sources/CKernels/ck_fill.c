@@ -1,7 +1,7 @@
 // Fill: every element of a buffer set to one value, the threads each taking a contiguous
-// part. Tensor.backward zero-fills every gradient buffer before the ops add into it
-// (the backward kernels accumulate); W2 clears about 30 MB a step that way, which one
-// thread did while the others waited.
+// part. Used for zeroed tensors and for gradient buffers a pullback can only add into
+// (parameters' gradients between steps, ops recorded without writing first gradients);
+// large ones were filled by one thread while the others waited.
 #include "ckernels.h"
 
 #include <assert.h>
