@@ -84,7 +84,7 @@ func runWorkload(_ name: String, threads: Int, batches: Int?, inferenceImages: I
             var lossValue: Float = 0
             let seconds = secondsOf {
                 guard let batch = epoch.next() else { return }
-                let images = Tensor(batch.images, shape: batch.shape)
+                let images = batch.images
                 optimizer.zeroGrad()
                 let logits = model(images)
                 let loss = crossEntropy(logits: logits, labels: batch.labels)
@@ -114,7 +114,7 @@ func runWorkload(_ name: String, threads: Int, batches: Int?, inferenceImages: I
         for batch in evaluation.nextEpoch() {
             var predictions: [Int] = []
             let seconds = secondsOf {
-                let logits = model(Tensor(batch.images, shape: batch.shape))
+                let logits = model(batch.images)
                 let classes = logits.shape[1]
                 predictions = logits.withUnsafeBufferPointer { p in
                     (0..<batch.count).map { i in (0..<classes).max { p[i * classes + $0] < p[i * classes + $1] }! }

@@ -203,7 +203,7 @@ final class DatasetTests: XCTestCase {
         // Each batch holds the images and labels of its indices, in NCHW order.
         for batch in batches {
             XCTAssertEqual(batch.labels, batch.indices.map { data.labels[$0] })
-            XCTAssertEqual(batch.images, batch.indices.flatMap { image(data, $0) })
+            XCTAssertEqual(batch.images.scalars, batch.indices.flatMap { image(data, $0) })
         }
     }
 
@@ -257,7 +257,7 @@ final class DatasetTests: XCTestCase {
         let x = Array(a.nextEpoch()), y = Array(b.nextEpoch())
         XCTAssertEqual(x.map(\.shape), [[16, 1, 4, 5], [14, 1, 4, 5]])
         XCTAssertEqual(x.map(\.images), y.map(\.images))
-        XCTAssertNotEqual(x[0].images, x[0].indices.flatMap { image(data, $0) }, "augmentation changed nothing")
+        XCTAssertNotEqual(x[0].images.scalars, x[0].indices.flatMap { image(data, $0) }, "augmentation changed nothing")
     }
 
     func testFlipIsExactlyAMirror() {
@@ -269,7 +269,7 @@ final class DatasetTests: XCTestCase {
         var flipped = 0
         for (row, index) in batch.indices.enumerated() {
             let original = image(data, index)
-            let out = Array(batch.images[(row * 20)..<((row + 1) * 20)])
+            let out = Array(batch.images.scalars[(row * 20)..<((row + 1) * 20)])
             var mirror = original
             for y in 0..<4 { for x in 0..<5 { mirror[y * 5 + x] = original[y * 5 + (4 - x)] } }
             XCTAssertTrue(out == original || out == mirror, "image \(index) is neither itself nor its mirror")
@@ -301,7 +301,7 @@ final class DatasetTests: XCTestCase {
             let batch = epoch.next()!
             var shifts = Set<[Int]>()
             for (row, index) in batch.indices.enumerated() {
-                let out = Array(batch.images[(row * 20)..<((row + 1) * 20)])
+                let out = Array(batch.images.scalars[(row * 20)..<((row + 1) * 20)])
                 let matches = (-2...2).flatMap { dy in (-2...2).map { dx in [dy, dx] } }
                     .filter { shifted(image(data, index), dy: $0[0], dx: $0[1], fill: fill) == out }
                 XCTAssertEqual(matches.count, 1, "image \(index) is not a unique shift of the original by at most 2")

@@ -14,12 +14,12 @@ public struct Augmentation: Sendable, Equatable {
     }
 }
 
-/// One minibatch: images in NCHW order with `shape` `[b, C, H, W]`, and their labels.
-public struct Batch: Sendable {
-    /// The pixels, `b * C * H * W`, image after image.
-    public var images: [Float]
+/// One minibatch: images as a tensor `[b, C, H, W]` (NCHW), and their labels.
+public struct Batch {
+    /// The pixels, shape `[b, C, H, W]`, assembled straight into tensor storage.
+    public var images: Tensor
     /// `[b, C, H, W]`.
-    public var shape: [Int]
+    public var shape: [Int] { images.shape }
     /// One label per image.
     public var labels: [Int32]
     /// Where each image sits in the dataset (for debugging and for tests of coverage).
@@ -123,7 +123,6 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
         let indices = Array(order[start..<Swift.min(start + batchSize, order.count)])
         let c = dataset.channels, h = dataset.height, w = dataset.width
         let size = c * h * w
-        var images = [Float](repeating: 0, count: indices.count * size)
         var labels = [Int32](repeating: 0, count: indices.count)
         // The murmur3 finalizer decorrelates neighbouring batch indices: seeding the
         // generator with seed + k directly would give overlapping SplitMix streams.
@@ -131,13 +130,15 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
         let augmentation = self.augmentation
         let fill = dataset.blackLevel
 
-        dataset.images.withUnsafeBufferPointer { source in
-            dataset.labels.withUnsafeBufferPointer { sourceLabels in
-                images.withUnsafeMutableBufferPointer { destination in
+        // Gathered (and augmented) straight into the batch tensor's pooled storage: every
+        // element is written, so it needs no zero fill and no second copy.
+        let images = Tensor.build(shape: [indices.count, c, h, w]) { destination, _ in
+            dataset.images.withUnsafeBufferPointer { source in
+                dataset.labels.withUnsafeBufferPointer { sourceLabels in
                     for (row, index) in indices.enumerated() {
                         labels[row] = sourceLabels[index]
                         let src = source.baseAddress! + index * size
-                        let dst = destination.baseAddress! + row * size
+                        let dst = destination + row * size
                         guard let a = augmentation else {
                             dst.update(from: src, count: size)
                             continue
@@ -152,7 +153,7 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
                 }
             }
         }
-        return Batch(images: images, shape: [indices.count, c, h, w], labels: labels, indices: indices)
+        return Batch(images: images, labels: labels, indices: indices)
     }
 }
 

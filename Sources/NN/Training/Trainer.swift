@@ -174,7 +174,7 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0, seen = 0
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: data.classNames.count), count: data.classNames.count)
         for (step, batch) in epochBatches.enumerated() {
-            let images = Tensor(batch.images, shape: batch.shape)
+            let images = batch.images
             optimizer.zeroGrad()
             let logits = model(images)
             let loss = lossFunction(logits, batch.labels)
@@ -219,7 +219,7 @@ public final class Trainer {
         var copy = batches
         withoutGradient {
             for batch in copy.nextEpoch() {
-                let logits = model(Tensor(batch.images, shape: batch.shape))
+                let logits = model(batch.images)
                 lossSum += Double(lossFunction(logits, batch.labels).scalar) * Double(batch.count)
                 tally(logits: logits, labels: batch.labels, into: &confusion)
             }
