@@ -129,7 +129,7 @@ run_torch() {  # workload model threads limit pair layout
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$3" "$6" "$5" "$ips" "$steady" >> "$ROWS"
 }
 
-echo "bench-pytorch: workloads $WORKLOADS, threads $THREADS, $PAIRS pairs, $EPOCHS epoch(s) per run," \
+echo "bench-pytorch: workloads $WORKLOADS, threads $THREADS, $PAIRS pair(s), $EPOCHS epoch(s) per run," \
      "W3 augmentation $([ "$AUGMENT" = 1 ] && echo 'flip + crop pad 2' || echo off)," \
      "PyTorch optimizers $([ "$FUSED" = 1 ] && echo fused || echo for-loop), PyTorch warm-up $WARMUP steps"
 for workload in $WORKLOADS; do
