@@ -4,7 +4,7 @@ CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
 
-.PHONY: deps build test bench demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
+.PHONY: deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -38,6 +38,13 @@ consumer-check: deps
 ## bench: kernel benchmarks against the naive reference (QUICK=1 for a short run).
 bench: deps
 	$(SWIFT) run -c release KernelBench $(if $(QUICK),--quick,)
+
+## bench-pytorch: W1, W2 and W3 in `nn train` and in PyTorch's CPU build (channels-last and
+## default layout), alternated in separate processes (3 pairs at 1 and 2 threads), and the
+## ratios; installs torch==2.13.0+cpu into .venv-bench/ if missing. Not part of `make test`.
+## QUICK=1 for one short pair; BENCH_PYTORCH_ARGS for the script's options (--help lists them).
+bench-pytorch: deps
+	./scripts/bench-pytorch.sh $(if $(QUICK),--quick,) $(BENCH_PYTORCH_ARGS)
 
 ## demo: train W2 (the CNN) on Fashion-MNIST for a few epochs (10% of the training images
 ## held out for validation, so the plot has both curves), print its test accuracy, and write
