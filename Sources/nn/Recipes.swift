@@ -40,7 +40,17 @@ enum ModelName: String, CaseIterable, ExpressibleByArgument {
     static func of(checkpoint metadata: [String: String]) -> ModelName? {
         if let name = metadata["model_name"] { return ModelName(rawValue: name) }
         guard let description = metadata["model"] else { return nil }
-        return allCases.first { Checkpoint.describe($0.build(seed: 0)) == description }
+        return allCases.first {
+            let current = Checkpoint.describe($0.build(seed: 0))
+            return description == current || description == legacyDescription(current)
+        }
+    }
+
+    /// `description` as checkpoints written before the activations were types of their own
+    /// put it: every element-wise activation named "Activation".
+    static func legacyDescription(_ description: String) -> String {
+        description.replacing(#/\b(ReLU|LeakyReLU|ELU|Sigmoid|Tanh|Arctan|SoftPlus|BinaryStep|Identity)\b/#,
+                              with: "Activation")
     }
 }
 
