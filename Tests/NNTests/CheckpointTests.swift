@@ -12,7 +12,7 @@ final class CheckpointTests: XCTestCase {
     /// their initial values (one training-mode forward pass).
     func trainedCNN(seed: UInt64) -> Sequential {
         DefaultRandom.manualSeed(seed)
-        let model = ReferenceModels.cnn(dropoutSeed: seed)
+        let model = Models.cnn(dropoutSeed: seed)
         var generator = RandomGenerator(seed: seed)
         _ = model(Tensor(randomNormal: [4, 1, 28, 28], using: &generator))
         return model
