@@ -5,7 +5,8 @@ import Foundation
 /// Layout: the model's parameters and buffers under their own names ("0.weight",
 /// "1.running_mean"), so `safetensors.torch.load_file` or NumPy read them directly;
 /// optimizer state under "optimizer.<i>.<kind>"; random generators as U64 [4] under
-/// "rng.data" and "rng.<layer path>"; everything else (epoch, learning rate, schedule
+/// "rng.data" (the trainer's) and "rng.<layer path>" (`Layer.namedRandomStates`: a
+/// dropout's is "rng.11"); everything else (epoch, learning rate, schedule
 /// state, standardization, the model's description) in `__metadata__`. Files are written
 /// atomically: a crash leaves the previous checkpoint intact.
 public enum Checkpoint {
