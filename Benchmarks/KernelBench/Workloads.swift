@@ -39,13 +39,13 @@ func makeWorkload(_ name: String) -> (model: Sequential, optimizer: any Optimize
     DefaultRandom.manualSeed(0x5EED)
     switch name {
     case "W1":
-        let model = ReferenceModels.mlp()
+        let model = Models.mlp()
         return (model, Adam(parameters: model.parameters, learningRate: 1e-3), nil, "mlp")
     case "W2":
-        let model = ReferenceModels.cnn()
+        let model = Models.cnn()
         return (model, Adam(parameters: model.parameters, learningRate: 1e-3), nil, "cnn")
     case "W3":
-        let model = ReferenceModels.resnet()
+        let model = Models.resnet()
         let sgd = SGD(parameters: model.parameters, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true)
         return (model, sgd, Augmentation(horizontalFlip: true, cropPadding: 2), "resnet")
     default:
@@ -167,7 +167,7 @@ func spawnWorkload(_ name: String, threads: Int, mode: RunMode) throws -> Worklo
 /// at this thread count (the note of the train record lists them).
 func workloadRecords(_ r: WorkloadResult, ceilings: Ceilings, allRates: [Double]) -> [Record] {
     let key = ["W1": "mlp", "W2": "cnn", "W3": "resnet"][r.workload]!
-    let flopsPerImage = ReferenceModels.trainingFLOPsPerImage[key]!
+    let flopsPerImage = Models.trainingFLOPsPerImage[key]!
     let gflops = r.trainImagesPerSecond * flopsPerImage * 1e-9
     let epochSeconds = Double(r.batchesPerEpoch * 64) / r.trainImagesPerSecond
     let trained = r.trainedBatches == r.batchesPerEpoch ? "1 epoch" : "\(r.trainedBatches) batches"
@@ -182,7 +182,7 @@ func workloadRecords(_ r: WorkloadResult, ceilings: Ceilings, allRates: [Double]
     return [
         record("train", .imagesPerSecond, r.trainImagesPerSecond, note: timing),
         record("train GFLOP/s", .gflops, gflops, pct: 100 * gflops / ceilings.sgemm2048Gflops,
-               note: String(format: "%.0f MFLOP/image (ReferenceModels.trainingFLOPsPerImage)", flopsPerImage * 1e-6)),
+               note: String(format: "%.0f MFLOP/image (Models.trainingFLOPsPerImage)", flopsPerImage * 1e-6)),
         record("inference", .imagesPerSecond, r.inferenceImagesPerSecond, note: "batch 64, \(r.testImages) test images"),
         record("epoch", .seconds, epochSeconds, note: "\(r.batchesPerEpoch) batches of 64 at the training rate (extrapolated)"),
         record("peak RSS training", .megabytes, r.peakTrainingMegabytes,

@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 import NN
 
-/// `nn`: train, evaluate and demonstrate the reference models of WORKLOADS.md.
+/// `nn`: train, evaluate and demonstrate the networks of NN's `Models`.
 struct NNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nn",

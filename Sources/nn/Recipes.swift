@@ -2,7 +2,7 @@ import Foundation
 import ArgumentParser
 import NN
 
-/// The reference models of WORKLOADS.md, with the recipe each is trained with by default.
+/// The networks of NN's `Models`, with the recipe each is trained with by default.
 enum ModelName: String, CaseIterable, ExpressibleByArgument {
     case mlp, cnn, resnet
 
@@ -10,13 +10,13 @@ enum ModelName: String, CaseIterable, ExpressibleByArgument {
     func build(seed: UInt64) -> Sequential {
         DefaultRandom.manualSeed(seed)
         switch self {
-        case .mlp: return ReferenceModels.mlp()
-        case .cnn: return ReferenceModels.cnn(dropoutSeed: seed ^ 0xD209)
-        case .resnet: return ReferenceModels.resnet()
+        case .mlp: return Models.mlp()
+        case .cnn: return Models.cnn(dropoutSeed: seed ^ 0xD209)
+        case .resnet: return Models.resnet()
         }
     }
 
-    /// The workload name in WORKLOADS.md.
+    /// Its name among the project's workloads (`KernelBench workload W1`).
     var workload: String {
         switch self {
         case .mlp: return "W1"
@@ -25,7 +25,7 @@ enum ModelName: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    /// W1, W2: Adam lr 1e-3, batch 64. W3: SGD + Nesterov 0.9, weight decay 5e-4, cosine, batch 128.
+    /// mlp, cnn: Adam lr 1e-3, batch 64. resnet: SGD + Nesterov 0.9, weight decay 5e-4, cosine, batch 128.
     var defaults: Recipe {
         switch self {
         case .mlp: return Recipe(epochs: 10, batchSize: 64, optimizer: .adam, learningRate: 1e-3, weightDecay: 0, schedule: .none)
@@ -40,7 +40,17 @@ enum ModelName: String, CaseIterable, ExpressibleByArgument {
     static func of(checkpoint metadata: [String: String]) -> ModelName? {
         if let name = metadata["model_name"] { return ModelName(rawValue: name) }
         guard let description = metadata["model"] else { return nil }
-        return allCases.first { Checkpoint.describe($0.build(seed: 0)) == description }
+        return allCases.first {
+            let current = Checkpoint.describe($0.build(seed: 0))
+            return description == current || description == legacyDescription(current)
+        }
+    }
+
+    /// `description` as checkpoints written before the activations were types of their own
+    /// put it: every element-wise activation named "Activation".
+    static func legacyDescription(_ description: String) -> String {
+        description.replacing(#/\b(ReLU|LeakyReLU|ELU|Sigmoid|Tanh|Arctan|SoftPlus|BinaryStep|Identity)\b/#,
+                              with: "Activation")
     }
 }
 

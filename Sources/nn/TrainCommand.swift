@@ -2,13 +2,13 @@ import ArgumentParser
 import Foundation
 import NN
 
-/// `nn train`: trains one of the reference models on Fashion-MNIST and prints its test accuracy.
+/// `nn train`: trains one of NN's `Models` on Fashion-MNIST and prints its test accuracy.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a reference model on Fashion-MNIST and print its test accuracy.",
+        abstract: "Train a built-in model on Fashion-MNIST and print its test accuracy.",
         discussion: """
-            Defaults per model (WORKLOADS.md): mlp and cnn train with Adam, lr 1e-3, batch 64 \
+            Defaults per model: mlp and cnn train with Adam, lr 1e-3, batch 64 \
             (10 and 5 epochs); resnet with SGD + Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, \
             a cosine schedule, batch 128, 15 epochs. Pixels are standardized with the training \
             set's mean and standard deviation, which the checkpoint stores. With --resume, every \
@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The network: W1, W2 or W3 of WORKLOADS.md (with --resume: the checkpoint's).")
+    @Option(help: "The network: mlp, cnn or resnet (with --resume: the checkpoint's).")
     var model: ModelName?
 
     @Option(help: "Epochs to train in all (default: 10 mlp, 5 cnn, 15 resnet).")

@@ -12,7 +12,7 @@ final class CheckpointTests: XCTestCase {
     /// their initial values (one training-mode forward pass).
     func trainedCNN(seed: UInt64) -> Sequential {
         DefaultRandom.manualSeed(seed)
-        let model = ReferenceModels.cnn(dropoutSeed: seed)
+        let model = Models.cnn(dropoutSeed: seed)
         var generator = RandomGenerator(seed: seed)
         _ = model(Tensor(randomNormal: [4, 1, 28, 28], using: &generator))
         return model
@@ -222,5 +222,42 @@ final class CheckpointTests: XCTestCase {
         try Checkpoint.resume(from: url, trainer: resumed)
         XCTAssertEqual(resumed.epochsCompleted, 1)
         XCTAssertEqual(modelState(fresh), stateAtEpoch1)
+    }
+
+    /// A layer that draws from its own generator, as a new random layer would (not a Dropout).
+    final class NoiseLayer: Layer {
+        var isTraining = true
+        let noise: RandomState
+        init(seed: UInt64) { noise = RandomState(RandomGenerator(seed: seed)) }
+        var ownRandomStates: [(name: String, state: RandomState)] { [("noise", noise)] }
+        func callAsFunction(_ input: Tensor) -> Tensor { input }
+    }
+
+    func testEveryLayersRandomStateIsSavedAndRestoredByName() throws {
+        func model(seed: UInt64) -> Sequential {
+            Sequential {
+                Dense(inputSize: 2, outputSize: 2)
+                NoiseLayer(seed: seed)
+                Dropout(0.5, seed: seed)
+            }
+        }
+        let url = try temporaryFile(self, "random.safetensors")
+        let source = model(seed: 1)
+        _ = (source.layers[1] as! NoiseLayer).noise.generator.next()
+        try Checkpoint.save(to: url, model: source)
+        let file = try SafeTensorsFile.read(from: url)
+        XCTAssertEqual(Set(file.tensors.keys), ["0.weight", "0.bias", "rng.1.noise", "rng.2"])
+
+        let target = model(seed: 2)
+        XCTAssertNotEqual(dropoutGenerators(target), dropoutGenerators(source))
+        try Checkpoint.loadModel(from: url, into: target)
+        XCTAssertEqual(dropoutGenerators(target), dropoutGenerators(source))
+
+        // A model that is a lone Dropout keeps the name format 1 gave its generator.
+        try Checkpoint.save(to: url, model: Dropout(0.5, seed: 3))
+        XCTAssertEqual(Set(try SafeTensorsFile.read(from: url).tensors.keys), ["rng.dropout"])
+        let lone = Dropout(0.5, seed: 4)
+        try Checkpoint.loadModel(from: url, into: lone)
+        XCTAssertEqual(lone.generator, Dropout(0.5, seed: 3).generator)
     }
 }

@@ -117,7 +117,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(model.parameters.map(\.gradient), before, "second backward() changed gradients")
 
         // setTraining switches every layer, nested ones included.
-        model = ReferenceModels.resnet()
+        model = Models.resnet()
         func allLayers(_ layer: any Layer) -> [any Layer] { [layer] + layer.children.flatMap { allLayers($0.layer) } }
         XCTAssertGreaterThan(allLayers(model).count, 30)
         model.setTraining(false)

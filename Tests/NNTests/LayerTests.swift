@@ -153,7 +153,7 @@ final class LayerTests: XCTestCase {
     }
 
     func testActivationLayers() {
-        let layers: [(Activation, ReferenceActivation)] = [
+        let layers: [(any ElementwiseActivation, ReferenceActivation)] = [
             (Identity(), .identity), (BinaryStep(), .binaryStep), (Sigmoid(), .sigmoid), (Tanh(), .tanh),
             (Arctan(), .arctan), (ReLU(), .relu), (LeakyReLU(), .leakyReLU(alpha: 0.01)),
             (LeakyReLU(alpha: 0.2), .leakyReLU(alpha: 0.2)), (ELU(), .elu(alpha: 1)), (ELU(alpha: 0.5), .elu(alpha: 0.5)),
@@ -171,6 +171,27 @@ final class LayerTests: XCTestCase {
                     "LogSoftmax")
         checkGradients("Softmax layer", inputs: [rows]) { Softmax()($0[0]) }
         checkGradients("LogSoftmax layer", inputs: [rows]) { LogSoftmax()($0[0]) }
+    }
+
+    func testActivationsAreTypesNamedInDescriptions() {
+        let model = Sequential {
+            Dense(inputSize: 2, outputSize: 2)
+            ReLU()
+            LeakyReLU(alpha: 0.2)
+            ELU()
+            Sigmoid()
+            Tanh()
+            Arctan()
+            SoftPlus()
+            BinaryStep()
+            Identity()
+        }
+        XCTAssertTrue(model.layers[1] is ReLU)
+        XCTAssertFalse(model.layers[2] is ReLU)
+        XCTAssertEqual((model.layers[2] as? LeakyReLU)?.alpha, 0.2)
+        XCTAssertEqual(model.layers.filter { $0 is any ElementwiseActivation }.count, 9)
+        XCTAssertEqual(Checkpoint.describe(model),
+                       "Sequential(Dense, ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Arctan, SoftPlus, BinaryStep, Identity) [6 parameters]")
     }
 
     func testPReLULayer() {

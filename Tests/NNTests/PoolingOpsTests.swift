@@ -78,7 +78,7 @@ final class PoolingOpsTests: XCTestCase {
         checkGradients("globalAvgPool2d", inputs: [x]) { globalAvgPool2d($0[0]) }
     }
 
-    /// W2's model applies ReLU after max pooling (ReferenceModels.cnn): the same values and
+    /// W2's model applies ReLU after max pooling (Models.cnn): the same values and
     /// the same input gradients as ReLU before it, windows of all-negative values included.
     func testReLUCommutesWithMaxPoolingValuesAndGradients() {
         let x = randomTensor([2, 3, 6, 6], seed: 11) - 0.3   // many all-negative windows

@@ -31,7 +31,7 @@ final class ResourceTests: XCTestCase {
     func testResidentMemoryStaysFlatAcrossEpochs() throws {
         let data = syntheticImages(512, seed: 11)
         DefaultRandom.manualSeed(7)
-        let model = ReferenceModels.cnn()
+        let model = Models.cnn()
         let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
         trainer.printsEpochs = false
         trainer.showsProgress = false
@@ -63,7 +63,7 @@ final class ResourceTests: XCTestCase {
             Threads.set(threads)
             XCTAssertEqual(Threads.count, threads)
             DefaultRandom.manualSeed(3)
-            let model = ReferenceModels.cnn()
+            let model = Models.cnn()
             var recorded: [Float] = []
             let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3),
                                   seed: 3) { logits, labels in

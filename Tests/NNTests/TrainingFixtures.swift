@@ -63,15 +63,9 @@ func modelState(_ model: any Layer) -> [String: [Float]] {
     return state
 }
 
-/// The generator of every dropout layer in `model`, in order.
+/// The generator of every random layer (dropout) in `model`, in order.
 func dropoutGenerators(_ model: any Layer) -> [RandomGenerator] {
-    var result: [RandomGenerator] = []
-    func walk(_ layer: any Layer) {
-        if let d = layer as? Dropout { result.append(d.generator) }
-        for child in layer.children { walk(child.layer) }
-    }
-    walk(model)
-    return result
+    model.namedRandomStates.map(\.state.generator)
 }
 
 /// A trainer that prints nothing.

@@ -67,7 +67,7 @@ final class TrainingTests: XCTestCase {
         // The real W2 network on 256 images (4 epochs of training in all: a few seconds);
         // the other cases use the small CNN on 512.
         try assertResumeMatchesUninterrupted(optimizer: { Adam(parameters: $0, learningRate: 1e-3) },
-                                             model: { ReferenceModels.cnn(dropoutSeed: $0) }, trainingImages: 256)
+                                             model: { Models.cnn(dropoutSeed: $0) }, trainingImages: 256)
     }
 
     func testResumeWithSGDMomentumAndAScheduleMatchesAnUninterruptedRun() throws {
@@ -172,7 +172,7 @@ final class TrainingTests: XCTestCase {
         let data = try FashionData.subsets(train: 512).train
         let url = try temporaryFile(self, "run.safetensors")
         DefaultRandom.manualSeed(1)
-        let model = ReferenceModels.mlp()
+        let model = Models.mlp()
         let sgd = SGD(parameters: model.parameters, learningRate: 0.01)
         let trainer = quietTrainer(model, sgd, seed: 1)
         trainer.callbacks = [CheckpointSaver(url: url)]
@@ -227,7 +227,7 @@ final class TrainingTests: XCTestCase {
         let (train, _, statistics) = try FashionData.subsets(train: 6000)
         let test = try FashionData.testSet().prefix(2000).standardized(with: statistics)
         DefaultRandom.manualSeed(42)
-        let model = ReferenceModels.mlp()
+        let model = Models.mlp()
         let trainer = quietTrainer(model, Adam(parameters: model.parameters, learningRate: 1e-3), seed: 42)
         let epochs = try trainer.fit(train, epochs: 3, batchSize: 64)
         XCTAssertLessThan(epochs[2].trainLoss, epochs[0].trainLoss)
@@ -256,10 +256,10 @@ final class TrainingReadmeExampleTests: XCTestCase {
         let validation = validationPart.standardized(with: statistics)
         let test = fullTest.prefix(500).standardized(with: statistics)  // test: README has `try FashionMNIST.load(.test)`
 
-        // Model (W2), optimizer and schedule. Seeds fix initial weights, data order,
+        // Model (the CNN), optimizer and schedule. Seeds fix initial weights, data order,
         // augmentation and dropout.
         DefaultRandom.manualSeed(42)
-        let model = ReferenceModels.cnn()
+        let model = Models.cnn()
         let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 42)
         trainer.schedule = CosineAnnealing(baseLearningRate: 1e-3, period: 10)
         trainer.showsProgress = false  // test: quiet test logs
@@ -290,7 +290,7 @@ final class TrainingReadmeExampleTests: XCTestCase {
         // The trained model alone, for inference, with its standardization.
         let modelURL = directory.appendingPathComponent("model.safetensors")
         try Checkpoint.save(to: modelURL, model: model, standardization: statistics)
-        let restored = ReferenceModels.cnn()
+        let restored = Models.cnn()
         let file = try Checkpoint.loadModel(from: modelURL, into: restored)
         let restoredStatistics = Checkpoint.standardization(in: file)!
         let again = Trainer.evaluate(restored, on: test)

@@ -197,6 +197,19 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(eval.status, 0, "nn eval failed:\n\(eval.stderr)")
         XCTAssertEqual(testAccuracy(in: eval.stdout), accuracy, "eval must rebuild the same model and standardization")
 
+        // A checkpoint saved by the library (no model_name) is recognized by its description,
+        // also as written before the activations were types of their own.
+        let saved = try SafeTensorsFile.read(from: URL(fileURLWithPath: checkpoint))
+        XCTAssertEqual(saved.metadata["model"], "Sequential(Flatten, Dense, ReLU, Dense, ReLU, Dense) [235146 parameters]")
+        var legacy = saved.metadata
+        legacy["model_name"] = nil
+        legacy["model"] = "Sequential(Flatten, Dense, Activation, Dense, Activation, Dense) [235146 parameters]"
+        let legacyCheckpoint = scratch.appendingPathComponent("out/legacy.safetensors")
+        try SafeTensorsFile(metadata: legacy, tensors: saved.tensors).write(to: legacyCheckpoint)
+        let legacyEval = try nn(["eval", "--checkpoint", legacyCheckpoint.path])
+        XCTAssertEqual(legacyEval.status, 0, "nn eval of a legacy description failed:\n\(legacyEval.stderr)")
+        XCTAssertEqual(testAccuracy(in: legacyEval.stdout), accuracy)
+
         // Resuming continues the saved run (the recipe comes from the checkpoint) to 2 epochs.
         let resumed = try nn(["train", "--resume", checkpoint, "--epochs", "2", "--checkpoint", checkpoint, "--log", log])
         XCTAssertEqual(resumed.status, 0, "nn train --resume failed:\n\(resumed.stderr)")

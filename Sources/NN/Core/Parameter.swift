@@ -31,27 +31,10 @@ public final class Parameter {
     /// Sets the accumulated gradient to zero.
     public func zeroGradient() { node.zeroGradient() }
 
-    /// Whether every element of the accumulated gradient is finite (no copy, unlike
-    /// `gradient`): the trainer checks this before each update.
-    var gradientIsFinite: Bool {
-        let count = Tensor.elementCount(shape)
-        guard count > 0 else { return true }
-        let base = node.gradientBuffer()
-        // x * 0 is 0 for finite x and NaN for NaN or infinity, so the sum is 0 exactly when
-        // every element is finite; eight lanes at a time, since a scalar float sum does not
-        // vectorize (about 0.1 ms per million elements).
-        var lanes = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= count {
-            lanes += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self) * 0
-            i += 8
-        }
-        var sum = lanes.sum()
-        while i < count {
-            sum += base[i] * 0
-            i += 1
-        }
-        return sum == 0
+    /// Calls `body` with the accumulated gradient (valid only inside `body`), without the
+    /// copy `gradient` makes.
+    func withGradient<R>(_ body: (UnsafeBufferPointer<Float>) -> R) -> R {
+        body(UnsafeBufferPointer(start: node.gradientBuffer(), count: Tensor.elementCount(shape)))
     }
 
     /// Calls `body` with the value to update in place and the gradient buffer (valid only

@@ -57,3 +57,12 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 
     private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
+
+/// A random generator a layer keeps across calls and saves in checkpoints (dropout's
+/// masks), as `Buffer` is for tensors: a reference, so a checkpoint restores it in place.
+public final class RandomState {
+    /// The generator the layer draws from.
+    public var generator: RandomGenerator
+    /// A state holding `generator`.
+    public init(_ generator: RandomGenerator) { self.generator = generator }
+}

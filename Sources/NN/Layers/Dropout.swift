@@ -3,18 +3,25 @@
 public final class Dropout: Layer {
     public let probability: Float
     /// The generator the masks are drawn from (saved in checkpoints for exact resumption).
-    public var generator: RandomGenerator
+    public var generator: RandomGenerator {
+        get { randomState.generator }
+        set { randomState.generator = newValue }
+    }
+    private let randomState: RandomState
     public var isTraining = true
 
     /// Dropout with drop probability in [0, 1), masks drawn from a generator seeded with `seed`.
     public init(_ probability: Float, seed: UInt64 = 0xD209) {
         precondition(probability >= 0 && probability < 1, "Dropout: probability must be in [0, 1), got \(probability)")
         self.probability = probability
-        generator = RandomGenerator(seed: seed)
+        randomState = RandomState(RandomGenerator(seed: seed))
     }
+
+    /// The mask generator, unnamed: checkpoints store it under the layer's path.
+    public var ownRandomStates: [(name: String, state: RandomState)] { [("", randomState)] }
 
     public func callAsFunction(_ input: Tensor) -> Tensor {
         guard isTraining, probability > 0 else { return input }
-        return dropout(input, probability: probability, using: &generator)
+        return dropout(input, probability: probability, using: &randomState.generator)
     }
 }

@@ -11,6 +11,9 @@ public protocol Layer: AnyObject {
     var ownParameters: [(name: String, parameter: Parameter)] { get }
     /// Buffers owned directly by this layer ("running_mean", "running_var").
     var ownBuffers: [(name: String, buffer: Buffer)] { get }
+    /// Random generators owned directly by this layer, which checkpoints save so a resumed
+    /// run draws the same numbers; "" names a layer's only one by the layer's path.
+    var ownRandomStates: [(name: String, state: RandomState)] { get }
     /// Direct sub-layers, by name.
     var children: [(name: String, layer: any Layer)] { get }
 }
@@ -18,6 +21,7 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var ownParameters: [(name: String, parameter: Parameter)] { [] }
     public var ownBuffers: [(name: String, buffer: Buffer)] { [] }
+    public var ownRandomStates: [(name: String, state: RandomState)] { [] }
     public var children: [(name: String, layer: any Layer)] { [] }
 
     /// Every parameter of this layer and its sub-layers, named by path ("0.weight").
@@ -34,6 +38,19 @@ extension Layer {
         var result = ownBuffers
         for child in children {
             result += child.layer.namedBuffers.map { ("\(child.name).\($0.name)", $0.buffer) }
+        }
+        return result
+    }
+
+    /// Every random state of this layer and its sub-layers, named by path: "3" for the
+    /// unnamed one of a dropout at index 3, "3.noise" for one its layer names "noise"; ""
+    /// for the unnamed one of the layer itself.
+    public var namedRandomStates: [(name: String, state: RandomState)] {
+        var result = ownRandomStates
+        for child in children {
+            result += child.layer.namedRandomStates.map {
+                ($0.name.isEmpty ? child.name : "\(child.name).\($0.name)", $0.state)
+            }
         }
         return result
     }

@@ -5,7 +5,8 @@ import Foundation
 /// Layout: the model's parameters and buffers under their own names ("0.weight",
 /// "1.running_mean"), so `safetensors.torch.load_file` or NumPy read them directly;
 /// optimizer state under "optimizer.<i>.<kind>"; random generators as U64 [4] under
-/// "rng.data" and "rng.<layer path>"; everything else (epoch, learning rate, schedule
+/// "rng.data" (the trainer's) and "rng.<layer path>" (`Layer.namedRandomStates`: a
+/// dropout's is "rng.11"); everything else (epoch, learning rate, schedule
 /// state, standardization, the model's description) in `__metadata__`. Files are written
 /// atomically: a crash leaves the previous checkpoint intact.
 public enum Checkpoint {
@@ -33,8 +34,8 @@ public enum Checkpoint {
             metadata["standardization_mean"] = standardization.mean.map { "\($0)" }.joined(separator: ",")
             metadata["standardization_std"] = standardization.std.map { "\($0)" }.joined(separator: ",")
         }
-        for (path, layer) in dropoutLayers(model) {
-            tensors[rngPrefix + path] = StoredTensor(words(layer.generator), shape: [4])
+        for (name, state) in randomStates(model) {
+            tensors[name] = StoredTensor(words(state.generator), shape: [4])
         }
         if let trainer {
             for (name, tensor) in trainer.optimizer.state {
@@ -59,7 +60,7 @@ public enum Checkpoint {
     /// Loads the parameters and buffers saved in `url` into `model`, checking that every
     /// tensor is there with its shape and dtype and that nothing unknown is; returns the
     /// file (for its metadata). Nothing in `model` changes unless everything checks out.
-    /// Dropout generators are restored when the file has them; optimizer state and the data
+    /// Layers' generators (dropout's) are restored when the file has them; optimizer state and the data
     /// generator of a training checkpoint are allowed and ignored (see `resume`).
     @discardableResult
     public static func loadModel(from url: URL, into model: any Layer) throws -> SafeTensorsFile {
@@ -84,22 +85,20 @@ public enum Checkpoint {
                 throw CheckpointError.shapeMismatch(path: path, tensor: name, expected: expected[name]!, found: stored.shape)
             }
         }
-        let dropouts = dropoutLayers(model)
-        let known = Set(expected.keys).union(dropouts.map { rngPrefix + $0.path }).union([rngPrefix + "data"])
+        let states = randomStates(model)
+        let known = Set(expected.keys).union(states.map(\.name)).union([rngPrefix + "data"])
         for name in file.tensors.keys.sorted() where !known.contains(name) && !name.hasPrefix(optimizerPrefix) {
             throw CheckpointError.unexpectedTensor(path: path, name: name)
         }
-        var generators: [(Dropout, RandomGenerator)] = []
-        for (layerPath, layer) in dropouts {
-            if let stored = file.tensors[rngPrefix + layerPath] {
-                generators.append((layer, try generator(stored, name: rngPrefix + layerPath, path: path)))
-            }
+        var generators: [(RandomState, RandomGenerator)] = []
+        for (name, state) in states {
+            if let stored = file.tensors[name] { generators.append((state, try generator(stored, name: name, path: path))) }
         }
         return {
             // Validated above: every name is present as F32 with the model's shape.
             for (name, p) in parameters { p.value = Tensor(file.tensors[name]!.values(as: Float.self)!, shape: p.shape) }
             for (name, b) in buffers { b.value = Tensor(file.tensors[name]!.values(as: Float.self)!, shape: b.value.shape) }
-            for (layer, g) in generators { layer.generator = g }
+            for (state, g) in generators { state.generator = g }
         }
     }
 
@@ -211,14 +210,11 @@ public enum Checkpoint {
         return walk(model) + " [\(model.parameterCount) parameters]"
     }
 
-    static func dropoutLayers(_ model: any Layer) -> [(path: String, layer: Dropout)] {
-        var result: [(String, Dropout)] = []
-        func walk(_ layer: any Layer, _ path: String) {
-            if let dropout = layer as? Dropout { result.append((path.isEmpty ? "dropout" : path, dropout)) }
-            for child in layer.children { walk(child.layer, path.isEmpty ? child.name : "\(path).\(child.name)") }
-        }
-        walk(model, "")
-        return result
+    /// The model's random states under their tensor names: "rng." and the path. A model that
+    /// is itself a random layer (a lone Dropout) has an empty path; format 1 names its
+    /// generator "rng.dropout", kept so such files still load.
+    static func randomStates(_ model: any Layer) -> [(name: String, state: RandomState)] {
+        model.namedRandomStates.map { (rngPrefix + ($0.name.isEmpty ? "dropout" : $0.name), $0.state) }
     }
 
     static func words(_ g: RandomGenerator) -> [UInt64] {
