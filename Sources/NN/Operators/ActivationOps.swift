@@ -30,7 +30,7 @@ public func activation(_ x: Tensor, _ kind: ActivationKind, alpha: Float = 0) ->
     // lets x go (in W2, x is a batch norm output: 6.4 MB per step held for nothing).
     let cy = y.detached
     let cx = kind == .relu ? cy : x.detached
-    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
+    Tensor.record(&y, inputs: [x]) { g, grads in
         if let dx = grads[0] { ck_activation_backward(dx.pointer, g, cx.pointer, cy.pointer, n, k, alpha, dx.accumulateFlag) }
     }
     return y
@@ -62,10 +62,11 @@ public func prelu(_ x: Tensor, alpha: Tensor) -> Tensor {
     var y = Tensor.build(shape: x.shape) { out, _ in ck_prelu_forward(out, x.pointer, alpha.pointer, n, c, s) }
     let (cx, ca) = (x.detached, alpha.detached)
     Tensor.record(&y, inputs: [x, alpha]) { g, grads in
-        // The kernel writes both gradients; scratch stands in for one nobody needs.
+        // The kernel adds into both gradients; scratch stands in for one nobody needs.
         let scratchX = grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil
         let scratchA = grads[1] == nil ? TensorStorage(count: ca.count, repeating: 0) : nil
-        ck_prelu_backward(grads[0] ?? scratchX!.pointer, grads[1] ?? scratchA!.pointer,
+        ck_prelu_backward(grads[0]?.zeroedIfFirst(count: cx.count) ?? scratchX!.pointer,
+                          grads[1]?.zeroedIfFirst(count: ca.count) ?? scratchA!.pointer,
                           g, cx.pointer, ca.pointer, n, c, s)
     }
     return y
@@ -85,7 +86,7 @@ public func softmax(_ x: Tensor) -> Tensor {
     var y = Tensor.build(shape: x.shape) { out, _ in ck_softmax_forward(out, x.pointer, rows, cols) }
     let cy = y.detached
     Tensor.record(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_softmax_backward(dx, g, cy.pointer, rows, cols) }
+        if let dx = grads[0]?.zeroedIfFirst(count: cy.count) { ck_softmax_backward(dx, g, cy.pointer, rows, cols) }
     }
     return y
 }
@@ -96,7 +97,7 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
     var y = Tensor.build(shape: x.shape) { out, _ in ck_log_softmax_forward(out, x.pointer, rows, cols) }
     let cy = y.detached
     Tensor.record(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_log_softmax_backward(dx, g, cy.pointer, rows, cols) }
+        if let dx = grads[0]?.zeroedIfFirst(count: cy.count) { ck_log_softmax_backward(dx, g, cy.pointer, rows, cols) }
     }
     return y
 }

@@ -2,31 +2,6 @@ import CKernels
 import Foundation
 
 // Element-wise arithmetic, broadcasting a bias over a batch, reshapes and transposes.
-// Each op computes its forward into a new tensor and records a pullback that ADDS into
-// the input gradients it is handed (nil for inputs that need none); the bias and reshape
-// pullbacks write a first gradient instead (`recordWriting`, Autodiff.swift).
-
-/// `dst[i] += scale * src[i]` (the gradient of a copy, a sum or a scaled copy).
-@inline(__always)
-func accumulate(_ dst: UnsafeMutablePointer<Float>?, _ src: UnsafePointer<Float>, _ count: Int,
-                scale: Float = 1) {
-    guard let dst else { return }
-    if scale == 1 {
-        for i in 0..<count { dst[i] += src[i] }
-    } else {
-        for i in 0..<count { dst[i] += scale * src[i] }
-    }
-}
-
-/// `dst += src`, or a copy when `dst` holds no gradient yet.
-@inline(__always)
-func addOrCopy(_ dst: InputGradient, _ src: UnsafePointer<Float>, _ count: Int) {
-    if dst.accumulate {
-        accumulate(dst.pointer, src, count)
-    } else {
-        dst.pointer.update(from: src, count: count)
-    }
-}
 
 extension Tensor {
     @inline(__always)
@@ -43,8 +18,8 @@ extension Tensor {
             for i in 0..<n { out[i] = pa[i] + pb[i] }
         }
         record(&y, inputs: [a, b]) { g, grads in
-            accumulate(grads[0], g, n)
-            accumulate(grads[1], g, n)
+            grads[0]?.addOrWrite(g, count: n)
+            grads[1]?.addOrWrite(g, count: n)
         }
         return y
     }
@@ -58,8 +33,8 @@ extension Tensor {
             for i in 0..<n { out[i] = pa[i] - pb[i] }
         }
         record(&y, inputs: [a, b]) { g, grads in
-            accumulate(grads[0], g, n)
-            accumulate(grads[1], g, n, scale: -1)
+            grads[0]?.addOrWrite(g, count: n)
+            grads[1]?.addOrWrite(g, count: n, scale: -1)
         }
         return y
     }
@@ -74,8 +49,9 @@ extension Tensor {
         let (ca, cb) = (a.detached, b.detached)
         record(&y, inputs: [a, b]) { g, grads in
             let pa = ca.pointer, pb = cb.pointer
-            if let da = grads[0] { for i in 0..<ca.count { da[i] += g[i] * pb[i] } }
-            if let db = grads[1] { for i in 0..<ca.count { db[i] += g[i] * pa[i] } }
+            let n = ca.count
+            if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += g[i] * pb[i] } }
+            if let db = grads[1]?.zeroedIfFirst(count: n) { for i in 0..<n { db[i] += g[i] * pa[i] } }
         }
         return y
     }
@@ -90,8 +66,9 @@ extension Tensor {
         let (ca, cb) = (a.detached, b.detached)
         record(&y, inputs: [a, b]) { g, grads in
             let pa = ca.pointer, pb = cb.pointer
-            if let da = grads[0] { for i in 0..<ca.count { da[i] += g[i] / pb[i] } }
-            if let db = grads[1] { for i in 0..<ca.count { db[i] -= g[i] * pa[i] / (pb[i] * pb[i]) } }
+            let n = ca.count
+            if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += g[i] / pb[i] } }
+            if let db = grads[1]?.zeroedIfFirst(count: n) { for i in 0..<n { db[i] -= g[i] * pa[i] / (pb[i] * pb[i]) } }
         }
         return y
     }
@@ -103,7 +80,7 @@ extension Tensor {
             let pa = a.pointer
             for i in 0..<n { out[i] = pa[i] * s }
         }
-        record(&y, inputs: [a]) { g, grads in accumulate(grads[0], g, n, scale: s) }
+        record(&y, inputs: [a]) { g, grads in grads[0]?.addOrWrite(g, count: n, scale: s) }
         return y
     }
 
@@ -120,7 +97,7 @@ extension Tensor {
             let pa = a.pointer
             for i in 0..<n { out[i] = pa[i] + s }
         }
-        record(&y, inputs: [a]) { g, grads in accumulate(grads[0], g, n) }
+        record(&y, inputs: [a]) { g, grads in grads[0]?.addOrWrite(g, count: n) }
         return y
     }
 
@@ -145,8 +122,8 @@ extension Tensor {
         let s = count / max(n * c, 1)
         var y = Tensor(shape: shape, storage: storage.copy())
         ck_bias_add_forward(y.storage.pointer, bias.pointer, Int32(n), Int32(c), Int32(s))
-        Tensor.recordWriting(&y, inputs: [self, bias]) { g, grads in
-            if let dx = grads[0] { addOrCopy(dx, g, n * c * s) }
+        Tensor.record(&y, inputs: [self, bias]) { g, grads in
+            grads[0]?.addOrWrite(g, count: n * c * s)
             if let db = grads[1]?.zeroedIfFirst(count: c) { ck_bias_add_backward(db, g, Int32(n), Int32(c), Int32(s)) }
         }
         return y
@@ -167,8 +144,8 @@ extension Tensor {
                      "reshaped: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         var y = Tensor(shape: target, storage: storage)
         let n = count
-        Tensor.recordWriting(&y, inputs: [self]) { g, grads in
-            if let dx = grads[0] { addOrCopy(dx, g, n) }
+        Tensor.record(&y, inputs: [self]) { g, grads in
+            grads[0]?.addOrWrite(g, count: n)
         }
         return y
     }
@@ -189,7 +166,11 @@ extension Tensor {
         }
         Tensor.record(&y, inputs: [self]) { g, grads in
             guard let dx = grads[0] else { return }
-            for i in 0..<r { for j in 0..<c { dx[i * c + j] += g[j * r + i] } }
+            if dx.accumulate {
+                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] += g[j * r + i] } }
+            } else {
+                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] = g[j * r + i] } }
+            }
         }
         return y
     }
@@ -203,9 +184,10 @@ extension Tensor {
         newShape[0] = range.count
         let start = range.lowerBound * rowSize
         var y = Tensor.build(shape: newShape) { out, n in out.initialize(from: self.pointer + start, count: n) }
-        let n = y.count
+        let (n, total) = (y.count, count)
         Tensor.record(&y, inputs: [self]) { g, grads in
-            if let dx = grads[0] { accumulate(dx + start, g, n) }
+            // Only rows `range` get a gradient: the rest of dx is zero.
+            if let dx = grads[0]?.zeroedIfFirst(count: total) { addScaled(g, into: dx + start, count: n) }
         }
         return y
     }
@@ -239,7 +221,7 @@ extension Tensor {
             var offset = 0
             for (dp, width) in zip(grads, widths) {
                 if let dp {
-                    for o in 0..<outer { accumulate(dp + o * width, g + o * total + offset, width) }
+                    for o in 0..<outer { dp.advanced(by: o * width).addOrWrite(g + o * total + offset, count: width) }
                 }
                 offset += width
             }

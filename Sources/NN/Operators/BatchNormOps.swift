@@ -27,7 +27,7 @@ public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
             }
         }
         let (cx, cg) = (x.detached, gamma.detached)
-        Tensor.recordWriting(&y, inputs: [x, gamma, beta]) { g, grads in
+        Tensor.record(&y, inputs: [x, gamma, beta]) { g, grads in
             // The kernel writes all three; scratch stands in for those nobody needs.
             let scratch = (grads[0] == nil ? TensorStorage(uninitializedCount: cx.count) : nil,
                            grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
@@ -48,8 +48,9 @@ public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
         Tensor.record(&y, inputs: [x, gamma, beta]) { g, grads in
             let scratch = (grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil,
                            grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
-            ck_batchnorm_backward_inference(grads[0] ?? scratch.0!.pointer, grads[1] ?? scratch.1!.pointer,
-                                            grads[2] ?? scratch.1!.pointer + channels,
+            ck_batchnorm_backward_inference(grads[0]?.zeroedIfFirst(count: cx.count) ?? scratch.0!.pointer,
+                                            grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
+                                            grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
                                             g, cx.pointer, cg.pointer, rm.pointer, rv.pointer, n, c, s, epsilon)
         }
         return y

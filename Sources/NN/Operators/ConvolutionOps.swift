@@ -36,7 +36,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     let (cx, cw) = (x.detached, weight.detached)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     let (weightCount, biasCount) = (weight.count, weight.shape[0])
-    Tensor.recordWriting(&y, inputs: inputs) { g, grads in
+    Tensor.record(&y, inputs: inputs) { g, grads in
         var p = p
         Workspace.withFloats(workspaceCount) { workspace in
             if let dx = grads[0] { ck_conv2d_backward_data(dx.pointer, g, cw.pointer, workspace, &p, dx.accumulateFlag) }

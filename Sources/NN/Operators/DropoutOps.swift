@@ -10,7 +10,7 @@ public func dropout(_ x: Tensor, probability p: Float, using generator: inout Ra
     let keep = 1 / (1 - p)
     for i in 0..<n { mask.pointer[i] = generator.nextUnitFloat() < p ? 0 : keep }
     var y = Tensor.build(shape: x.shape) { out, n in ck_dropout_forward(out, x.pointer, mask.pointer, n) }
-    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
+    Tensor.record(&y, inputs: [x]) { g, grads in
         if let dx = grads[0] { ck_dropout_backward(dx.pointer, g, mask.pointer, n, dx.accumulateFlag) }
     }
     return y

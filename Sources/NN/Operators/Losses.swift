@@ -29,7 +29,7 @@ public func crossEntropy(logits: Tensor, labels: [Int32], reduction: Reduction =
     let scale: Float = reduction == .mean ? 1 / Float(rows) : 1
     var y = Tensor(scalar: reduction == .mean ? meanLoss : meanLoss * Float(rows))
     Tensor.record(&y, inputs: [logits]) { g, grads in
-        guard let dx = grads[0] else { return }
+        guard let dx = grads[0]?.zeroedIfFirst(count: rows * cols) else { return }
         labels.withUnsafeBufferPointer {
             ck_softmax_cross_entropy_backward(dx, probabilities.pointer, $0.baseAddress!, Int32(rows), Int32(cols), g[0] * scale)
         }
@@ -61,7 +61,7 @@ public func negativeLogLikelihood(logProbabilities x: Tensor, labels: [Int32],
     for i in 0..<rows { total -= Double(x.pointer[i * cols + Int(labels[i])]) }
     var y = Tensor(scalar: Float(total) * scale)
     Tensor.record(&y, inputs: [x]) { g, grads in
-        guard let dx = grads[0] else { return }
+        guard let dx = grads[0]?.zeroedIfFirst(count: rows * cols) else { return }
         for i in 0..<rows { dx[i * cols + Int(labels[i])] -= g[0] * scale }
     }
     return y
@@ -88,7 +88,7 @@ public func binaryCrossEntropy(probabilities p: Tensor, targets t: Tensor, reduc
     var y = Tensor(scalar: Float(total) * scale)
     let (cp, ct) = (p.detached, t.detached)
     Tensor.record(&y, inputs: [p]) { g, grads in
-        guard let dp = grads[0] else { return }
+        guard let dp = grads[0]?.zeroedIfFirst(count: n) else { return }
         let eps: Float = 1e-12  // keeps the gradient finite at p = 0 or 1
         for i in 0..<n {
             let (pi, ti) = (cp.pointer[i], ct.pointer[i])
@@ -112,7 +112,7 @@ public func binaryCrossEntropy(logits x: Tensor, targets t: Tensor, reduction: R
     var y = Tensor(scalar: Float(total) * scale)
     let (cx, ct) = (x.detached, t.detached)
     Tensor.record(&y, inputs: [x]) { g, grads in
-        guard let dx = grads[0] else { return }
+        guard let dx = grads[0]?.zeroedIfFirst(count: n) else { return }
         for i in 0..<n {
             let xi = cx.pointer[i]
             let s = xi >= 0 ? 1 / (1 + exp(-xi)) : exp(xi) / (1 + exp(xi))
@@ -131,7 +131,7 @@ public func l1Penalty(_ parameters: [Parameter], weight: Float = 1) -> Tensor {
         var term = Tensor(scalar: w.withUnsafeBufferPointer { $0.reduce(0) { $0 + abs($1) } } * weight)
         let cw = w.detached
         Tensor.record(&term, inputs: [w]) { g, grads in
-            guard let dw = grads[0] else { return }
+            guard let dw = grads[0]?.zeroedIfFirst(count: n) else { return }
             for i in 0..<n { let v = cw.pointer[i]; dw[i] += g[0] * weight * (v > 0 ? 1 : (v < 0 ? -1 : 0)) }
         }
         total = total.map { $0 + term } ?? term

@@ -13,7 +13,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
                  Int32(m), Int32(n), Int32(k), 1, 0)
     }
     let (ca, cb) = (a.detached, b.detached)
-    Tensor.recordWriting(&y, inputs: [a, b]) { g, grads in
+    Tensor.record(&y, inputs: [a, b]) { g, grads in
         // y = A B with A = op(a), B = op(b): dA = g B^T, dB = A^T g; then undo the op. A
         // first gradient is written (beta 0: BLAS ignores what C held), later ones added.
         if let da = grads[0] {

@@ -18,7 +18,11 @@ extension Tensor {
         Tensor.record(&y, inputs: [self]) { g, grads in
             guard let dx = grads[0] else { return }
             let gv = g[0]
-            for i in 0..<n { dx[i] += gv }
+            if dx.accumulate {
+                for i in 0..<n { dx.pointer[i] += gv }
+            } else {
+                dx.pointer.update(repeating: gv, count: n)
+            }
         }
         return y
     }
@@ -45,7 +49,7 @@ extension Tensor {
             }
         }
         Tensor.record(&y, inputs: [self]) { g, grads in
-            guard let dx = grads[0] else { return }
+            guard let dx = grads[0]?.zeroedIfFirst(count: outer * length * inner) else { return }
             for o in 0..<outer { for l in 0..<length { for i in 0..<inner {
                 dx[(o * length + l) * inner + i] += g[o * inner + i]
             } } }
