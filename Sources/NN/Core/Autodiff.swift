@@ -3,10 +3,12 @@ import CKernels
 /// Reverse-mode automatic differentiation.
 ///
 /// Every differentiable op that sees an input requiring gradients gives its result a
-/// `Node` (`Tensor.record`): the input nodes plus a pullback that turns the result's
-/// gradient into the inputs' gradients. `backward()` orders the graph topologically once (linear in the number of ops), runs the pullbacks
-/// in reverse, and then releases every non-leaf node so the graph and the tensors its
-/// closures captured are freed.
+/// `Node` (`Tensor.record`): the input nodes plus a pullback, a function named
+/// `<op>Backward` beside the op's forward (`conv2dBackward`, `matmulBackward`), that turns
+/// the result's gradient into the inputs' gradients. `backward()` orders the graph
+/// topologically once (linear in the number of ops), runs the pullbacks in reverse, and
+/// then releases every non-leaf node so the graph and the tensors its closures captured
+/// are freed.
 ///
 /// The gradient rule, for every pullback: it gets one `InputGradient` per input (nil for an
 /// input that needs no gradient). When its `accumulate` is false this is the first gradient
@@ -206,7 +208,7 @@ extension Tensor {
                 stack.append((parent, false))
             }
         }
-        addScaled(seed.pointer, into: root.gradientBuffer(), count: count)
+        seed.withUnsafePointer { addScaled($0, into: root.gradientBuffer(), count: count) }
         for node in order.reversed() {
             guard let pullback = node.pullback, let gradient = node.gradient else { continue }
             pullback(gradient.pointer, node.parentGradients())

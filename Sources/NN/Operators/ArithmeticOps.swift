@@ -12,75 +12,79 @@ extension Tensor {
     /// Element-wise sum of two tensors of the same shape.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("+", a, b)
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] + pb[i] } }
+        }
         let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] + pb[i] }
+        func addBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
+            grads[1]?.addOrWrite(dy, count: n)
         }
-        record(&y, inputs: [a, b]) { g, grads in
-            grads[0]?.addOrWrite(g, count: n)
-            grads[1]?.addOrWrite(g, count: n)
-        }
+        record(&y, inputs: [a, b], pullback: addBackward)
         return y
     }
 
     /// Element-wise difference of two tensors of the same shape.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("-", a, b)
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] - pb[i] } }
+        }
         let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] - pb[i] }
+        func subtractBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
+            grads[1]?.addOrWrite(dy, count: n, scale: -1)
         }
-        record(&y, inputs: [a, b]) { g, grads in
-            grads[0]?.addOrWrite(g, count: n)
-            grads[1]?.addOrWrite(g, count: n, scale: -1)
-        }
+        record(&y, inputs: [a, b], pullback: subtractBackward)
         return y
     }
 
     /// Element-wise (Hadamard) product of two tensors of the same shape.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("*", a, b)
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] * pb[i] }
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] * pb[i] } }
         }
-        let (ca, cb) = (a.detached, b.detached)
-        record(&y, inputs: [a, b]) { g, grads in
-            let pa = ca.pointer, pb = cb.pointer
-            let n = ca.count
-            if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += g[i] * pb[i] } }
-            if let db = grads[1]?.zeroedIfFirst(count: n) { for i in 0..<n { db[i] += g[i] * pa[i] } }
+        let (ca, cb, n) = (a.detached, b.detached, a.count)
+        func multiplyBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            withUnsafePointers(ca, cb) { pa, pb in
+                if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += dy[i] * pb[i] } }
+                if let db = grads[1]?.zeroedIfFirst(count: n) { for i in 0..<n { db[i] += dy[i] * pa[i] } }
+            }
         }
+        record(&y, inputs: [a, b], pullback: multiplyBackward)
         return y
     }
 
     /// Element-wise quotient of two tensors of the same shape.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("/", a, b)
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] / pb[i] }
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] / pb[i] } }
         }
-        let (ca, cb) = (a.detached, b.detached)
-        record(&y, inputs: [a, b]) { g, grads in
-            let pa = ca.pointer, pb = cb.pointer
-            let n = ca.count
-            if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += g[i] / pb[i] } }
-            if let db = grads[1]?.zeroedIfFirst(count: n) { for i in 0..<n { db[i] -= g[i] * pa[i] / (pb[i] * pb[i]) } }
+        let (ca, cb, n) = (a.detached, b.detached, a.count)
+        func divideBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            withUnsafePointers(ca, cb) { pa, pb in
+                if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += dy[i] / pb[i] } }
+                if let db = grads[1]?.zeroedIfFirst(count: n) {
+                    for i in 0..<n { db[i] -= dy[i] * pa[i] / (pb[i] * pb[i]) }
+                }
+            }
         }
+        record(&y, inputs: [a, b], pullback: divideBackward)
         return y
     }
 
     /// Every element multiplied by `s`.
     public static func * (a: Tensor, s: Float) -> Tensor {
-        let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer
-            for i in 0..<n { out[i] = pa[i] * s }
+        var y = a.withUnsafePointer { pa in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] * s } }
         }
-        record(&y, inputs: [a]) { g, grads in grads[0]?.addOrWrite(g, count: n, scale: s) }
+        let n = a.count
+        func scaleBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n, scale: s)
+        }
+        record(&y, inputs: [a], pullback: scaleBackward)
         return y
     }
 
@@ -92,12 +96,14 @@ extension Tensor {
 
     /// `s` added to every element.
     public static func + (a: Tensor, s: Float) -> Tensor {
-        let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer
-            for i in 0..<n { out[i] = pa[i] + s }
+        var y = a.withUnsafePointer { pa in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] + s } }
         }
-        record(&y, inputs: [a]) { g, grads in grads[0]?.addOrWrite(g, count: n) }
+        let n = a.count
+        func addScalarBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
+        }
+        record(&y, inputs: [a], pullback: addScalarBackward)
         return y
     }
 
@@ -120,12 +126,17 @@ extension Tensor {
                      "addingBias: bias shape \(bias.shape) does not match channel dimension of \(shape)")
         let (n, c) = (shape[0], shape[1])
         let s = count / max(n * c, 1)
-        var y = Tensor(shape: shape, storage: storage.copy())
-        ck_bias_add_forward(y.storage.pointer, bias.pointer, Int32(n), Int32(c), Int32(s))
-        Tensor.record(&y, inputs: [self, bias]) { g, grads in
-            grads[0]?.addOrWrite(g, count: n * c * s)
-            if let db = grads[1]?.zeroedIfFirst(count: c) { ck_bias_add_backward(db, g, Int32(n), Int32(c), Int32(s)) }
+        var y = Tensor.withUnsafePointers(self, bias) { px, pb in
+            Tensor.build(shape: shape) { out, count in
+                out.initialize(from: px, count: count)
+                ck_bias_add_forward(out, pb, Int32(n), Int32(c), Int32(s))
+            }
         }
+        func addingBiasBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n * c * s)
+            if let db = grads[1]?.zeroedIfFirst(count: c) { ck_bias_add_backward(db, dy, Int32(n), Int32(c), Int32(s)) }
+        }
+        Tensor.record(&y, inputs: [self, bias], pullback: addingBiasBackward)
         return y
     }
 
@@ -144,9 +155,10 @@ extension Tensor {
                      "reshaped: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         var y = Tensor(shape: target, storage: storage)
         let n = count
-        Tensor.record(&y, inputs: [self]) { g, grads in
-            grads[0]?.addOrWrite(g, count: n)
+        func reshapeBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
         }
+        Tensor.record(&y, inputs: [self], pullback: reshapeBackward)
         return y
     }
 
@@ -160,18 +172,20 @@ extension Tensor {
     public func transposed() -> Tensor {
         precondition(rank == 2, "transposed() needs a 2-D tensor, shape is \(shape)")
         let (r, c) = (shape[0], shape[1])
-        var y = Tensor.build(shape: [c, r]) { out, _ in
-            let p = self.pointer
-            for i in 0..<r { for j in 0..<c { out[j * r + i] = p[i * c + j] } }
-        }
-        Tensor.record(&y, inputs: [self]) { g, grads in
-            guard let dx = grads[0] else { return }
-            if dx.accumulate {
-                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] += g[j * r + i] } }
-            } else {
-                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] = g[j * r + i] } }
+        var y = withUnsafePointer { p in
+            Tensor.build(shape: [c, r]) { out, _ in
+                for i in 0..<r { for j in 0..<c { out[j * r + i] = p[i * c + j] } }
             }
         }
+        func transposeBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            guard let dx = grads[0] else { return }
+            if dx.accumulate {
+                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] += dy[j * r + i] } }
+            } else {
+                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] = dy[j * r + i] } }
+            }
+        }
+        Tensor.record(&y, inputs: [self], pullback: transposeBackward)
         return y
     }
 
@@ -183,12 +197,15 @@ extension Tensor {
         var newShape = shape
         newShape[0] = range.count
         let start = range.lowerBound * rowSize
-        var y = Tensor.build(shape: newShape) { out, n in out.initialize(from: self.pointer + start, count: n) }
-        let (n, total) = (y.count, count)
-        Tensor.record(&y, inputs: [self]) { g, grads in
-            // Only rows `range` get a gradient: the rest of dx is zero.
-            if let dx = grads[0]?.zeroedIfFirst(count: total) { addScaled(g, into: dx + start, count: n) }
+        var y = withUnsafePointer { p in
+            Tensor.build(shape: newShape) { out, n in out.initialize(from: p + start, count: n) }
         }
+        let (n, total) = (y.count, count)
+        func sliceBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            // Only rows `range` get a gradient: the rest of dx is zero.
+            if let dx = grads[0]?.zeroedIfFirst(count: total) { addScaled(dy, into: dx + start, count: n) }
+        }
+        Tensor.record(&y, inputs: [self], pullback: sliceBackward)
         return y
     }
 
@@ -212,20 +229,22 @@ extension Tensor {
         var y = build(shape: shape) { out, _ in
             var offset = 0
             for (part, width) in zip(parts, widths) {
-                let p = part.pointer
-                for o in 0..<outer { (out + o * total + offset).initialize(from: p + o * width, count: width) }
-                offset += width
-            }
-        }
-        record(&y, inputs: parts) { g, grads in
-            var offset = 0
-            for (dp, width) in zip(grads, widths) {
-                if let dp {
-                    for o in 0..<outer { dp.advanced(by: o * width).addOrWrite(g + o * total + offset, count: width) }
+                part.withUnsafePointer { p in
+                    for o in 0..<outer { (out + o * total + offset).initialize(from: p + o * width, count: width) }
                 }
                 offset += width
             }
         }
+        func concatenateBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            var offset = 0
+            for (dp, width) in zip(grads, widths) {
+                if let dp {
+                    for o in 0..<outer { dp.advanced(by: o * width).addOrWrite(dy + o * total + offset, count: width) }
+                }
+                offset += width
+            }
+        }
+        record(&y, inputs: parts, pullback: concatenateBackward)
         return y
     }
 }
