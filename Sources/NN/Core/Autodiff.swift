@@ -215,8 +215,7 @@ extension Tensor {
             // Every consumer of this node came earlier in the reverse order, so its gradient
             // is complete and used up: free it and what its pullback captured (the forward
             // activations) now rather than after the whole pass. This bounds the peak to
-            // the activations not yet visited plus the gradients in flight (W2's training
-            // peak fell by about 40 MB).
+            // the activations not yet visited plus the gradients in flight.
             if !node.isLeaf {
                 node.pullback = nil
                 node.parents = []

@@ -22,9 +22,8 @@ final class PooledStorage<Element> {
 /// (copy-on-write).
 typealias TensorStorage = PooledStorage<Float>
 
-/// Int32 storage for what an op saves for its backward pass (max pooling's argmax): a
-/// Swift array of that size was allocated and zero-filled on every call (W2: 2 MB a step
-/// on the main thread).
+/// Int32 storage for what an op saves for its backward pass (max pooling's argmax), from
+/// the pool like tensors rather than a Swift array allocated and zero-filled per call.
 typealias IndexStorage = PooledStorage<Int32>
 
 extension PooledStorage where Element == Float {
