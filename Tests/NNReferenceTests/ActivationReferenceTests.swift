@@ -12,10 +12,10 @@ final class ActivationReferenceTests: XCTestCase {
     func testBackwardMatchesFiniteDifferences() {
         var rng = SeededGenerator(seed: 11)
         for kind in Self.allKinds {
-            let x = ElementwiseGradientCheck.awayFromZero(40, using: &rng)
+            let x = FiniteDifferences.awayFromZero(40, using: &rng)
             let r = randomFloats(x.count, using: &rng)
-            let numeric = ElementwiseGradientCheck.gradient(at: x) {
-                ElementwiseGradientCheck.dot(referenceActivationForward($0, kind), r)
+            let numeric = FiniteDifferences.gradient(at: x) {
+                FiniteDifferences.dot(referenceActivationForward($0, kind), r)
             }
             let analytic = referenceActivationBackward(dy: r, x: x, kind)
             assertClose(numeric, analytic, .finiteDifference, "reference \(kind) backward vs finite differences",
@@ -62,16 +62,16 @@ final class ActivationReferenceTests: XCTestCase {
     func testPReLUBackwardMatchesFiniteDifferences() {
         var rng = SeededGenerator(seed: 12)
         let (n, c, s) = (2, 3, 4)
-        let x = ElementwiseGradientCheck.awayFromZero(n * c * s, using: &rng)
+        let x = FiniteDifferences.awayFromZero(n * c * s, using: &rng)
         let alpha = randomFloats(c, in: 0...0.5, using: &rng)
         let r = randomFloats(x.count, using: &rng)
         let (dx, dalpha) = referencePReLUBackward(dy: r, x: x, alpha: alpha, n: n, c: c, s: s)
-        let numericDx = ElementwiseGradientCheck.gradient(at: x) {
-            ElementwiseGradientCheck.dot(referencePReLUForward($0, alpha: alpha, n: n, c: c, s: s), r)
+        let numericDx = FiniteDifferences.gradient(at: x) {
+            FiniteDifferences.dot(referencePReLUForward($0, alpha: alpha, n: n, c: c, s: s), r)
         }
         assertClose(numericDx, dx, .finiteDifference, "reference prelu dx vs finite differences", shape: [n, c, s])
-        let numericDalpha = ElementwiseGradientCheck.gradient(at: alpha) {
-            ElementwiseGradientCheck.dot(referencePReLUForward(x, alpha: $0, n: n, c: c, s: s), r)
+        let numericDalpha = FiniteDifferences.gradient(at: alpha) {
+            FiniteDifferences.dot(referencePReLUForward(x, alpha: $0, n: n, c: c, s: s), r)
         }
         assertClose(numericDalpha, dalpha, .finiteDifference, "reference prelu dalpha vs finite differences",
                     shape: [c])

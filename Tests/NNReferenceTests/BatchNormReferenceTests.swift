@@ -140,11 +140,11 @@ final class BatchNormReferenceTests: XCTestCase {
                                                n: n, c: c, s: s)
             let shape = "(\(n),\(c),\(s))"
             // The batch statistics move with x, so this checks the full dx, not just gamma * invstd * dy.
-            assertClose(numericalGradient(at: x, r: r, h: 1e-2) { forward($0, gamma, beta) }, g.dx,
+            assertClose(FiniteDifferences.gradient(at: x, weightedBy: r, h: 1e-2) { forward($0, gamma, beta) }, g.dx,
                         .finiteDifference, "batch norm training dx vs FD \(shape)", shape: [n, c, s])
-            assertClose(numericalGradient(at: gamma, r: r, h: 1e-2) { forward(x, $0, beta) }, g.dgamma,
+            assertClose(FiniteDifferences.gradient(at: gamma, weightedBy: r, h: 1e-2) { forward(x, $0, beta) }, g.dgamma,
                         .finiteDifference, "batch norm training dgamma vs FD \(shape)", shape: [c])
-            assertClose(numericalGradient(at: beta, r: r, h: 1e-2) { forward(x, gamma, $0) }, g.dbeta,
+            assertClose(FiniteDifferences.gradient(at: beta, weightedBy: r, h: 1e-2) { forward(x, gamma, $0) }, g.dbeta,
                         .finiteDifference, "batch norm training dbeta vs FD \(shape)", shape: [c])
         }
     }
@@ -166,32 +166,12 @@ final class BatchNormReferenceTests: XCTestCase {
             let g = referenceBatchNormInferenceBackward(dy: r, x: x, gamma: gamma, runningMean: runningMean,
                                                         runningVar: runningVar, n: n, c: c, s: s, eps: eps)
             let shape = "(\(n),\(c),\(s))"
-            assertClose(numericalGradient(at: x, r: r, h: 1e-2) { forward($0, gamma, beta) }, g.dx,
+            assertClose(FiniteDifferences.gradient(at: x, weightedBy: r, h: 1e-2) { forward($0, gamma, beta) }, g.dx,
                         .finiteDifference, "batch norm inference dx vs FD \(shape)", shape: [n, c, s])
-            assertClose(numericalGradient(at: gamma, r: r, h: 1e-2) { forward(x, $0, beta) }, g.dgamma,
+            assertClose(FiniteDifferences.gradient(at: gamma, weightedBy: r, h: 1e-2) { forward(x, $0, beta) }, g.dgamma,
                         .finiteDifference, "batch norm inference dgamma vs FD \(shape)", shape: [c])
-            assertClose(numericalGradient(at: beta, r: r, h: 1e-2) { forward(x, gamma, $0) }, g.dbeta,
+            assertClose(FiniteDifferences.gradient(at: beta, weightedBy: r, h: 1e-2) { forward(x, gamma, $0) }, g.dbeta,
                         .finiteDifference, "batch norm inference dbeta vs FD \(shape)", shape: [c])
         }
-    }
-}
-
-/// Central differences of the scalar loss sum(f(v) * r), accumulated in Double, with the
-/// step actually taken in Float as the divisor.
-private func numericalGradient(at v: [Float], r: [Float], h: Float, _ f: ([Float]) -> [Float]) -> [Float] {
-    func loss(_ v: [Float]) -> Double {
-        let y = f(v)
-        precondition(y.count == r.count, "finite differences: f gives \(y.count) values, r has \(r.count)")
-        return zip(y, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-    }
-    var probe = v
-    return v.indices.map { i in
-        let plus = v[i] + h, minus = v[i] - h
-        probe[i] = plus
-        let lossPlus = loss(probe)
-        probe[i] = minus
-        let lossMinus = loss(probe)
-        probe[i] = v[i]
-        return Float((lossPlus - lossMinus) / (Double(plus) - Double(minus)))
     }
 }

@@ -106,27 +106,18 @@ final class ConvReferenceTests: XCTestCase {
             let filter = randomFloats(g.filterCount, using: &rng)
             let bias = randomFloats(g.oc, using: &rng)
             let r = randomFloats(g.outputCount, using: &rng)
-            func loss(_ x: [Float], _ filter: [Float], _ bias: [Float]) -> Double {
-                zip(referenceConv2DForward(x: x, filter: filter, bias: bias, g), r)
-                    .reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            }
-            func centralDifferences(of values: [Float], _ evaluate: ([Float]) -> Double) -> [Float] {
-                (0..<values.count).map { i in
-                    var plus = values, minus = values
-                    plus[i] += h
-                    minus[i] -= h
-                    return Float((evaluate(plus) - evaluate(minus)) / Double(plus[i] - minus[i]))
-                }
+            func forward(_ x: [Float], _ filter: [Float], _ bias: [Float]) -> [Float] {
+                referenceConv2DForward(x: x, filter: filter, bias: bias, g)
             }
             let dx = referenceConv2DBackwardData(dy: r, filter: filter, g)
             let (dfilter, dbias) = referenceConv2DBackwardFilter(dy: r, x: x, g)
-            assertClose(centralDifferences(of: x) { loss($0, filter, bias) }, dx,
+            assertClose(FiniteDifferences.gradient(at: x, weightedBy: r, h: h) { forward($0, filter, bias) }, dx,
                         .finiteDifference, "reference conv2d backward-data vs FD \(g)",
                         shape: [g.n, g.c, g.h, g.w])
-            assertClose(centralDifferences(of: filter) { loss(x, $0, bias) }, dfilter,
+            assertClose(FiniteDifferences.gradient(at: filter, weightedBy: r, h: h) { forward(x, $0, bias) }, dfilter,
                         .finiteDifference, "reference conv2d backward-filter vs FD \(g)",
                         shape: [g.oc, g.c, g.kh, g.kw])
-            assertClose(centralDifferences(of: bias) { loss(x, filter, $0) }, dbias,
+            assertClose(FiniteDifferences.gradient(at: bias, weightedBy: r, h: h) { forward(x, filter, $0) }, dbias,
                         .finiteDifference, "reference conv2d backward-bias vs FD \(g)",
                         shape: [g.oc])
         }

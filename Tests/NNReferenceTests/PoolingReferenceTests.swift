@@ -108,7 +108,7 @@ final class PoolingReferenceTests: XCTestCase {
             let r = randomFloats(g.outputCount, using: &rng)
             let argmax = referenceMaxPool2DForward(x: x, geometry: g).argmax
             let analytic = referenceMaxPool2DBackward(dy: r, argmax: argmax, geometry: g)
-            let numeric = numericalGradient(at: x, r: r, h: h) { referenceMaxPool2DForward(x: $0, geometry: g).y }
+            let numeric = FiniteDifferences.gradient(at: x, weightedBy: r, h: h) { referenceMaxPool2DForward(x: $0, geometry: g).y }
             assertClose(numeric, analytic, .finiteDifference, "max pool backward vs FD \(g)", shape: g.inputShape)
         }
     }
@@ -120,7 +120,7 @@ final class PoolingReferenceTests: XCTestCase {
                 let x = randomFloats(g.inputCount, using: &rng)
                 let r = randomFloats(g.outputCount, using: &rng)
                 let analytic = referenceAvgPool2DBackward(dy: r, geometry: g, countIncludePad: includePad)
-                let numeric = numericalGradient(at: x, r: r, h: 1e-2) {
+                let numeric = FiniteDifferences.gradient(at: x, weightedBy: r, h: 1e-2) {
                     referenceAvgPool2DForward(x: $0, geometry: g, countIncludePad: includePad)
                 }
                 assertClose(numeric, analytic, .finiteDifference,
@@ -135,29 +135,9 @@ final class PoolingReferenceTests: XCTestCase {
         let x = randomFloats(n * c * hw, using: &rng)
         let r = randomFloats(n * c, using: &rng)
         let analytic = referenceGlobalAvgPoolBackward(dy: r, n: n, c: c, hw: hw)
-        let numeric = numericalGradient(at: x, r: r, h: 1e-2) {
+        let numeric = FiniteDifferences.gradient(at: x, weightedBy: r, h: 1e-2) {
             referenceGlobalAvgPoolForward(x: $0, n: n, c: c, hw: hw)
         }
         assertClose(numeric, analytic, .finiteDifference, "global avg pool backward vs FD", shape: [n, c, hw])
-    }
-}
-
-/// Central differences of the scalar loss sum(f(x) * r), accumulated in Double, with the
-/// step actually taken in Float as the divisor.
-private func numericalGradient(at x: [Float], r: [Float], h: Float, _ f: ([Float]) -> [Float]) -> [Float] {
-    func loss(_ x: [Float]) -> Double {
-        let y = f(x)
-        precondition(y.count == r.count, "finite differences: f gives \(y.count) values, r has \(r.count)")
-        return zip(y, r).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-    }
-    var probe = x
-    return x.indices.map { i in
-        let plus = x[i] + h, minus = x[i] - h
-        probe[i] = plus
-        let lossPlus = loss(probe)
-        probe[i] = minus
-        let lossMinus = loss(probe)
-        probe[i] = x[i]
-        return Float((lossPlus - lossMinus) / (Double(plus) - Double(minus)))
     }
 }

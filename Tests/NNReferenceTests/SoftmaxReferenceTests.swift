@@ -37,15 +37,15 @@ final class SoftmaxReferenceTests: XCTestCase {
             let r = randomFloats(rows * cols, using: &rng)
 
             let y = referenceSoftmaxForward(x, rows: rows, cols: cols)
-            let numericSoftmax = ElementwiseGradientCheck.gradient(at: x) {
-                ElementwiseGradientCheck.dot(referenceSoftmaxForward($0, rows: rows, cols: cols), r)
+            let numericSoftmax = FiniteDifferences.gradient(at: x) {
+                FiniteDifferences.dot(referenceSoftmaxForward($0, rows: rows, cols: cols), r)
             }
             assertClose(numericSoftmax, referenceSoftmaxBackward(dy: r, y: y, rows: rows, cols: cols),
                         .finiteDifference, "reference softmax backward vs finite differences", shape: [rows, cols])
 
             let logY = referenceLogSoftmaxForward(x, rows: rows, cols: cols)
-            let numericLog = ElementwiseGradientCheck.gradient(at: x) {
-                ElementwiseGradientCheck.dot(referenceLogSoftmaxForward($0, rows: rows, cols: cols), r)
+            let numericLog = FiniteDifferences.gradient(at: x) {
+                FiniteDifferences.dot(referenceLogSoftmaxForward($0, rows: rows, cols: cols), r)
             }
             assertClose(numericLog, referenceLogSoftmaxBackward(dy: r, y: logY, rows: rows, cols: cols),
                         .finiteDifference, "reference log-softmax backward vs finite differences",
@@ -53,7 +53,7 @@ final class SoftmaxReferenceTests: XCTestCase {
 
             let labels = (0..<rows).map { _ in Int.random(in: 0..<cols, using: &rng) }
             let probs = referenceSoftmaxCrossEntropyForward(logits: x, labels: labels, rows: rows, cols: cols).probs
-            let numericCE = ElementwiseGradientCheck.gradient(at: x) {
+            let numericCE = FiniteDifferences.gradient(at: x) {
                 Double(referenceSoftmaxCrossEntropyForward(logits: $0, labels: labels, rows: rows, cols: cols).loss)
             }
             // The mean loss: dloss/dlogits = (probs - onehot) / rows.

@@ -88,6 +88,23 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    /// Each op that writes a first gradient in Swift, applied twice to the same input: the
+    /// first pullback to run writes dx and the second must add to it.
+    func testCoreOpsWriteTheFirstGradientAndAddTheSecond() {
+        let a = randomTensor([3, 4], seed: 1), b = randomTensor([3, 4], seed: 2)
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("+", { $0 + b }), ("-", { b - $0 }), ("scale", { $0 * 0.7 }), ("+ scalar", { $0 + 2 }),
+            ("addingBias", { $0.addingBias(Tensor([1, 2, 3, 4], shape: [4])) }),
+            ("reshape", { $0.reshaped(to: [2, 6]).reshaped(to: [3, 4]) }),
+            ("transpose", { $0.transposed().transposed() * b }),
+            ("sum", { $0.sum() }), ("slice", { $0.slice(batch: 1..<3) }),
+            ("concatenate", { Tensor.concatenate([$0, $0 * b], alongAxis: 1) }),
+        ]
+        for (name, f) in ops {
+            checkGradients("\(name)(x) * 2 + \(name)(x)", inputs: [a]) { f($0[0]) * 2 + f($0[0]) }
+        }
+    }
+
     func testGradientsAccumulateAndGraphIsReleased() {
         let x = Tensor([1, 2, 3], shape: [3]).requiringGradient()
         (x * x).sum().backward()
@@ -100,12 +117,12 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(y.gradient?.scalars, [5])
     }
 
-    /// Ops recorded with `recordWriting` write the first gradient to reach a tensor into an
-    /// unzeroed buffer (NaN here) and add the later ones.
+    /// Ops write the first gradient to reach a tensor into an unzeroed buffer (NaN here)
+    /// and add the later ones.
     func testFirstGradientsAreWrittenAndLaterOnesAdded() {
         GradientMode.$poisonsFirstGradients.withValue(true) {
             let x = Tensor([1, -2, 3, 4], shape: [2, 2]).requiringGradient()
-            // h reaches the loss through a writing op (reshape) and an adding one (* 2).
+            // h reaches the loss through two ops: the first to run writes dh, the second adds.
             let h = relu(x)
             (h.reshaped(to: [4]).sum() + (h * 2).sum()).backward()
             XCTAssertEqual(x.gradient?.scalars, [3, 0, 3, 3])

@@ -3,20 +3,24 @@ import CKernels
 /// Reverse-mode automatic differentiation.
 ///
 /// Every differentiable op that sees an input requiring gradients gives its result a
-/// `Node`: the input nodes plus a pullback closure that, given the result's gradient,
-/// ADDS the inputs' gradients into their buffers (the kernels' backward convention).
-/// `backward()` orders the graph topologically once (linear in the number of ops), runs
-/// the pullbacks in reverse, and then releases every non-leaf node so the graph and the
-/// tensors its closures captured are freed.
+/// `Node` (`Tensor.record`): the input nodes plus a pullback, a function named
+/// `<op>Backward` beside the op's forward (`conv2dBackward`, `matmulBackward`), that turns
+/// the result's gradient into the inputs' gradients. `backward()` orders the graph
+/// topologically once (linear in the number of ops), runs the pullbacks in reverse, and
+/// then releases every non-leaf node so the graph and the tensors its closures captured
+/// are freed.
 ///
-/// The first gradient to reach a tensor need not be added to zeros: an op recorded with
-/// `recordWriting` gets each input's buffer with a flag saying whether it already holds a
-/// gradient, and WRITES a buffer that does not (as PyTorch's autograd assigns the first
-/// gradient and sums the rest). Its buffer is then never zero-filled: W2's training step
-/// zeroed ~30 MB a step before, 0.85-0.9 ms at 1 and at 2 threads alike (memory-bound),
-/// and the kernels then read those zeros back. Writing instead, the step's kernel time fell
-/// 2.6% at one thread and 3.7% at two (`perf probe` of 300 steps; the writes themselves now
-/// take the cache misses the zeroing took). Ops recorded with `record` get zeroed buffers.
+/// The gradient rule, for every pullback: it gets one `InputGradient` per input (nil for an
+/// input that needs no gradient). When its `accumulate` is false this is the first gradient
+/// to reach that input: the buffer holds no values and the pullback must WRITE every
+/// element of it. When `accumulate` is true the buffer holds the gradients of the input's
+/// other uses and the pullback must ADD into it. A pullback that can only add (a kernel
+/// without an `accumulate` argument, a scatter) calls `zeroedIfFirst(count:)` first; one
+/// that can write cheaply writes (`addOrWrite`, the kernels' `accumulate` = 0, GEMM's
+/// beta 0), which saves zero-filling a buffer and reading the zeros back, as PyTorch's
+/// autograd assigns a first gradient and sums the rest (measured in docs/performance.md).
+/// An input used twice by one op (x * x) gets its buffer zeroed and marked `accumulate` in
+/// both slots, so the order in which the pullback fills them does not matter.
 
 /// Whether ops record the graph; off inside `withoutGradient`.
 public enum GradientMode {
@@ -35,7 +39,17 @@ public func withoutGradient<R>(_ body: () throws -> R) rethrows -> R {
     try GradientMode.$isEnabled.withValue(false, operation: body)
 }
 
-/// An input's gradient buffer as a `recordWriting` pullback receives it.
+/// `dst[i] += scale * src[i]` for `count` elements.
+@inline(__always)
+func addScaled(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1) {
+    if scale == 1 {
+        for i in 0..<count { dst[i] += src[i] }
+    } else {
+        for i in 0..<count { dst[i] += scale * src[i] }
+    }
+}
+
+/// An input's gradient buffer as a pullback receives it (the rule is at the top of this file).
 struct InputGradient {
     let pointer: UnsafeMutablePointer<Float>
     /// True when the buffer already holds a gradient, which the pullback must add to;
@@ -52,6 +66,25 @@ struct InputGradient {
         if !accumulate { ck_fill(pointer, 0, count) }
         return pointer
     }
+
+    /// `scale * src` written into the first `count` elements, or added to them when the
+    /// buffer already holds a gradient (the gradient of a copy, a sum or a scaled copy).
+    @inline(__always)
+    func addOrWrite(_ src: UnsafePointer<Float>, count: Int, scale: Float = 1) {
+        if accumulate {
+            addScaled(src, into: pointer, count: count, scale: scale)
+        } else if scale == 1 {
+            pointer.update(from: src, count: count)
+        } else {
+            for i in 0..<count { pointer[i] = scale * src[i] }
+        }
+    }
+
+    /// The same buffer from element `offset` on, for a pullback that fills an input's
+    /// gradient in pieces (every piece written or added under the same rule).
+    func advanced(by offset: Int) -> InputGradient {
+        InputGradient(pointer: pointer + offset, accumulate: accumulate)
+    }
 }
 
 /// A vertex of the autodiff graph.
@@ -61,11 +94,9 @@ final class Node {
     /// Leaves (parameters, `requiringGradient()` inputs) keep their gradient after backward.
     let isLeaf: Bool
     var parents: [Node]
-    /// Adds (or writes, see `InputGradient`) the parents' gradients given this node's
-    /// gradient; `parentGradients[i]` is the buffer of `parents[i]`.
+    /// Writes or adds the parents' gradients given this node's gradient;
+    /// `parentGradients[i]` is the buffer of `parents[i]`.
     var pullback: ((_ gradient: UnsafePointer<Float>, _ parentGradients: [InputGradient]) -> Void)?
-    /// Whether the pullback writes a parent's first gradient (else it adds into zeros).
-    let writesFirstGradients: Bool
     /// Allocated the first time a gradient reaches this node.
     private(set) var gradient: TensorStorage?
 
@@ -74,16 +105,14 @@ final class Node {
         count = Tensor.elementCount(shape)
         isLeaf = true
         parents = []
-        writesFirstGradients = false
     }
 
-    init(shape: [Int], parents: [Node], writesFirstGradients: Bool,
+    init(shape: [Int], parents: [Node],
          pullback: @escaping (UnsafePointer<Float>, [InputGradient]) -> Void) {
         self.shape = shape
         count = Tensor.elementCount(shape)
         isLeaf = false
         self.parents = parents
-        self.writesFirstGradients = writesFirstGradients
         self.pullback = pullback
     }
 
@@ -96,11 +125,10 @@ final class Node {
     }
 
     /// The parents' gradient buffers for this node's pullback. A parent no gradient has
-    /// reached yet gets a buffer that is not zeroed when the pullback writes first
-    /// gradients, unless it is a parent twice (y = x * x: the pullback writes one slot and
-    /// adds the other, so both must start from zero).
+    /// reached yet gets a buffer that is not zeroed, unless it is a parent twice (y = x * x:
+    /// the pullback would write one slot and add the other, so both start from zero).
     func parentGradients() -> [InputGradient] {
-        let writes = writesFirstGradients && Set(parents.map(ObjectIdentifier.init)).count == parents.count
+        let writes = parents.count < 2 || Set(parents.map(ObjectIdentifier.init)).count == parents.count
         let poison = writes && GradientMode.poisonsFirstGradients
         return parents.map { parent in
             if writes && parent.gradient == nil {
@@ -130,33 +158,12 @@ final class Node {
 
 extension Tensor {
     /// Gives `result` a graph node when gradients are recorded and any of `inputs` requires
-    /// them. `pullback(gradient, inputGradients)` must ADD into each non-nil input buffer;
-    /// an input that needs no gradient gets `nil`, so the op can skip that work.
-
+    /// them. `pullback(gradient, inputGradients)` writes or adds each non-nil input buffer
+    /// as the rule at the top of this file says; an input that needs no gradient gets `nil`,
+    /// so the op can skip that work.
     static func record(
         _ result: inout Tensor, inputs: [Tensor],
-        pullback: @escaping (_ gradient: UnsafePointer<Float>,
-                             _ inputGradients: [UnsafeMutablePointer<Float>?]) -> Void
-    ) {
-        recordNode(&result, inputs: inputs, writesFirstGradients: false) { gradient, inputGradients in
-            pullback(gradient, inputGradients.map { $0?.pointer })
-        }
-    }
-
-    /// As `record`, for a pullback that WRITES an input's gradient when
-    /// `inputGradients[i].accumulate` is false (the first gradient to reach that input; its
-    /// buffer holds no values) and adds into it otherwise. Every element of such a buffer
-    /// must be written; `zeroedIfFirst` gives an input the pullback can only add into.
-    static func recordWriting(
-        _ result: inout Tensor, inputs: [Tensor],
         pullback: @escaping (_ gradient: UnsafePointer<Float>, _ inputGradients: [InputGradient?]) -> Void
-    ) {
-        recordNode(&result, inputs: inputs, writesFirstGradients: true, pullback: pullback)
-    }
-
-    private static func recordNode(
-        _ result: inout Tensor, inputs: [Tensor], writesFirstGradients: Bool,
-        pullback: @escaping (UnsafePointer<Float>, [InputGradient?]) -> Void
     ) {
         guard GradientMode.isEnabled else { return }
         var parents: [Node] = []
@@ -170,8 +177,7 @@ extension Tensor {
             }
         }
         guard !parents.isEmpty else { return }
-        result.node = Node(shape: result.shape, parents: parents, writesFirstGradients: writesFirstGradients) {
-            gradient, parentGradients in
+        result.node = Node(shape: result.shape, parents: parents) { gradient, parentGradients in
             pullback(gradient, slots.map { $0 < 0 ? nil : parentGradients[$0] })
         }
     }
@@ -202,15 +208,14 @@ extension Tensor {
                 stack.append((parent, false))
             }
         }
-        accumulate(root.gradientBuffer(), seed.pointer, count)
+        seed.withUnsafePointer { addScaled($0, into: root.gradientBuffer(), count: count) }
         for node in order.reversed() {
             guard let pullback = node.pullback, let gradient = node.gradient else { continue }
             pullback(gradient.pointer, node.parentGradients())
             // Every consumer of this node came earlier in the reverse order, so its gradient
             // is complete and used up: free it and what its pullback captured (the forward
             // activations) now rather than after the whole pass. This bounds the peak to
-            // the activations not yet visited plus the gradients in flight (W2's training
-            // peak fell by about 40 MB).
+            // the activations not yet visited plus the gradients in flight.
             if !node.isLeaf {
                 node.pullback = nil
                 node.parents = []

@@ -4,9 +4,9 @@ import Synchronization
 /// re-allocates the same activation and gradient sizes every step, reuses them.
 ///
 /// Why not just malloc: glibc serves these sizes from its heap once its dynamic mmap
-/// threshold has risen, and fragmentation there kept W2's training peak at 320 MB for
-/// about 45 MB of live tensors (VmHWM, batch 64); making glibc give memory back instead
-/// (a low trim or mmap threshold) cost 10x the page faults and halved the step rate.
+/// threshold has risen, and fragmentation there kept a training run's peak several times
+/// its live tensors; making glibc give memory back instead (a low trim or mmap threshold)
+/// multiplied the page faults and slowed every step (figures in docs/performance.md).
 /// Exact-size reuse has neither problem: after the first step no buffer is faulted in
 /// again, and what is held is at most each size's high-water mark.
 ///

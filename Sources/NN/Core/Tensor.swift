@@ -22,9 +22,8 @@ final class PooledStorage<Element> {
 /// (copy-on-write).
 typealias TensorStorage = PooledStorage<Float>
 
-/// Int32 storage for what an op saves for its backward pass (max pooling's argmax): a
-/// Swift array of that size was allocated and zero-filled on every call (W2: 2 MB a step
-/// on the main thread).
+/// Int32 storage for what an op saves for its backward pass (max pooling's argmax), from
+/// the pool like tensors rather than a Swift array allocated and zero-filled per call.
 typealias IndexStorage = PooledStorage<Int32>
 
 extension PooledStorage where Element == Float {
@@ -145,8 +144,32 @@ public struct Tensor {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
-    /// Read-only pointer to the elements for kernels (valid while `self` is alive).
-    var pointer: UnsafePointer<Float> { UnsafePointer(storage.pointer) }
+    /// Calls `body` with a read-only pointer to the elements, for a kernel; the pointer is
+    /// valid only inside `body`. There is no pointer property: Swift may end a tensor's
+    /// lifetime right after its last use, so a pointer kept outside a closure could outlive
+    /// the storage it points into. Take it once per kernel call, not per element.
+    @inline(__always)
+    func withUnsafePointer<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        // `self`, and so `storage`, stays alive for the whole call.
+        try body(UnsafePointer(storage.pointer))
+    }
+
+    /// `withUnsafePointer` of two tensors at once.
+    @inline(__always)
+    static func withUnsafePointers<R>(
+        _ a: Tensor, _ b: Tensor, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) throws -> R
+    ) rethrows -> R {
+        try a.withUnsafePointer { pa in try b.withUnsafePointer { pb in try body(pa, pb) } }
+    }
+
+    /// `withUnsafePointer` of three tensors at once.
+    @inline(__always)
+    static func withUnsafePointers<R>(
+        _ a: Tensor, _ b: Tensor, _ c: Tensor,
+        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) throws -> R
+    ) rethrows -> R {
+        try withUnsafePointers(a, b) { pa, pb in try c.withUnsafePointer { pc in try body(pa, pb, pc) } }
+    }
 
     /// The element at a multi-dimensional index.
     public subscript(_ index: Int...) -> Float {
@@ -176,6 +199,15 @@ public struct Tensor {
     public var gradient: Tensor? {
         guard let node, node.isLeaf else { return nil }
         return node.gradientTensor()
+    }
+}
+
+extension Optional where Wrapped == Tensor {
+    /// `withUnsafePointer` of an optional tensor (an optional bias): nil when there is none.
+    @inline(__always)
+    func withUnsafePointer<R>(_ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+        guard let tensor = self else { return try body(nil) }
+        return try tensor.withUnsafePointer { try body($0) }
     }
 }
 

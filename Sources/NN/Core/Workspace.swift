@@ -3,11 +3,11 @@ import Synchronization
 /// Scratch memory for kernels that need a workspace (conv2d's lowered columns), reused
 /// across calls instead of allocated per call.
 ///
-/// Why: W2's second convolution needs up to 8.8 MB of workspace in each of its forward and
-/// backward calls. A fresh allocation of that size is a fresh mmap whose pages the kernel
-/// zero-fills on first touch (page faults showed in W2's profile), and blocks glibc keeps
-/// after freeing raise the peak resident set. One cached buffer, grown to the largest size
-/// asked for, costs that once.
+/// Why: a convolution on a training batch needs megabytes of workspace in each forward
+/// and backward call (the 32->64-channel 3x3 convolution on 14x14 images at batch 64, the
+/// second of a 2-conv CNN, among the largest). A fresh allocation of that size is a fresh mmap whose pages the kernel zero-fills on first touch,
+/// and blocks glibc keeps after freeing raise the peak resident set. One cached buffer,
+/// grown to the largest size asked for, costs that once (figures in docs/performance.md).
 ///
 /// A caller takes the buffer out of the cache for the duration of `body`, so concurrent
 /// callers (tests run in parallel) each get their own; the larger one goes back.

@@ -25,14 +25,20 @@ public enum ActivationKind: Sendable {
 public func activation(_ x: Tensor, _ kind: ActivationKind, alpha: Float = 0) -> Tensor {
     let n = x.count
     let k = kind.kernel
-    var y = Tensor.build(shape: x.shape) { out, n in ck_activation_forward(out, x.pointer, n, k, alpha) }
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: x.shape) { out, n in ck_activation_forward(out, px, n, k, alpha) }
+    }
     // ReLU's derivative test x > 0 is the same as y > 0, so its pullback keeps only y and
-    // lets x go (in W2, x is a batch norm output: 6.4 MB per step held for nothing).
+    // lets x go (one activation-sized tensor less held until backward).
     let cy = y.detached
     let cx = kind == .relu ? cy : x.detached
-    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_activation_backward(dx.pointer, g, cx.pointer, cy.pointer, n, k, alpha, dx.accumulateFlag) }
+    func activationBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0] else { return }
+        Tensor.withUnsafePointers(cx, cy) { px, py in
+            ck_activation_backward(dx.pointer, dy, px, py, n, k, alpha, dx.accumulateFlag)
+        }
     }
+    Tensor.record(&y, inputs: [x], pullback: activationBackward)
     return y
 }
 
@@ -59,15 +65,21 @@ public func prelu(_ x: Tensor, alpha: Tensor) -> Tensor {
                  "prelu: alpha shape \(alpha.shape) does not match channel dimension of \(x.shape)")
     let (n, c) = (Int32(x.shape[0]), Int32(x.shape[1]))
     let s = Int32(x.count / max(x.shape[0] * x.shape[1], 1))
-    var y = Tensor.build(shape: x.shape) { out, _ in ck_prelu_forward(out, x.pointer, alpha.pointer, n, c, s) }
+    var y = Tensor.withUnsafePointers(x, alpha) { px, pa in
+        Tensor.build(shape: x.shape) { out, _ in ck_prelu_forward(out, px, pa, n, c, s) }
+    }
     let (cx, ca) = (x.detached, alpha.detached)
-    Tensor.record(&y, inputs: [x, alpha]) { g, grads in
-        // The kernel writes both gradients; scratch stands in for one nobody needs.
+    func preluBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        // The kernel adds into both gradients; scratch stands in for one nobody needs.
         let scratchX = grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil
         let scratchA = grads[1] == nil ? TensorStorage(count: ca.count, repeating: 0) : nil
-        ck_prelu_backward(grads[0] ?? scratchX!.pointer, grads[1] ?? scratchA!.pointer,
-                          g, cx.pointer, ca.pointer, n, c, s)
+        Tensor.withUnsafePointers(cx, ca) { px, pa in
+            ck_prelu_backward(grads[0]?.zeroedIfFirst(count: cx.count) ?? scratchX!.pointer,
+                              grads[1]?.zeroedIfFirst(count: ca.count) ?? scratchA!.pointer,
+                              dy, px, pa, n, c, s)
+        }
     }
+    Tensor.record(&y, inputs: [x, alpha], pullback: preluBackward)
     return y
 }
 
@@ -82,21 +94,29 @@ extension Tensor {
 /// Softmax over the last dimension (each row sums to 1), max-subtracted for stability.
 public func softmax(_ x: Tensor) -> Tensor {
     let (rows, cols) = x.lastAxisRows("softmax")
-    var y = Tensor.build(shape: x.shape) { out, _ in ck_softmax_forward(out, x.pointer, rows, cols) }
-    let cy = y.detached
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_softmax_backward(dx, g, cy.pointer, rows, cols) }
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: x.shape) { out, _ in ck_softmax_forward(out, px, rows, cols) }
     }
+    let cy = y.detached
+    func softmaxBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0]?.zeroedIfFirst(count: cy.count) else { return }
+        cy.withUnsafePointer { py in ck_softmax_backward(dx, dy, py, rows, cols) }
+    }
+    Tensor.record(&y, inputs: [x], pullback: softmaxBackward)
     return y
 }
 
 /// Log-softmax over the last dimension: x - logsumexp(x), stable for large logits.
 public func logSoftmax(_ x: Tensor) -> Tensor {
     let (rows, cols) = x.lastAxisRows("logSoftmax")
-    var y = Tensor.build(shape: x.shape) { out, _ in ck_log_softmax_forward(out, x.pointer, rows, cols) }
-    let cy = y.detached
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_log_softmax_backward(dx, g, cy.pointer, rows, cols) }
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: x.shape) { out, _ in ck_log_softmax_forward(out, px, rows, cols) }
     }
+    let cy = y.detached
+    func logSoftmaxBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0]?.zeroedIfFirst(count: cy.count) else { return }
+        cy.withUnsafePointer { py in ck_log_softmax_backward(dx, dy, py, rows, cols) }
+    }
+    Tensor.record(&y, inputs: [x], pullback: logSoftmaxBackward)
     return y
 }

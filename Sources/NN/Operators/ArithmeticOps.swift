@@ -2,31 +2,6 @@ import CKernels
 import Foundation
 
 // Element-wise arithmetic, broadcasting a bias over a batch, reshapes and transposes.
-// Each op computes its forward into a new tensor and records a pullback that ADDS into
-// the input gradients it is handed (nil for inputs that need none); the bias and reshape
-// pullbacks write a first gradient instead (`recordWriting`, Autodiff.swift).
-
-/// `dst[i] += scale * src[i]` (the gradient of a copy, a sum or a scaled copy).
-@inline(__always)
-func accumulate(_ dst: UnsafeMutablePointer<Float>?, _ src: UnsafePointer<Float>, _ count: Int,
-                scale: Float = 1) {
-    guard let dst else { return }
-    if scale == 1 {
-        for i in 0..<count { dst[i] += src[i] }
-    } else {
-        for i in 0..<count { dst[i] += scale * src[i] }
-    }
-}
-
-/// `dst += src`, or a copy when `dst` holds no gradient yet.
-@inline(__always)
-func addOrCopy(_ dst: InputGradient, _ src: UnsafePointer<Float>, _ count: Int) {
-    if dst.accumulate {
-        accumulate(dst.pointer, src, count)
-    } else {
-        dst.pointer.update(from: src, count: count)
-    }
-}
 
 extension Tensor {
     @inline(__always)
@@ -37,73 +12,79 @@ extension Tensor {
     /// Element-wise sum of two tensors of the same shape.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("+", a, b)
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] + pb[i] } }
+        }
         let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] + pb[i] }
+        func addBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
+            grads[1]?.addOrWrite(dy, count: n)
         }
-        record(&y, inputs: [a, b]) { g, grads in
-            accumulate(grads[0], g, n)
-            accumulate(grads[1], g, n)
-        }
+        record(&y, inputs: [a, b], pullback: addBackward)
         return y
     }
 
     /// Element-wise difference of two tensors of the same shape.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("-", a, b)
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] - pb[i] } }
+        }
         let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] - pb[i] }
+        func subtractBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
+            grads[1]?.addOrWrite(dy, count: n, scale: -1)
         }
-        record(&y, inputs: [a, b]) { g, grads in
-            accumulate(grads[0], g, n)
-            accumulate(grads[1], g, n, scale: -1)
-        }
+        record(&y, inputs: [a, b], pullback: subtractBackward)
         return y
     }
 
     /// Element-wise (Hadamard) product of two tensors of the same shape.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("*", a, b)
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] * pb[i] }
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] * pb[i] } }
         }
-        let (ca, cb) = (a.detached, b.detached)
-        record(&y, inputs: [a, b]) { g, grads in
-            let pa = ca.pointer, pb = cb.pointer
-            if let da = grads[0] { for i in 0..<ca.count { da[i] += g[i] * pb[i] } }
-            if let db = grads[1] { for i in 0..<ca.count { db[i] += g[i] * pa[i] } }
+        let (ca, cb, n) = (a.detached, b.detached, a.count)
+        func multiplyBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            withUnsafePointers(ca, cb) { pa, pb in
+                if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += dy[i] * pb[i] } }
+                if let db = grads[1]?.zeroedIfFirst(count: n) { for i in 0..<n { db[i] += dy[i] * pa[i] } }
+            }
         }
+        record(&y, inputs: [a, b], pullback: multiplyBackward)
         return y
     }
 
     /// Element-wise quotient of two tensors of the same shape.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         checkSameShape("/", a, b)
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer, pb = b.pointer
-            for i in 0..<n { out[i] = pa[i] / pb[i] }
+        var y = withUnsafePointers(a, b) { pa, pb in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] / pb[i] } }
         }
-        let (ca, cb) = (a.detached, b.detached)
-        record(&y, inputs: [a, b]) { g, grads in
-            let pa = ca.pointer, pb = cb.pointer
-            if let da = grads[0] { for i in 0..<ca.count { da[i] += g[i] / pb[i] } }
-            if let db = grads[1] { for i in 0..<ca.count { db[i] -= g[i] * pa[i] / (pb[i] * pb[i]) } }
+        let (ca, cb, n) = (a.detached, b.detached, a.count)
+        func divideBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            withUnsafePointers(ca, cb) { pa, pb in
+                if let da = grads[0]?.zeroedIfFirst(count: n) { for i in 0..<n { da[i] += dy[i] / pb[i] } }
+                if let db = grads[1]?.zeroedIfFirst(count: n) {
+                    for i in 0..<n { db[i] -= dy[i] * pa[i] / (pb[i] * pb[i]) }
+                }
+            }
         }
+        record(&y, inputs: [a, b], pullback: divideBackward)
         return y
     }
 
     /// Every element multiplied by `s`.
     public static func * (a: Tensor, s: Float) -> Tensor {
-        let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer
-            for i in 0..<n { out[i] = pa[i] * s }
+        var y = a.withUnsafePointer { pa in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] * s } }
         }
-        record(&y, inputs: [a]) { g, grads in accumulate(grads[0], g, n, scale: s) }
+        let n = a.count
+        func scaleBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n, scale: s)
+        }
+        record(&y, inputs: [a], pullback: scaleBackward)
         return y
     }
 
@@ -115,12 +96,14 @@ extension Tensor {
 
     /// `s` added to every element.
     public static func + (a: Tensor, s: Float) -> Tensor {
-        let n = a.count
-        var y = build(shape: a.shape) { out, n in
-            let pa = a.pointer
-            for i in 0..<n { out[i] = pa[i] + s }
+        var y = a.withUnsafePointer { pa in
+            build(shape: a.shape) { out, n in for i in 0..<n { out[i] = pa[i] + s } }
         }
-        record(&y, inputs: [a]) { g, grads in accumulate(grads[0], g, n) }
+        let n = a.count
+        func addScalarBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
+        }
+        record(&y, inputs: [a], pullback: addScalarBackward)
         return y
     }
 
@@ -143,12 +126,17 @@ extension Tensor {
                      "addingBias: bias shape \(bias.shape) does not match channel dimension of \(shape)")
         let (n, c) = (shape[0], shape[1])
         let s = count / max(n * c, 1)
-        var y = Tensor(shape: shape, storage: storage.copy())
-        ck_bias_add_forward(y.storage.pointer, bias.pointer, Int32(n), Int32(c), Int32(s))
-        Tensor.recordWriting(&y, inputs: [self, bias]) { g, grads in
-            if let dx = grads[0] { addOrCopy(dx, g, n * c * s) }
-            if let db = grads[1]?.zeroedIfFirst(count: c) { ck_bias_add_backward(db, g, Int32(n), Int32(c), Int32(s)) }
+        var y = Tensor.withUnsafePointers(self, bias) { px, pb in
+            Tensor.build(shape: shape) { out, count in
+                out.initialize(from: px, count: count)
+                ck_bias_add_forward(out, pb, Int32(n), Int32(c), Int32(s))
+            }
         }
+        func addingBiasBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n * c * s)
+            if let db = grads[1]?.zeroedIfFirst(count: c) { ck_bias_add_backward(db, dy, Int32(n), Int32(c), Int32(s)) }
+        }
+        Tensor.record(&y, inputs: [self, bias], pullback: addingBiasBackward)
         return y
     }
 
@@ -167,9 +155,10 @@ extension Tensor {
                      "reshaped: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         var y = Tensor(shape: target, storage: storage)
         let n = count
-        Tensor.recordWriting(&y, inputs: [self]) { g, grads in
-            if let dx = grads[0] { addOrCopy(dx, g, n) }
+        func reshapeBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            grads[0]?.addOrWrite(dy, count: n)
         }
+        Tensor.record(&y, inputs: [self], pullback: reshapeBackward)
         return y
     }
 
@@ -183,14 +172,20 @@ extension Tensor {
     public func transposed() -> Tensor {
         precondition(rank == 2, "transposed() needs a 2-D tensor, shape is \(shape)")
         let (r, c) = (shape[0], shape[1])
-        var y = Tensor.build(shape: [c, r]) { out, _ in
-            let p = self.pointer
-            for i in 0..<r { for j in 0..<c { out[j * r + i] = p[i * c + j] } }
+        var y = withUnsafePointer { p in
+            Tensor.build(shape: [c, r]) { out, _ in
+                for i in 0..<r { for j in 0..<c { out[j * r + i] = p[i * c + j] } }
+            }
         }
-        Tensor.record(&y, inputs: [self]) { g, grads in
+        func transposeBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
             guard let dx = grads[0] else { return }
-            for i in 0..<r { for j in 0..<c { dx[i * c + j] += g[j * r + i] } }
+            if dx.accumulate {
+                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] += dy[j * r + i] } }
+            } else {
+                for i in 0..<r { for j in 0..<c { dx.pointer[i * c + j] = dy[j * r + i] } }
+            }
         }
+        Tensor.record(&y, inputs: [self], pullback: transposeBackward)
         return y
     }
 
@@ -202,11 +197,15 @@ extension Tensor {
         var newShape = shape
         newShape[0] = range.count
         let start = range.lowerBound * rowSize
-        var y = Tensor.build(shape: newShape) { out, n in out.initialize(from: self.pointer + start, count: n) }
-        let n = y.count
-        Tensor.record(&y, inputs: [self]) { g, grads in
-            if let dx = grads[0] { accumulate(dx + start, g, n) }
+        var y = withUnsafePointer { p in
+            Tensor.build(shape: newShape) { out, n in out.initialize(from: p + start, count: n) }
         }
+        let (n, total) = (y.count, count)
+        func sliceBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            // Only rows `range` get a gradient: the rest of dx is zero.
+            if let dx = grads[0]?.zeroedIfFirst(count: total) { addScaled(dy, into: dx + start, count: n) }
+        }
+        Tensor.record(&y, inputs: [self], pullback: sliceBackward)
         return y
     }
 
@@ -230,20 +229,22 @@ extension Tensor {
         var y = build(shape: shape) { out, _ in
             var offset = 0
             for (part, width) in zip(parts, widths) {
-                let p = part.pointer
-                for o in 0..<outer { (out + o * total + offset).initialize(from: p + o * width, count: width) }
-                offset += width
-            }
-        }
-        record(&y, inputs: parts) { g, grads in
-            var offset = 0
-            for (dp, width) in zip(grads, widths) {
-                if let dp {
-                    for o in 0..<outer { accumulate(dp + o * width, g + o * total + offset, width) }
+                part.withUnsafePointer { p in
+                    for o in 0..<outer { (out + o * total + offset).initialize(from: p + o * width, count: width) }
                 }
                 offset += width
             }
         }
+        func concatenateBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            var offset = 0
+            for (dp, width) in zip(grads, widths) {
+                if let dp {
+                    for o in 0..<outer { dp.advanced(by: o * width).addOrWrite(dy + o * total + offset, count: width) }
+                }
+                offset += width
+            }
+        }
+        record(&y, inputs: parts, pullback: concatenateBackward)
         return y
     }
 }

@@ -18,40 +18,56 @@ public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
         precondition(Int(n) * Int(s) > 1, "batchNorm: training needs more than one value per channel, input shape \(x.shape)")
         let mean = TensorStorage(uninitializedCount: channels)
         let invstd = TensorStorage(uninitializedCount: channels)
-        var y = Tensor.build(shape: x.shape) { out, _ in
-            runningMean.withUnsafeMutableBufferPointer { rm in
-                runningVariance.withUnsafeMutableBufferPointer { rv in
-                    ck_batchnorm_forward_training(out, mean.pointer, invstd.pointer, rm.baseAddress, rv.baseAddress,
-                                                  x.pointer, gamma.pointer, beta.pointer, n, c, s, momentum, epsilon)
+        var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
+            Tensor.build(shape: x.shape) { out, _ in
+                runningMean.withUnsafeMutableBufferPointer { rm in
+                    runningVariance.withUnsafeMutableBufferPointer { rv in
+                        ck_batchnorm_forward_training(out, mean.pointer, invstd.pointer, rm.baseAddress, rv.baseAddress,
+                                                      px, pg, pb, n, c, s, momentum, epsilon)
+                    }
                 }
             }
         }
         let (cx, cg) = (x.detached, gamma.detached)
-        Tensor.recordWriting(&y, inputs: [x, gamma, beta]) { g, grads in
-            // The kernel writes all three; scratch stands in for those nobody needs.
+        func batchNormBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            // The kernel writes dx and adds into dgamma and dbeta; scratch stands in for
+            // those nobody needs.
             let scratch = (grads[0] == nil ? TensorStorage(uninitializedCount: cx.count) : nil,
                            grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
-            ck_batchnorm_backward(grads[0]?.pointer ?? scratch.0!.pointer,
-                                  grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
-                                  grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
-                                  g, cx.pointer, cg.pointer, mean.pointer, invstd.pointer, n, c, s,
-                                  grads[0]?.accumulateFlag ?? 0)
+            Tensor.withUnsafePointers(cx, cg) { px, pg in
+                ck_batchnorm_backward(grads[0]?.pointer ?? scratch.0!.pointer,
+                                      grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
+                                      grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
+                                      dy, px, pg, mean.pointer, invstd.pointer, n, c, s,
+                                      grads[0]?.accumulateFlag ?? 0)
+            }
         }
+        Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormBackward)
         return y
     } else {
         let (rm, rv) = (runningMean.detached, runningVariance.detached)
-        var y = Tensor.build(shape: x.shape) { out, _ in
-            ck_batchnorm_forward_inference(out, x.pointer, gamma.pointer, beta.pointer, rm.pointer, rv.pointer,
-                                           n, c, s, epsilon)
+        var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
+            Tensor.withUnsafePointers(rm, rv) { pm, pv in
+                Tensor.build(shape: x.shape) { out, _ in
+                    ck_batchnorm_forward_inference(out, px, pg, pb, pm, pv, n, c, s, epsilon)
+                }
+            }
         }
         let (cx, cg) = (x.detached, gamma.detached)
-        Tensor.record(&y, inputs: [x, gamma, beta]) { g, grads in
+        func batchNormInferenceBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            // The kernel adds into all three; scratch stands in for those nobody needs.
             let scratch = (grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil,
                            grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
-            ck_batchnorm_backward_inference(grads[0] ?? scratch.0!.pointer, grads[1] ?? scratch.1!.pointer,
-                                            grads[2] ?? scratch.1!.pointer + channels,
-                                            g, cx.pointer, cg.pointer, rm.pointer, rv.pointer, n, c, s, epsilon)
+            Tensor.withUnsafePointers(cx, cg) { px, pg in
+                Tensor.withUnsafePointers(rm, rv) { pm, pv in
+                    ck_batchnorm_backward_inference(grads[0]?.zeroedIfFirst(count: cx.count) ?? scratch.0!.pointer,
+                                                    grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
+                                                    grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
+                                                    dy, px, pg, pm, pv, n, c, s, epsilon)
+                }
+            }
         }
+        Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormInferenceBackward)
         return y
     }
 }

@@ -30,23 +30,30 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     }
     let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
     let workspaceCount = ck_conv2d_workspace_size(&p)
-    var y = Tensor.build(shape: outShape) { out, _ in
-        Workspace.withFloats(workspaceCount) { ck_conv2d_forward(out, x.pointer, weight.pointer, bias?.pointer, $0, &p) }
+    var y = Tensor.withUnsafePointers(x, weight) { px, pw in
+        bias.withUnsafePointer { pb in
+            Tensor.build(shape: outShape) { out, _ in
+                Workspace.withFloats(workspaceCount) { ck_conv2d_forward(out, px, pw, pb, $0, &p) }
+            }
+        }
     }
     let (cx, cw) = (x.detached, weight.detached)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     let (weightCount, biasCount) = (weight.count, weight.shape[0])
-    Tensor.recordWriting(&y, inputs: inputs) { g, grads in
+    func conv2dBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
         var p = p
-        Workspace.withFloats(workspaceCount) { workspace in
-            if let dx = grads[0] { ck_conv2d_backward_data(dx.pointer, g, cw.pointer, workspace, &p, dx.accumulateFlag) }
-            let dbias = grads.count > 2 ? grads[2]?.zeroedIfFirst(count: biasCount) : nil
-            if let dw = grads[1]?.zeroedIfFirst(count: weightCount) {
-                ck_conv2d_backward_filter(dw, dbias, g, cx.pointer, workspace, &p)
-            } else if let dbias {
-                ck_bias_add_backward(dbias, g, p.n, p.oc, Int32(outShape[2] * outShape[3]))
+        Tensor.withUnsafePointers(cx, cw) { px, pw in
+            Workspace.withFloats(workspaceCount) { workspace in
+                if let dx = grads[0] { ck_conv2d_backward_data(dx.pointer, dy, pw, workspace, &p, dx.accumulateFlag) }
+                let dbias = grads.count > 2 ? grads[2]?.zeroedIfFirst(count: biasCount) : nil
+                if let dw = grads[1]?.zeroedIfFirst(count: weightCount) {
+                    ck_conv2d_backward_filter(dw, dbias, dy, px, workspace, &p)
+                } else if let dbias {
+                    ck_bias_add_backward(dbias, dy, p.n, p.oc, Int32(outShape[2] * outShape[3]))
+                }
             }
         }
     }
+    Tensor.record(&y, inputs: inputs, pullback: conv2dBackward)
     return y
 }

@@ -9,9 +9,12 @@ public func dropout(_ x: Tensor, probability p: Float, using generator: inout Ra
     let mask = TensorStorage(uninitializedCount: n)
     let keep = 1 / (1 - p)
     for i in 0..<n { mask.pointer[i] = generator.nextUnitFloat() < p ? 0 : keep }
-    var y = Tensor.build(shape: x.shape) { out, n in ck_dropout_forward(out, x.pointer, mask.pointer, n) }
-    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_dropout_backward(dx.pointer, g, mask.pointer, n, dx.accumulateFlag) }
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: x.shape) { out, n in ck_dropout_forward(out, px, mask.pointer, n) }
     }
+    func dropoutBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        if let dx = grads[0] { ck_dropout_backward(dx.pointer, dy, mask.pointer, n, dx.accumulateFlag) }
+    }
+    Tensor.record(&y, inputs: [x], pullback: dropoutBackward)
     return y
 }

@@ -23,17 +23,20 @@ public func crossEntropy(logits: Tensor, labels: [Int32], reduction: Reduction =
     let (rows, cols) = (logits.shape[0], logits.shape[1])
     checkLabels(labels, rows: rows, classes: cols, "crossEntropy")
     let probabilities = TensorStorage(uninitializedCount: logits.count)
-    let meanLoss = labels.withUnsafeBufferPointer {
-        ck_softmax_cross_entropy_forward(probabilities.pointer, logits.pointer, $0.baseAddress!, Int32(rows), Int32(cols))
+    let meanLoss = logits.withUnsafePointer { px in
+        labels.withUnsafeBufferPointer {
+            ck_softmax_cross_entropy_forward(probabilities.pointer, px, $0.baseAddress!, Int32(rows), Int32(cols))
+        }
     }
     let scale: Float = reduction == .mean ? 1 / Float(rows) : 1
     var y = Tensor(scalar: reduction == .mean ? meanLoss : meanLoss * Float(rows))
-    Tensor.record(&y, inputs: [logits]) { g, grads in
-        guard let dx = grads[0] else { return }
+    func crossEntropyBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0]?.zeroedIfFirst(count: rows * cols) else { return }
         labels.withUnsafeBufferPointer {
-            ck_softmax_cross_entropy_backward(dx, probabilities.pointer, $0.baseAddress!, Int32(rows), Int32(cols), g[0] * scale)
+            ck_softmax_cross_entropy_backward(dx, probabilities.pointer, $0.baseAddress!, Int32(rows), Int32(cols), dy[0] * scale)
         }
     }
+    Tensor.record(&y, inputs: [logits], pullback: crossEntropyBackward)
     return y
 }
 
@@ -57,13 +60,17 @@ public func negativeLogLikelihood(logProbabilities x: Tensor, labels: [Int32],
     let (rows, cols) = (x.shape[0], x.shape[1])
     checkLabels(labels, rows: rows, classes: cols, "negativeLogLikelihood")
     let scale: Float = reduction == .mean ? 1 / Float(rows) : 1
-    var total = 0.0
-    for i in 0..<rows { total -= Double(x.pointer[i * cols + Int(labels[i])]) }
-    var y = Tensor(scalar: Float(total) * scale)
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        guard let dx = grads[0] else { return }
-        for i in 0..<rows { dx[i * cols + Int(labels[i])] -= g[0] * scale }
+    let total = x.withUnsafePointer { px in
+        var total = 0.0
+        for i in 0..<rows { total -= Double(px[i * cols + Int(labels[i])]) }
+        return total
     }
+    var y = Tensor(scalar: Float(total) * scale)
+    func negativeLogLikelihoodBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0]?.zeroedIfFirst(count: rows * cols) else { return }
+        for i in 0..<rows { dx[i * cols + Int(labels[i])] -= dy[0] * scale }
+    }
+    Tensor.record(&y, inputs: [x], pullback: negativeLogLikelihoodBackward)
     return y
 }
 
@@ -80,21 +87,27 @@ public func binaryCrossEntropy(probabilities p: Tensor, targets t: Tensor, reduc
     Tensor.checkSameShape("binaryCrossEntropy", p, t)
     let n = p.count
     let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1
-    var total = 0.0
-    for i in 0..<n {
-        let (pi, ti) = (Double(p.pointer[i]), Double(t.pointer[i]))
-        total -= ti * max(log(pi), -100) + (1 - ti) * max(log(1 - pi), -100)
+    let total = Tensor.withUnsafePointers(p, t) { pp, pt in
+        var total = 0.0
+        for i in 0..<n {
+            let (pi, ti) = (Double(pp[i]), Double(pt[i]))
+            total -= ti * max(log(pi), -100) + (1 - ti) * max(log(1 - pi), -100)
+        }
+        return total
     }
     var y = Tensor(scalar: Float(total) * scale)
     let (cp, ct) = (p.detached, t.detached)
-    Tensor.record(&y, inputs: [p]) { g, grads in
-        guard let dp = grads[0] else { return }
+    func binaryCrossEntropyBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dp = grads[0]?.zeroedIfFirst(count: n) else { return }
         let eps: Float = 1e-12  // keeps the gradient finite at p = 0 or 1
-        for i in 0..<n {
-            let (pi, ti) = (cp.pointer[i], ct.pointer[i])
-            dp[i] += g[0] * scale * (pi - ti) / max(pi * (1 - pi), eps)
+        Tensor.withUnsafePointers(cp, ct) { pp, pt in
+            for i in 0..<n {
+                let (pi, ti) = (pp[i], pt[i])
+                dp[i] += dy[0] * scale * (pi - ti) / max(pi * (1 - pi), eps)
+            }
         }
     }
+    Tensor.record(&y, inputs: [p], pullback: binaryCrossEntropyBackward)
     return y
 }
 
@@ -104,21 +117,27 @@ public func binaryCrossEntropy(logits x: Tensor, targets t: Tensor, reduction: R
     Tensor.checkSameShape("binaryCrossEntropy(logits:)", x, t)
     let n = x.count
     let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1
-    var total = 0.0
-    for i in 0..<n {
-        let (xi, ti) = (Double(x.pointer[i]), Double(t.pointer[i]))
-        total += max(xi, 0) - xi * ti + log1p(exp(-abs(xi)))
+    let total = Tensor.withUnsafePointers(x, t) { px, pt in
+        var total = 0.0
+        for i in 0..<n {
+            let (xi, ti) = (Double(px[i]), Double(pt[i]))
+            total += max(xi, 0) - xi * ti + log1p(exp(-abs(xi)))
+        }
+        return total
     }
     var y = Tensor(scalar: Float(total) * scale)
     let (cx, ct) = (x.detached, t.detached)
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        guard let dx = grads[0] else { return }
-        for i in 0..<n {
-            let xi = cx.pointer[i]
-            let s = xi >= 0 ? 1 / (1 + exp(-xi)) : exp(xi) / (1 + exp(xi))
-            dx[i] += g[0] * scale * (s - ct.pointer[i])
+    func binaryCrossEntropyWithLogitsBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0]?.zeroedIfFirst(count: n) else { return }
+        Tensor.withUnsafePointers(cx, ct) { px, pt in
+            for i in 0..<n {
+                let xi = px[i]
+                let s = xi >= 0 ? 1 / (1 + exp(-xi)) : exp(xi) / (1 + exp(xi))
+                dx[i] += dy[0] * scale * (s - pt[i])
+            }
         }
     }
+    Tensor.record(&y, inputs: [x], pullback: binaryCrossEntropyWithLogitsBackward)
     return y
 }
 
@@ -130,10 +149,13 @@ public func l1Penalty(_ parameters: [Parameter], weight: Float = 1) -> Tensor {
         let n = w.count
         var term = Tensor(scalar: w.withUnsafeBufferPointer { $0.reduce(0) { $0 + abs($1) } } * weight)
         let cw = w.detached
-        Tensor.record(&term, inputs: [w]) { g, grads in
-            guard let dw = grads[0] else { return }
-            for i in 0..<n { let v = cw.pointer[i]; dw[i] += g[0] * weight * (v > 0 ? 1 : (v < 0 ? -1 : 0)) }
+        func l1PenaltyBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            guard let dw = grads[0]?.zeroedIfFirst(count: n) else { return }
+            cw.withUnsafePointer { pw in
+                for i in 0..<n { let v = pw[i]; dw[i] += dy[0] * weight * (v > 0 ? 1 : (v < 0 ? -1 : 0)) }
+            }
         }
+        Tensor.record(&term, inputs: [w], pullback: l1PenaltyBackward)
         total = total.map { $0 + term } ?? term
     }
     return total ?? Tensor(scalar: 0)

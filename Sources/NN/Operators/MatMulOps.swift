@@ -8,34 +8,39 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
     precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
     let (lda, ldb) = (a.shape[1], b.shape[1])
-    var y = Tensor.build(shape: [m, n]) { out, _ in
-        ck_sgemm(out, Int32(n), a.pointer, Int32(lda), transposeA ? 1 : 0, b.pointer, Int32(ldb), transposeB ? 1 : 0,
-                 Int32(m), Int32(n), Int32(k), 1, 0)
+    var y = Tensor.withUnsafePointers(a, b) { pa, pb in
+        Tensor.build(shape: [m, n]) { out, _ in
+            ck_sgemm(out, Int32(n), pa, Int32(lda), transposeA ? 1 : 0, pb, Int32(ldb), transposeB ? 1 : 0,
+                     Int32(m), Int32(n), Int32(k), 1, 0)
+        }
     }
     let (ca, cb) = (a.detached, b.detached)
-    Tensor.recordWriting(&y, inputs: [a, b]) { g, grads in
-        // y = A B with A = op(a), B = op(b): dA = g B^T, dB = A^T g; then undo the op. A
+    func matmulBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        // y = A B with A = op(a), B = op(b): dA = dy B^T, dB = A^T dy; then undo the op. A
         // first gradient is written (beta 0: BLAS ignores what C held), later ones added.
-        if let da = grads[0] {
-            let beta: Float = da.accumulate ? 1 : 0
-            if transposeA {  // da (k,m) += B g^T
-                ck_sgemm(da.pointer, Int32(lda), cb.pointer, Int32(ldb), transposeB ? 1 : 0, g, Int32(n), 1,
-                         Int32(k), Int32(m), Int32(n), 1, beta)
-            } else {         // da (m,k) += g B^T
-                ck_sgemm(da.pointer, Int32(lda), g, Int32(n), 0, cb.pointer, Int32(ldb), transposeB ? 0 : 1,
-                         Int32(m), Int32(k), Int32(n), 1, beta)
+        Tensor.withUnsafePointers(ca, cb) { pa, pb in
+            if let da = grads[0] {
+                let beta: Float = da.accumulate ? 1 : 0
+                if transposeA {  // da (k,m) += B dy^T
+                    ck_sgemm(da.pointer, Int32(lda), pb, Int32(ldb), transposeB ? 1 : 0, dy, Int32(n), 1,
+                             Int32(k), Int32(m), Int32(n), 1, beta)
+                } else {         // da (m,k) += dy B^T
+                    ck_sgemm(da.pointer, Int32(lda), dy, Int32(n), 0, pb, Int32(ldb), transposeB ? 0 : 1,
+                             Int32(m), Int32(k), Int32(n), 1, beta)
+                }
             }
-        }
-        if let db = grads[1] {
-            let beta: Float = db.accumulate ? 1 : 0
-            if transposeB {  // db (n,k) += g^T A
-                ck_sgemm(db.pointer, Int32(ldb), g, Int32(n), 1, ca.pointer, Int32(lda), transposeA ? 1 : 0,
-                         Int32(n), Int32(k), Int32(m), 1, beta)
-            } else {         // db (k,n) += A^T g
-                ck_sgemm(db.pointer, Int32(ldb), ca.pointer, Int32(lda), transposeA ? 0 : 1, g, Int32(n), 0,
-                         Int32(k), Int32(n), Int32(m), 1, beta)
+            if let db = grads[1] {
+                let beta: Float = db.accumulate ? 1 : 0
+                if transposeB {  // db (n,k) += dy^T A
+                    ck_sgemm(db.pointer, Int32(ldb), dy, Int32(n), 1, pa, Int32(lda), transposeA ? 1 : 0,
+                             Int32(n), Int32(k), Int32(m), 1, beta)
+                } else {         // db (k,n) += A^T dy
+                    ck_sgemm(db.pointer, Int32(ldb), pa, Int32(lda), transposeA ? 0 : 1, dy, Int32(n), 0,
+                             Int32(k), Int32(n), Int32(m), 1, beta)
+                }
             }
         }
     }
+    Tensor.record(&y, inputs: [a, b], pullback: matmulBackward)
     return y
 }

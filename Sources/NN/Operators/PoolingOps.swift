@@ -23,12 +23,15 @@ public func maxPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
     var p = pool2dParams(x, kernel: kernel, stride: stride ?? kernel, padding: padding, "maxPool2d")
     let shape = [x.shape[0], x.shape[1], Int(ck_pool2d_out_h(&p)), Int(ck_pool2d_out_w(&p))]
     let argmax = IndexStorage(uninitializedCount: Tensor.elementCount(shape))
-    var y = Tensor.build(shape: shape) { out, _ in ck_maxpool2d_forward(out, argmax.pointer, x.pointer, &p) }
-    Tensor.recordWriting(&y, inputs: [x]) { g, grads in
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: shape) { out, _ in ck_maxpool2d_forward(out, argmax.pointer, px, &p) }
+    }
+    func maxPool2dBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
         guard let dx = grads[0] else { return }
         var p = p
-        ck_maxpool2d_backward(dx.pointer, g, argmax.pointer, &p, dx.accumulateFlag)
+        ck_maxpool2d_backward(dx.pointer, dy, argmax.pointer, &p, dx.accumulateFlag)
     }
+    Tensor.record(&y, inputs: [x], pullback: maxPool2dBackward)
     return y
 }
 
@@ -39,12 +42,16 @@ public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
     var p = pool2dParams(x, kernel: kernel, stride: stride ?? kernel, padding: padding, "avgPool2d")
     let include: Int32 = countIncludePad ? 1 : 0
     let shape = [x.shape[0], x.shape[1], Int(ck_pool2d_out_h(&p)), Int(ck_pool2d_out_w(&p))]
-    var y = Tensor.build(shape: shape) { out, _ in ck_avgpool2d_forward(out, x.pointer, &p, include) }
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        guard let dx = grads[0] else { return }
-        var p = p
-        ck_avgpool2d_backward(dx, g, &p, include)
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: shape) { out, _ in ck_avgpool2d_forward(out, px, &p, include) }
     }
+    let count = x.count
+    func avgPool2dBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dx = grads[0]?.zeroedIfFirst(count: count) else { return }
+        var p = p
+        ck_avgpool2d_backward(dx, dy, &p, include)
+    }
+    Tensor.record(&y, inputs: [x], pullback: avgPool2dBackward)
     return y
 }
 
@@ -52,9 +59,13 @@ public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
 public func globalAvgPool2d(_ x: Tensor) -> Tensor {
     precondition(x.rank == 4, "globalAvgPool2d needs an (N,C,H,W) input, shape is \(x.shape)")
     let (n, c, hw) = (Int32(x.shape[0]), Int32(x.shape[1]), Int32(x.shape[2] * x.shape[3]))
-    var y = Tensor.build(shape: [x.shape[0], x.shape[1]]) { out, _ in ck_global_avgpool_forward(out, x.pointer, n, c, hw) }
-    Tensor.record(&y, inputs: [x]) { g, grads in
-        if let dx = grads[0] { ck_global_avgpool_backward(dx, g, n, c, hw) }
+    var y = x.withUnsafePointer { px in
+        Tensor.build(shape: [x.shape[0], x.shape[1]]) { out, _ in ck_global_avgpool_forward(out, px, n, c, hw) }
     }
+    let count = x.count
+    func globalAvgPool2dBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        if let dx = grads[0]?.zeroedIfFirst(count: count) { ck_global_avgpool_backward(dx, dy, n, c, hw) }
+    }
+    Tensor.record(&y, inputs: [x], pullback: globalAvgPool2dBackward)
     return y
 }

@@ -12,14 +12,22 @@ extension Tensor {
     /// The sum of all elements, as a one-element tensor of shape [].
     public func sum() -> Tensor {
         let n = count
-        var total = 0.0
-        for i in 0..<n { total += Double(pointer[i]) }
-        var y = Tensor(scalar: Float(total))
-        Tensor.record(&y, inputs: [self]) { g, grads in
-            guard let dx = grads[0] else { return }
-            let gv = g[0]
-            for i in 0..<n { dx[i] += gv }
+        let total = withUnsafePointer { p in
+            var total = 0.0
+            for i in 0..<n { total += Double(p[i]) }
+            return total
         }
+        var y = Tensor(scalar: Float(total))
+        func sumBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            guard let dx = grads[0] else { return }
+            let gv = dy[0]
+            if dx.accumulate {
+                for i in 0..<n { dx.pointer[i] += gv }
+            } else {
+                dx.pointer.update(repeating: gv, count: n)
+            }
+        }
+        Tensor.record(&y, inputs: [self], pullback: sumBackward)
         return y
     }
 
@@ -34,22 +42,24 @@ extension Tensor {
         let (outer, length, inner) = axisSplit(axis, "sum(alongAxis:)")
         var newShape = shape
         newShape.remove(at: axis)
-        var y = Tensor.build(shape: newShape) { out, _ in
-            let p = self.pointer
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    var total: Float = 0
-                    for l in 0..<length { total += p[(o * length + l) * inner + i] }
-                    out[o * inner + i] = total
+        var y = withUnsafePointer { p in
+            Tensor.build(shape: newShape) { out, _ in
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        var total: Float = 0
+                        for l in 0..<length { total += p[(o * length + l) * inner + i] }
+                        out[o * inner + i] = total
+                    }
                 }
             }
         }
-        Tensor.record(&y, inputs: [self]) { g, grads in
-            guard let dx = grads[0] else { return }
+        func sumAlongAxisBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+            guard let dx = grads[0]?.zeroedIfFirst(count: outer * length * inner) else { return }
             for o in 0..<outer { for l in 0..<length { for i in 0..<inner {
-                dx[(o * length + l) * inner + i] += g[o * inner + i]
+                dx[(o * length + l) * inner + i] += dy[o * inner + i]
             } } }
         }
+        Tensor.record(&y, inputs: [self], pullback: sumAlongAxisBackward)
         return y
     }
 
@@ -66,16 +76,17 @@ extension Tensor {
         let (outer, length, inner) = axisSplit(axis, "argmax(alongAxis:)")
         precondition(length > 0, "argmax(alongAxis:) over an empty axis, shape \(shape)")
         var result = [Int](repeating: 0, count: outer * inner)
-        let p = pointer
-        for o in 0..<outer {
-            for i in 0..<inner {
-                var best = 0
-                var bestValue = p[o * length * inner + i]
-                for l in 1..<max(length, 1) where p[(o * length + l) * inner + i] > bestValue {
-                    best = l
-                    bestValue = p[(o * length + l) * inner + i]
+        withUnsafePointer { p in
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    var best = 0
+                    var bestValue = p[o * length * inner + i]
+                    for l in 1..<max(length, 1) where p[(o * length + l) * inner + i] > bestValue {
+                        best = l
+                        bestValue = p[(o * length + l) * inner + i]
+                    }
+                    result[o * inner + i] = best
                 }
-                result[o * inner + i] = best
             }
         }
         return result

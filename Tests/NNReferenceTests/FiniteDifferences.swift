@@ -1,7 +1,8 @@
 import TestSupport
 
-/// Central finite differences for the element-wise references' gradient checks.
-enum ElementwiseGradientCheck {
+/// Central finite differences for the references' gradient checks (the one helper of this
+/// target: element-wise ops, softmax, pooling, batch norm and convolution use it).
+enum FiniteDifferences {
     /// df/dx_i by central differences with step h. The denominator is the step actually
     /// taken, (x + h) - (x - h) after float rounding, so that rounding does not bias it.
     static func gradient(at x: [Float], h: Float = 1e-3, _ f: ([Float]) -> Double) -> [Float] {
@@ -14,6 +15,17 @@ enum ElementwiseGradientCheck {
             let fMinus = f(probe)
             probe[i] = x[i]
             return Float((fPlus - fMinus) / (Double(plus) - Double(minus)))
+        }
+    }
+
+    /// The gradient of the scalar loss sum(f(x) * r) (accumulated in Double) with respect
+    /// to x, by `gradient(at:h:_:)`: every output element of f counts with its own weight
+    /// r[i], so one call checks a whole backward pass given dy = r.
+    static func gradient(at x: [Float], weightedBy r: [Float], h: Float, _ f: ([Float]) -> [Float]) -> [Float] {
+        gradient(at: x, h: h) { x in
+            let y = f(x)
+            precondition(y.count == r.count, "finite differences: f gives \(y.count) values, r has \(r.count)")
+            return dot(y, r)
         }
     }
 
