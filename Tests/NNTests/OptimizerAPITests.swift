@@ -20,7 +20,7 @@ final class OptimizerAPITests: XCTestCase {
         let references = shapes.map { reference(Tensor.elementCount($0)) }
         let optimizer = make(parameters)
         for step in 1...20 {
-            optimizer.zeroGrad()
+            optimizer.zeroGradients()
             // A loss whose gradient is a fresh random tensor g: sum(p * g).
             var grads: [[Float]] = []
             for p in parameters {
@@ -112,11 +112,11 @@ final class OptimizerAPITests: XCTestCase {
         let b = Parameter(a.value)
         let adamA = Adam(parameters: [a], amsgrad: true), adamB = Adam(parameters: [b], amsgrad: true)
         let g = Tensor(randomUniform: [4], using: &generator)
-        for _ in 0..<3 { adamA.zeroGrad(); (a.value * g).sum().backward(); adamA.step() }
+        for _ in 0..<3 { adamA.zeroGradients(); (a.value * g).sum().backward(); adamA.step() }
         b.value = a.value
         try adamB.load(state: adamA.state, stepCount: adamA.stepCount)
         XCTAssertEqual(Set(adamA.state.keys), ["0.exp_avg", "0.exp_avg_sq", "0.max_exp_avg_sq"])
-        for (o, p) in [(adamA, a), (adamB, b)] { o.zeroGrad(); (p.value * g).sum().backward(); o.step() }
+        for (o, p) in [(adamA, a), (adamB, b)] { o.zeroGradients(); (p.value * g).sum().backward(); o.step() }
         XCTAssertEqual(a.value.scalars, b.value.scalars)
         XCTAssertThrowsError(try adamB.load(state: [:], stepCount: 1))
         // Another optimizer's state is refused, not silently ignored.

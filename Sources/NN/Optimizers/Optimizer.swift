@@ -19,8 +19,9 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
-    /// Sets every parameter's gradient to zero.
-    public func zeroGrad() {
+    /// Sets every parameter's gradient to zero (the same as `Layer.zeroGradients()` on the
+    /// model these parameters come from).
+    public func zeroGradients() {
         for parameter in parameters { parameter.zeroGradient() }
     }
 }
