@@ -4,8 +4,8 @@ import CKernels
 /// every step runs one fused C kernel per parameter over flat buffers.
 ///
 /// One file per optimizer: `SGD.swift`, `Adam.swift` (Adam, AdamW), `AdaGrad.swift`,
-/// `RMSProp.swift`. Each keeps its per-parameter state in `StateBuffers` (below), named as
-/// PyTorch's `state_dict` names them, so checkpoints load in both.
+/// `RMSProp.swift`. Each names its per-parameter state as PyTorch's `state_dict` does, so
+/// checkpoints load in both.
 public protocol Optimizer: AnyObject {
     /// The parameters updated by `step()`, in order.
     var parameters: [Parameter] { get }
