@@ -1,6 +1,6 @@
-// The kernel benchmarks: GEMM (wrapper against raw OpenBLAS), conv2d, pooling, batch norm
-// and activations on WORKLOADS.md's shapes, each checked against its naive reference
-// before it is timed.
+// The kernel benchmarks: GEMM (wrapper against raw OpenBLAS), conv2d, pooling, batch norm,
+// activations and optimizer steps on WORKLOADS.md's shapes, each checked against its naive
+// reference before it is timed.
 import BenchShim
 import CKernels
 import Foundation
@@ -358,6 +358,64 @@ struct KernelBench {
                           naive: { referenceActivationBackward(dy: dy, x: x, .relu) })
             }
         }
+    }
+
+    // MARK: - Optimizer steps
+
+    /// An optimizer step that updates its buffers in place: `fast` and `naive` each take two
+    /// steps from the same start (the first seeds SGD's momentum buffer, the second is the
+    /// general case), `observed` and `expected` (parameter, then state) are compared, then
+    /// both are timed stepping on from where they are.
+    mutating func optimizerStep(_ name: String, _ shape: String, bytes: Double, fast: () -> Void,
+                                observed: () -> [Float], naive: () -> Void, expected: () -> [Float]) {
+        for _ in 0..<2 { fast(); naive() }
+        let error = maxRelativeError(expected(), observed())
+        requireAgreement(error, "\(name) \(shape)")
+        let naiveSeconds = timeNaive(mode) { naive(); return [] }.seconds
+        add("optimizer", name, shape, unit: .gbytes, work: bytes, fast: timeFast(mode, fast), naiveSeconds: naiveSeconds,
+            checkError: error, sameSizeCopy: sameSizeCopyRate(bytes: bytes))
+    }
+
+    /// The fused steps the optimizers call for each parameter, over one buffer of `count`
+    /// floats: `ck_adam_step` with `Adam`'s defaults (what W1 and W2 train with) and
+    /// `ck_sgd_step` with momentum 0.9 (W3's SGD has Nesterov, the same traffic).
+    mutating func optimizerSteps(_ label: String, count: Int) {
+        let grad = benchFloats(count, seed: 17), start = benchFloats(count, seed: 18)
+        let shape = "\(label) \(count)"
+        func buffer(_ values: [Float]) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            p.initialize(from: values, count: count)
+            return p
+        }
+        func read(_ buffers: UnsafeMutablePointer<Float>...) -> [Float] {
+            buffers.flatMap { Array(UnsafeBufferPointer(start: $0, count: count)) }
+        }
+        let zeros = [Float](repeating: 0, count: count)
+        let (param, m, v, momentum) = (buffer(start), buffer(zeros), buffer(zeros), buffer(zeros))
+        defer { for p in [param, m, v, momentum] { p.deallocate() } }
+
+        // Reads param, grad, exp_avg, exp_avg_sq; writes param, exp_avg, exp_avg_sq.
+        var adam = ck_adam_params(lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0,
+                                  amsgrad: 0, maximize: 0, decoupled_weight_decay: 0)
+        var adamSteps: Int64 = 0
+        var naiveParam = start, adamState = ReferenceAdamState(count: count)
+        optimizerStep("adam step", shape, bytes: 4 * 7 * Double(count),
+                      fast: { adamSteps += 1; ck_adam_step(param, m, v, nil, grad, count, &adam, adamSteps) },
+                      observed: { read(param, m, v) },
+                      naive: { referenceAdamStep(param: &naiveParam, grad: grad, state: &adamState, lr: 1e-3) },
+                      expected: { naiveParam + adamState.expAvg.map { Float($0) } + adamState.expAvgSq.map { Float($0) } })
+
+        // Reads param, grad, momentum_buffer; writes param, momentum_buffer.
+        param.update(from: start, count: count)
+        var sgd = ck_sgd_params(lr: 0.05, momentum: 0.9, dampening: 0, weight_decay: 0, nesterov: 0, maximize: 0)
+        var sgdSteps: Int64 = 0
+        naiveParam = start
+        var sgdState = ReferenceSGDState()
+        optimizerStep("sgd momentum step", shape, bytes: 4 * 5 * Double(count),
+                      fast: { sgdSteps += 1; ck_sgd_step(param, momentum, grad, count, &sgd, sgdSteps) },
+                      observed: { read(param, momentum) },
+                      naive: { referenceSGDStep(param: &naiveParam, grad: grad, state: &sgdState, lr: 0.05, momentum: 0.9) },
+                      expected: { naiveParam + sgdState.momentumBuffer!.map { Float($0) } })
     }
 }
 

@@ -20,7 +20,7 @@ enum Unit: String, Codable {
 
 /// One measurement: one line of the table and one record of bench-results.json.
 struct Record: Codable {
-    /// gemm, conv2d, pooling, batchnorm, activation, workload.
+    /// gemm, conv2d, pooling, batchnorm, activation, optimizer, workload.
     var group: String
     var name: String
     var shape: String

@@ -85,7 +85,7 @@ func runWorkload(_ name: String, threads: Int, batches: Int?, inferenceImages: I
             let seconds = secondsOf {
                 guard let batch = epoch.next() else { return }
                 let images = batch.images
-                optimizer.zeroGrad()
+                optimizer.zeroGradients()
                 let logits = model(images)
                 let loss = crossEntropy(logits: logits, labels: batch.labels)
                 lossValue = loss.scalar

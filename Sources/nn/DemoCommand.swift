@@ -47,7 +47,7 @@ struct XORDemo: ParsableCommand {
             let optimizer = Adam(parameters: network.parameters, learningRate: 0.05)
             var loss: Float = 0
             for step in 1...steps {
-                optimizer.zeroGrad()
+                optimizer.zeroGradients()
                 let l = binaryCrossEntropy(probabilities: network(inputs), targets: targets)
                 l.backward()
                 optimizer.step()

@@ -49,14 +49,14 @@ final class OptimizerTests: XCTestCase {
             for count in Self.sizes {
                 var param = randomFloats(count, using: &rng)
                 var expected = param
-                var reference = ReferenceSGD(lr: p.lr, momentum: p.momentum, dampening: p.dampening,
-                                             weightDecay: p.weight_decay, nesterov: p.nesterov != 0,
-                                             maximize: p.maximize != 0)
+                var state = ReferenceSGDState()
                 // NaN: the first step must overwrite the buffer without reading it.
                 var buffer = [Float](repeating: .nan, count: count)
                 for step in 1...Self.steps {
                     let grad = randomFloats(count, using: &rng)
-                    reference.step(param: &expected, grad: grad)
+                    referenceSGDStep(param: &expected, grad: grad, state: &state, lr: p.lr, momentum: p.momentum,
+                                     dampening: p.dampening, weightDecay: p.weight_decay, nesterov: p.nesterov != 0,
+                                     maximize: p.maximize != 0)
                     if p.momentum == 0 {
                         ck_sgd_step(&param, nil, grad, count, &p, Int64(step))
                     } else {
@@ -64,7 +64,7 @@ final class OptimizerTests: XCTestCase {
                     }
                     let what = "ck_sgd_step \(name) step \(step)"
                     assertClose(expected, param, Self.tolerance, "\(what) param", shape: [count])
-                    if let referenceBuffer = reference.momentumBuffer {
+                    if let referenceBuffer = state.momentumBuffer {
                         compare(referenceBuffer, buffer, "\(what) momentum_buf", count: count)
                     }
                     if hasFailed { return }
@@ -92,17 +92,16 @@ final class OptimizerTests: XCTestCase {
             for count in Self.sizes {
                 var param = randomFloats(count, using: &rng)
                 var expected = param
-                var reference = ReferenceAdaGrad(count: count, lr: p.lr, lrDecay: p.lr_decay,
-                                                 weightDecay: p.weight_decay, eps: p.eps,
-                                                 initialAccumulator: initial, maximize: p.maximize != 0)
+                var state = ReferenceAdaGradState(count: count, initialAccumulator: initial)
                 var stateSum = [Float](repeating: initial, count: count)
                 for step in 1...Self.steps {
                     let grad = randomFloats(count, using: &rng)
-                    reference.step(param: &expected, grad: grad)
+                    referenceAdaGradStep(param: &expected, grad: grad, state: &state, lr: p.lr, lrDecay: p.lr_decay,
+                                         weightDecay: p.weight_decay, eps: p.eps, maximize: p.maximize != 0)
                     ck_adagrad_step(&param, &stateSum, grad, count, &p, Int64(step))
                     let what = "ck_adagrad_step \(name) step \(step)"
                     assertClose(expected, param, Self.tolerance, "\(what) param", shape: [count])
-                    compare(reference.stateSum, stateSum, "\(what) state_sum", count: count)
+                    compare(state.sum, stateSum, "\(what) state_sum", count: count)
                     if hasFailed { return }
                 }
             }
@@ -129,15 +128,15 @@ final class OptimizerTests: XCTestCase {
             for count in Self.sizes {
                 var param = randomFloats(count, using: &rng)
                 var expected = param
-                var reference = ReferenceRMSProp(count: count, lr: p.lr, alpha: p.alpha, eps: p.eps,
-                                                 weightDecay: p.weight_decay, momentum: p.momentum,
-                                                 centered: p.centered != 0, maximize: p.maximize != 0)
+                var state = ReferenceRMSPropState(count: count)
                 // PyTorch starts all three buffers at zero.
                 var squareAverage = [Float](repeating: 0, count: count)
                 var momentumBuffer = squareAverage, gradAverage = squareAverage
                 for step in 1...Self.steps {
                     let grad = randomFloats(count, using: &rng)
-                    reference.step(param: &expected, grad: grad)
+                    referenceRMSPropStep(param: &expected, grad: grad, state: &state, lr: p.lr, alpha: p.alpha, eps: p.eps,
+                                         weightDecay: p.weight_decay, momentum: p.momentum,
+                                         centered: p.centered != 0, maximize: p.maximize != 0)
                     switch (p.momentum > 0, p.centered != 0) {
                     case (false, false):
                         ck_rmsprop_step(&param, &squareAverage, nil, nil, grad, count, &p)
@@ -150,13 +149,13 @@ final class OptimizerTests: XCTestCase {
                     }
                     let what = "ck_rmsprop_step \(name) step \(step)"
                     assertClose(expected, param, Self.tolerance, "\(what) param", shape: [count])
-                    compare(reference.squareAverage, squareAverage, "\(what) square_avg", count: count)
+                    compare(state.squareAvg, squareAverage, "\(what) square_avg", count: count)
                     if p.momentum > 0 {
-                        compare(reference.momentumBuffer, momentumBuffer, "\(what) momentum_buf", count: count,
+                        compare(state.momentumBuffer, momentumBuffer, "\(what) momentum_buf", count: count,
                                 tolerance: Self.rmspropMomentumTolerance)
                     }
                     if p.centered != 0 {
-                        compare(reference.gradAverage, gradAverage, "\(what) grad_avg", count: count)
+                        compare(state.gradAvg, gradAverage, "\(what) grad_avg", count: count)
                     }
                     if hasFailed { return }
                 }
@@ -185,16 +184,15 @@ final class OptimizerTests: XCTestCase {
             for count in Self.sizes {
                 var param = randomFloats(count, using: &rng)
                 var expected = param
-                var reference = ReferenceAdam(count: count, lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps,
-                                              weightDecay: p.weight_decay, amsgrad: p.amsgrad != 0,
-                                              maximize: p.maximize != 0,
-                                              decoupledWeightDecay: p.decoupled_weight_decay != 0)
+                var state = ReferenceAdamState(count: count)
                 var m = [Float](repeating: 0, count: count)
                 var v = m, vMax = m
                 for step in 1...Self.steps {
                     // Gradients spanning four decades, so sqrt(v) ranges from ~eps-relevant to large.
                     let grad = randomFloats(count, using: &rng).map { $0 * Float.random(in: 1e-3...10, using: &rng) }
-                    reference.step(param: &expected, grad: grad)
+                    referenceAdamStep(param: &expected, grad: grad, state: &state, lr: p.lr, beta1: p.beta1, beta2: p.beta2,
+                                      eps: p.eps, weightDecay: p.weight_decay, amsgrad: p.amsgrad != 0,
+                                      maximize: p.maximize != 0, decoupledWeightDecay: p.decoupled_weight_decay != 0)
                     if p.amsgrad != 0 {
                         ck_adam_step(&param, &m, &v, &vMax, grad, count, &p, Int64(step))
                     } else {
@@ -202,10 +200,10 @@ final class OptimizerTests: XCTestCase {
                     }
                     let what = "ck_adam_step \(name) step \(step)"
                     assertClose(expected, param, Self.tolerance, "\(what) param", shape: [count])
-                    compare(reference.m, m, "\(what) exp_avg", count: count)
-                    compare(reference.v, v, "\(what) exp_avg_sq", count: count)
+                    compare(state.expAvg, m, "\(what) exp_avg", count: count)
+                    compare(state.expAvgSq, v, "\(what) exp_avg_sq", count: count)
                     if p.amsgrad != 0 {
-                        compare(reference.vMax, vMax, "\(what) max_exp_avg_sq", count: count)
+                        compare(state.maxExpAvgSq, vMax, "\(what) max_exp_avg_sq", count: count)
                     }
                     if hasFailed { return }
                 }

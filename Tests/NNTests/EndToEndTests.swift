@@ -27,7 +27,7 @@ final class EndToEndTests: XCTestCase {
         let optimizer = SGD(parameters: model.parameters, learningRate: XORRun.learningRate, momentum: 0.9)
         var losses: [Float] = []
         for _ in 0..<XORRun.steps {
-            optimizer.zeroGrad()
+            optimizer.zeroGradients()
             let loss = meanSquaredError(model(xorInputs), targets)
             loss.backward()
             optimizer.step()
@@ -71,7 +71,7 @@ final class EndToEndTests: XCTestCase {
         let optimizer = Adam(parameters: model.parameters, learningRate: 1e-2)
         var losses: [Float] = []
         for _ in 0..<30 {
-            optimizer.zeroGrad()
+            optimizer.zeroGradients()
             let loss = crossEntropy(logits: model(images), labels: labels)
             loss.backward()
             optimizer.step()

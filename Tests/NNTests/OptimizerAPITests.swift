@@ -20,7 +20,7 @@ final class OptimizerAPITests: XCTestCase {
         let references = shapes.map { reference(Tensor.elementCount($0)) }
         let optimizer = make(parameters)
         for step in 1...20 {
-            optimizer.zeroGrad()
+            optimizer.zeroGradients()
             // A loss whose gradient is a fresh random tensor g: sum(p * g).
             var grads: [[Float]] = []
             for p in parameters {
@@ -38,10 +38,10 @@ final class OptimizerAPITests: XCTestCase {
         }
     }
 
-    /// Wraps a mutating reference optimizer as a step closure.
-    func stepper<R>(_ r: R, _ step: @escaping (inout R, inout [Float], [Float]) -> Void) -> (inout [Float], [Float]) -> Void {
-        var state = r
-        return { param, grad in step(&state, &param, grad) }
+    /// A step closure over one parameter that owns the reference's state for it.
+    func stepper<S>(_ initial: S, _ step: @escaping (inout [Float], [Float], inout S) -> Void) -> (inout [Float], [Float]) -> Void {
+        var state = initial
+        return { param, grad in step(&param, grad, &state) }
     }
 
     func testSGDVariants() {
@@ -53,8 +53,10 @@ final class OptimizerAPITests: XCTestCase {
                 SGD(parameters: $0, learningRate: 0.05, momentum: momentum, dampening: dampening,
                     weightDecay: decay, nesterov: nesterov, maximize: maximize)
             }, reference: { _ in
-                self.stepper(ReferenceSGD(lr: 0.05, momentum: momentum, dampening: dampening, weightDecay: decay,
-                                          nesterov: nesterov, maximize: maximize)) { $0.step(param: &$1, grad: $2) }
+                self.stepper(ReferenceSGDState()) {
+                    referenceSGDStep(param: &$0, grad: $1, state: &$2, lr: 0.05, momentum: momentum, dampening: dampening,
+                                     weightDecay: decay, nesterov: nesterov, maximize: maximize)
+                }
             })
         }
     }
@@ -64,15 +66,18 @@ final class OptimizerAPITests: XCTestCase {
             compare("Adam wd\(decay) ams\(amsgrad) max\(maximize)", make: {
                 Adam(parameters: $0, learningRate: 0.01, weightDecay: decay, amsgrad: amsgrad, maximize: maximize)
             }, reference: { n in
-                self.stepper(ReferenceAdam(count: n, lr: 0.01, weightDecay: decay, amsgrad: amsgrad, maximize: maximize)) {
-                    $0.step(param: &$1, grad: $2)
+                self.stepper(ReferenceAdamState(count: n)) {
+                    referenceAdamStep(param: &$0, grad: $1, state: &$2, lr: 0.01, weightDecay: decay, amsgrad: amsgrad,
+                                      maximize: maximize)
                 }
             })
             compare("AdamW wd\(decay) ams\(amsgrad) max\(maximize)", make: {
                 AdamW(parameters: $0, learningRate: 0.01, weightDecay: decay, amsgrad: amsgrad, maximize: maximize)
             }, reference: { n in
-                self.stepper(ReferenceAdam(count: n, lr: 0.01, weightDecay: decay, amsgrad: amsgrad, maximize: maximize,
-                                           decoupledWeightDecay: true)) { $0.step(param: &$1, grad: $2) }
+                self.stepper(ReferenceAdamState(count: n)) {
+                    referenceAdamStep(param: &$0, grad: $1, state: &$2, lr: 0.01, weightDecay: decay, amsgrad: amsgrad,
+                                      maximize: maximize, decoupledWeightDecay: true)
+                }
             })
         }
     }
@@ -81,16 +86,17 @@ final class OptimizerAPITests: XCTestCase {
         compare("AdaGrad", make: {
             AdaGrad(parameters: $0, learningRate: 0.1, learningRateDecay: 0.01, weightDecay: 0.01, initialAccumulatorValue: 0.1)
         }, reference: { n in
-            self.stepper(ReferenceAdaGrad(count: n, lr: 0.1, lrDecay: 0.01, weightDecay: 0.01, initialAccumulator: 0.1)) {
-                $0.step(param: &$1, grad: $2)
+            self.stepper(ReferenceAdaGradState(count: n, initialAccumulator: 0.1)) {
+                referenceAdaGradStep(param: &$0, grad: $1, state: &$2, lr: 0.1, lrDecay: 0.01, weightDecay: 0.01)
             }
         })
         for (momentum, centered, decay) in [(Float(0), false, Float(0)), (0.9, false, 0.01), (0.5, true, 0), (0, true, 0.01)] {
             compare("RMSProp m\(momentum) c\(centered) wd\(decay)", make: {
                 RMSProp(parameters: $0, learningRate: 0.01, weightDecay: decay, momentum: momentum, centered: centered)
             }, reference: { n in
-                self.stepper(ReferenceRMSProp(count: n, lr: 0.01, weightDecay: decay, momentum: momentum, centered: centered)) {
-                    $0.step(param: &$1, grad: $2)
+                self.stepper(ReferenceRMSPropState(count: n)) {
+                    referenceRMSPropStep(param: &$0, grad: $1, state: &$2, lr: 0.01, weightDecay: decay, momentum: momentum,
+                                         centered: centered)
                 }
             })
         }
@@ -112,11 +118,11 @@ final class OptimizerAPITests: XCTestCase {
         let b = Parameter(a.value)
         let adamA = Adam(parameters: [a], amsgrad: true), adamB = Adam(parameters: [b], amsgrad: true)
         let g = Tensor(randomUniform: [4], using: &generator)
-        for _ in 0..<3 { adamA.zeroGrad(); (a.value * g).sum().backward(); adamA.step() }
+        for _ in 0..<3 { adamA.zeroGradients(); (a.value * g).sum().backward(); adamA.step() }
         b.value = a.value
         try adamB.load(state: adamA.state, stepCount: adamA.stepCount)
         XCTAssertEqual(Set(adamA.state.keys), ["0.exp_avg", "0.exp_avg_sq", "0.max_exp_avg_sq"])
-        for (o, p) in [(adamA, a), (adamB, b)] { o.zeroGrad(); (p.value * g).sum().backward(); o.step() }
+        for (o, p) in [(adamA, a), (adamB, b)] { o.zeroGradients(); (p.value * g).sum().backward(); o.step() }
         XCTAssertEqual(a.value.scalars, b.value.scalars)
         XCTAssertThrowsError(try adamB.load(state: [:], stepCount: 1))
         // Another optimizer's state is refused, not silently ignored.

@@ -1,49 +1,61 @@
 import CKernels
 
-/// Adam (Kingma & Ba, 2015) with L2 weight decay, AMSGrad (Reddi et al., 2018) and
-/// maximize, as `torch.optim.Adam`; with `decoupledWeightDecay` it is AdamW.
+/// Adam with L2 weight decay, AMSGrad and maximize, as `torch.optim.Adam`; one
+/// `ck_adam_step` per parameter. `AdamW` (below) is the same with decoupled weight decay.
+///
+/// Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; AMSGrad from
+/// Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
 public class Adam: Optimizer {
     public let parameters: [Parameter]
+    /// The step size (PyTorch: `lr`, default 1e-3).
     public var learningRate: Float
-    public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
-    public let amsgrad: Bool, maximize: Bool
+    /// The decay of the running average of gradients m (PyTorch: `betas[0]`, default 0.9).
+    public let beta1: Float
+    /// The decay of the running average of squared gradients v (PyTorch: `betas[1]`,
+    /// default 0.999).
+    public let beta2: Float
+    /// Added to sqrt(v̂) before dividing (PyTorch: `eps`, default 1e-8).
+    public let epsilon: Float
+    /// Adam: L2 penalty, weightDecay * param added to the gradient (PyTorch: `weight_decay`,
+    /// default 0). AdamW: the decoupled shrink param *= 1 - learningRate * weightDecay
+    /// (default 1e-2).
+    public let weightDecay: Float
+    /// Divides by the largest v seen so far instead of the current one (PyTorch: `amsgrad`,
+    /// default false).
+    public let amsgrad: Bool
+    /// Climbs the gradient instead of descending it (PyTorch: `maximize`, default false).
+    public let maximize: Bool
+    /// True for AdamW: weight decay shrinks the parameter instead of entering the gradient.
     let decoupledWeightDecay: Bool
     public private(set) var stepCount = 0
-    private var expAvg: StateBuffers, expAvgSq: StateBuffers, maxExpAvgSq: StateBuffers
+    private let expAvg: StateBuffers, expAvgSq: StateBuffers, maxExpAvgSq: StateBuffers
 
-    public init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                epsilon: Float = 1e-8, weightDecay: Float = 0, amsgrad: Bool = false, maximize: Bool = false) {
-        self.parameters = parameters
-        self.learningRate = learningRate
-        (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
-        (self.amsgrad, self.maximize) = (amsgrad, maximize)
-        decoupledWeightDecay = false
-        expAvg = StateBuffers("exp_avg", parameters)
-        expAvgSq = StateBuffers("exp_avg_sq", parameters)
-        maxExpAvgSq = StateBuffers("max_exp_avg_sq", amsgrad ? parameters : [])
-        Adam.check(self)
+    private var name: String { decoupledWeightDecay ? "AdamW" : "Adam" }
+
+    /// Adam over `parameters`; every option defaults to PyTorch's.
+    public convenience init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9,
+                            beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0,
+                            amsgrad: Bool = false, maximize: Bool = false) {
+        self.init(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                  weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupledWeightDecay: false)
     }
 
+    /// The one initializer of Adam and AdamW, which differ only in how weight decay applies.
     init(parameters: [Parameter], learningRate: Float, beta1: Float, beta2: Float, epsilon: Float,
-         weightDecay: Float, amsgrad: Bool, maximize: Bool, decoupled: Bool) {
+         weightDecay: Float, amsgrad: Bool, maximize: Bool, decoupledWeightDecay: Bool) {
+        let name = decoupledWeightDecay ? "AdamW" : "Adam"
+        precondition(learningRate >= 0, "\(name): learning rate must be non-negative, got \(learningRate)")
+        precondition(beta1 >= 0 && beta1 < 1, "\(name): beta1 must be in [0, 1), got \(beta1)")
+        precondition(beta2 >= 0 && beta2 < 1, "\(name): beta2 must be in [0, 1), got \(beta2)")
+        precondition(epsilon >= 0, "\(name): epsilon must be non-negative, got \(epsilon)")
+        precondition(weightDecay >= 0, "\(name): weight decay must be non-negative, got \(weightDecay)")
         self.parameters = parameters
         self.learningRate = learningRate
         (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
-        (self.amsgrad, self.maximize) = (amsgrad, maximize)
-        decoupledWeightDecay = decoupled
+        (self.amsgrad, self.maximize, self.decoupledWeightDecay) = (amsgrad, maximize, decoupledWeightDecay)
         expAvg = StateBuffers("exp_avg", parameters)
         expAvgSq = StateBuffers("exp_avg_sq", parameters)
         maxExpAvgSq = StateBuffers("max_exp_avg_sq", amsgrad ? parameters : [])
-        Adam.check(self)
-    }
-
-    private static func check(_ o: Adam) {
-        let name = o.decoupledWeightDecay ? "AdamW" : "Adam"
-        precondition(o.learningRate >= 0, "\(name): learning rate must be non-negative, got \(o.learningRate)")
-        precondition(o.beta1 >= 0 && o.beta1 < 1, "\(name): beta1 must be in [0, 1), got \(o.beta1)")
-        precondition(o.beta2 >= 0 && o.beta2 < 1, "\(name): beta2 must be in [0, 1), got \(o.beta2)")
-        precondition(o.epsilon >= 0, "\(name): epsilon must be non-negative, got \(o.epsilon)")
-        precondition(o.weightDecay >= 0, "\(name): weight decay must be non-negative, got \(o.weightDecay)")
     }
 
     public func step() {
@@ -64,29 +76,24 @@ public class Adam: Optimizer {
         }
     }
 
-    public var state: [String: Tensor] {
-        var state: [String: Tensor] = [:]
-        expAvg.export(into: &state)
-        expAvgSq.export(into: &state)
-        maxExpAvgSq.export(into: &state)
-        return state
-    }
+    public var state: [String: Tensor] { exportState([expAvg, expAvgSq, maxExpAvgSq]) }
 
     public func load(state: [String: Tensor], stepCount: Int) throws {
-        try checkStateKeys(state, [expAvg, expAvgSq, maxExpAvgSq], optimizer: decoupledWeightDecay ? "AdamW" : "Adam")
-        try expAvg.load(from: state)
-        try expAvgSq.load(from: state)
-        try maxExpAvgSq.load(from: state)
+        try loadState(state, into: [expAvg, expAvgSq, maxExpAvgSq], optimizer: name)
         self.stepCount = stepCount
     }
 }
 
-/// AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay
-/// (param *= 1 - lr * weightDecay before the Adam update), as `torch.optim.AdamW`.
+/// AdamW: Adam with decoupled weight decay (param *= 1 - lr * weightDecay before the Adam
+/// update), as `torch.optim.AdamW`; its checkpoints hold the same tensors as Adam's.
+///
+/// Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
 public final class AdamW: Adam {
-    public override init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+    /// AdamW over `parameters`; every option defaults to PyTorch's, which differ from Adam's
+    /// only in `weightDecay` (1e-2 instead of 0).
+    public init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 1e-2, amsgrad: Bool = false, maximize: Bool = false) {
         super.init(parameters: parameters, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-                   weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupled: true)
+                   weightDecay: weightDecay, amsgrad: amsgrad, maximize: maximize, decoupledWeightDecay: true)
     }
 }

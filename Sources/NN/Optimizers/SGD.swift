@@ -1,15 +1,32 @@
 import CKernels
 
-/// Stochastic gradient descent with momentum, dampening, Nesterov momentum (Sutskever et
-/// al., 2013) and L2 weight decay, as `torch.optim.SGD`.
+/// Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight
+/// decay, as `torch.optim.SGD`; one `ck_sgd_step` per parameter.
+///
+/// Nesterov momentum in the form of Sutskever, Martens, Dahl & Hinton, "On the importance
+/// of initialization and momentum in deep learning", ICML 2013.
 public final class SGD: Optimizer {
     public let parameters: [Parameter]
+    /// The step size (PyTorch: `lr`; no default, as in PyTorch).
     public var learningRate: Float
-    public let momentum: Float, dampening: Float, weightDecay: Float
-    public let nesterov: Bool, maximize: Bool
+    /// The momentum factor μ: the buffer is b = μ b + (1 - dampening) g (PyTorch: `momentum`,
+    /// default 0, no buffer kept).
+    public let momentum: Float
+    /// The fraction of each gradient left out of the momentum buffer (PyTorch: `dampening`,
+    /// default 0).
+    public let dampening: Float
+    /// L2 penalty: weightDecay * param is added to the gradient (PyTorch: `weight_decay`,
+    /// default 0).
+    public let weightDecay: Float
+    /// Steps along g + μ b instead of b (PyTorch: `nesterov`, default false; needs momentum > 0
+    /// and zero dampening).
+    public let nesterov: Bool
+    /// Climbs the gradient instead of descending it (PyTorch: `maximize`, default false).
+    public let maximize: Bool
     public private(set) var stepCount = 0
-    private var momentumBuffers: StateBuffers
+    private let momentumBuffers: StateBuffers
 
+    /// SGD over `parameters`; every option defaults to PyTorch's.
     public init(parameters: [Parameter], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
                 weightDecay: Float = 0, nesterov: Bool = false, maximize: Bool = false) {
         precondition(learningRate >= 0, "SGD: learning rate must be non-negative, got \(learningRate)")
@@ -37,15 +54,10 @@ public final class SGD: Optimizer {
         }
     }
 
-    public var state: [String: Tensor] {
-        var state: [String: Tensor] = [:]
-        momentumBuffers.export(into: &state)
-        return state
-    }
+    public var state: [String: Tensor] { exportState([momentumBuffers]) }
 
     public func load(state: [String: Tensor], stepCount: Int) throws {
-        try checkStateKeys(state, [momentumBuffers], optimizer: "SGD")
-        try momentumBuffers.load(from: state)
+        try loadState(state, into: [momentumBuffers], optimizer: "SGD")
         self.stepCount = stepCount
     }
 }

@@ -175,7 +175,7 @@ public final class Trainer {
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: data.classNames.count), count: data.classNames.count)
         for (step, batch) in epochBatches.enumerated() {
             let images = batch.images
-            optimizer.zeroGrad()
+            optimizer.zeroGradients()
             let logits = model(images)
             let loss = lossFunction(logits, batch.labels)
             let value = loss.scalar
