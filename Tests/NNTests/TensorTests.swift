@@ -137,6 +137,32 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    /// A cleared parameter gradient reads as zeros, and the next gradient to reach it is
+    /// written over its buffer (NaN-poisoned here), whether by a writing op (matmul), an
+    /// adding op (the product, zeroed first), or the zero fill of a parameter that no
+    /// gradient reached before the optimizer reads it.
+    func testClearedParameterGradientsReadAsZerosAndAreWrittenNext() {
+        GradientMode.$poisonsFirstGradients.withValue(true) {
+            let w = Parameter(Tensor([1, 2, 3, 4], shape: [2, 2]))
+            let x = Tensor([1, 1, 2, 0], shape: [2, 2])
+            matmul(x, w.value).sum().backward()
+            XCTAssertEqual(w.gradient.scalars, [3, 3, 1, 1])
+            w.zeroGradient()
+            XCTAssertEqual(w.gradient.scalars, [0, 0, 0, 0])
+            matmul(x, w.value).sum().backward()  // written, not added to the stale [3, 3, 1, 1]
+            XCTAssertEqual(w.gradient.scalars, [3, 3, 1, 1])
+            w.zeroGradient()
+            (w.value * x).sum().backward()        // added into a buffer zeroed first
+            XCTAssertEqual(w.gradient.scalars, [1, 1, 2, 0])
+            (w.value * x).sum().backward()        // then accumulates, as before
+            XCTAssertEqual(w.gradient.scalars, [2, 2, 4, 0])
+            w.zeroGradient()
+            var seen: [Float] = []
+            w.update { _, gradient in seen = Array(gradient) }  // nothing reached it this step
+            XCTAssertEqual(seen, [0, 0, 0, 0])
+        }
+    }
+
     func testNoGradientScopeRecordsNothing() {
         let x = Tensor([1, 2], shape: [2]).requiringGradient()
         let y = withoutGradient { x * 2 }

@@ -99,6 +99,10 @@ final class Node {
     var pullback: ((_ gradient: UnsafePointer<Float>, _ parentGradients: [InputGradient]) -> Void)?
     /// Allocated the first time a gradient reaches this node.
     private(set) var gradient: TensorStorage?
+    /// True after `zeroGradient()` on a leaf: `gradient` keeps its storage for reuse but
+    /// holds no values, so the next backward writes it as a first gradient instead of
+    /// adding into zeros (PyTorch's `zero_grad(set_to_none=True)`, without the allocation).
+    private var gradientIsCleared = false
 
     init(leafShape shape: [Int]) {
         self.shape = shape
@@ -116,9 +120,15 @@ final class Node {
         self.pullback = pullback
     }
 
-    /// The gradient buffer, allocated zeroed on first use.
+    /// The gradient buffer, allocated zeroed on first use (and zeroed if cleared).
     func gradientBuffer() -> UnsafeMutablePointer<Float> {
-        if let gradient { return gradient.pointer }
+        if let gradient {
+            if gradientIsCleared {
+                ck_fill(gradient.pointer, 0, count)
+                gradientIsCleared = false
+            }
+            return gradient.pointer
+        }
         let storage = TensorStorage(count: count, repeating: 0)
         gradient = storage
         return storage.pointer
@@ -131,10 +141,11 @@ final class Node {
         let writes = parents.count < 2 || Set(parents.map(ObjectIdentifier.init)).count == parents.count
         let poison = writes && GradientMode.poisonsFirstGradients
         return parents.map { parent in
-            if writes && parent.gradient == nil {
-                let storage = TensorStorage(uninitializedCount: parent.count)
+            if writes && (parent.gradient == nil || parent.gradientIsCleared) {
+                let storage = parent.gradient ?? TensorStorage(uninitializedCount: parent.count)
                 if poison { ck_fill(storage.pointer, .nan, parent.count) }
                 parent.gradient = storage
+                parent.gradientIsCleared = false
                 return InputGradient(pointer: storage.pointer, accumulate: false)
             }
             return InputGradient(pointer: parent.gradientBuffer(), accumulate: true)
@@ -143,16 +154,20 @@ final class Node {
 
     /// The accumulated gradient as a tensor (zeros if nothing reached this node).
     func gradientTensor() -> Tensor {
-        guard let gradient else { return Tensor(zeros: shape) }
+        guard let gradient, !gradientIsCleared else { return Tensor(zeros: shape) }
         return Tensor(shape: shape, storage: gradient.copy())
     }
 
     /// Frees the gradient buffer (non-leaf nodes after backward).
-    func releaseGradient() { gradient = nil }
+    func releaseGradient() {
+        gradient = nil
+        gradientIsCleared = false
+    }
 
-    /// Forgets the accumulated gradient.
+    /// Forgets the accumulated gradient: it reads as zeros from now on, and the next
+    /// gradient to arrive is written over the buffer rather than added to zeros.
     func zeroGradient() {
-        if let gradient { ck_fill(gradient.pointer, 0, count) }
+        if gradient != nil { gradientIsCleared = true }
     }
 }
 
