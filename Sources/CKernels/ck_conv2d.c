@@ -28,7 +28,7 @@
 // image instead (below), and so does the forward pass (its 32 x 50,176 x 9 GEMM is
 // short too, and the image-by-image loop needs no hand-off to OpenBLAS's threads).
 #include "ckernels.h"
-#include "ck_im2col_internal.h"
+#include "ck_lowering.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -38,38 +38,11 @@
 
 // MARK: - Geometry
 
-// Floor division of a possibly negative span: a kernel wider than the padded input has
-// no output, not one.
-static int ck_conv_out_size(int in, int pad, int dil, int k, int stride) {
-    const int span = in + 2 * pad - dil * (k - 1) - 1;
-    if (span < 0) return 0;
-    return span / stride + 1;
-}
-
-int ck_conv2d_out_h(const ck_conv2d_params *p) {
-    assert(p != NULL && p->stride_h >= 1);
-    return ck_conv_out_size(p->h, p->pad_h, p->dil_h, p->kh, p->stride_h);
-}
-
-int ck_conv2d_out_w(const ck_conv2d_params *p) {
-    assert(p != NULL && p->stride_w >= 1);
-    return ck_conv_out_size(p->w, p->pad_w, p->dil_w, p->kw, p->stride_w);
-}
-
 static ck_lowering ck_conv2d_lowering(const ck_conv2d_params *p) {
     assert(p != NULL);
-    assert(p->n >= 1 && p->c >= 1 && p->h >= 1 && p->w >= 1 && p->oc >= 1);
-    assert(p->kh >= 1 && p->kw >= 1);
-    assert(p->stride_h >= 1 && p->stride_w >= 1 && p->pad_h >= 0 && p->pad_w >= 0);
-    assert(p->dil_h >= 1 && p->dil_w >= 1);
-    ck_lowering g = {
-        .h = p->h, .w = p->w, .kh = p->kh, .kw = p->kw,
-        .stride_h = p->stride_h, .stride_w = p->stride_w, .pad_h = p->pad_h, .pad_w = p->pad_w,
-        .dil_h = p->dil_h, .dil_w = p->dil_w,
-        .oh = ck_conv2d_out_h(p), .ow = ck_conv2d_out_w(p),
-    };
-    assert(g.oh >= 1 && g.ow >= 1);
-    return g;
+    assert(p->n >= 1 && p->c >= 1 && p->oc >= 1);
+    return ck_lowering_make(p->h, p->w, p->kh, p->kw, p->stride_h, p->stride_w,
+                            p->pad_h, p->pad_w, p->dil_h, p->dil_w);
 }
 
 // Image-by-image paths for short reductions (defined below).
