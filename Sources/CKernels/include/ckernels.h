@@ -25,11 +25,27 @@ extern "C" {
 #endif
 
 // MARK: - Threads
+// Loading the library configures nothing: until these are called, OpenMP and OpenBLAS run
+// with their own defaults (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, else all cores) and wait
+// between kernels as they do by default.
 
 /// Sets the thread count of OpenMP and OpenBLAS together; n <= 0 means all cores.
 void ck_set_num_threads(int n);
-/// The thread count in force for both pools.
+/// The thread count in force: the last ck_set_num_threads's, or before any, OpenMP's own
+/// (which OpenBLAS's may differ from until then). Reading it changes nothing.
 int ck_get_num_threads(void);
+/// Tunes how the two thread pools wait between kernels, once per process (later calls do
+/// nothing): libomp's workers spin 1 ms after a parallel region (kmp_set_blocktime), and
+/// OpenBLAS's workers sleep right after each GEMM instead of spinning on (it sets
+/// OPENBLAS_THREAD_TIMEOUT=4 in the process environment, has OpenBLAS re-read it and stops
+/// OpenBLAS's pool, which restarts on the next GEMM). A KMP_BLOCKTIME or
+/// OPENBLAS_THREAD_TIMEOUT already in the environment takes precedence: that pool is left
+/// alone. Why: the two pools take turns hundreds of times a training step, and a pool
+/// spinning while the other works takes one of its cores. At 2 threads the CNNs trained
+/// about a third faster with these settings than with OpenBLAS's default spin, an MLP
+/// (whose GEMMs are short) about a fifth slower (docs/performance.md, "The two thread
+/// pools"). Call it once at startup, before the kernels run (Swift: Threads.set does).
+void ck_configure_thread_waiting(void);
 
 // MARK: - GEMM
 
