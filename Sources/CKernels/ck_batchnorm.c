@@ -317,7 +317,7 @@ void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
             scale[jj] = (float)((double)gamma[j0 + jj] * invstd[jj]);
             sum_dy[jj] = sum_dy_xc[jj] = 0.0;
         }
-        // One pass: dx needs no reduction, so it is written while the sums are gathered.
+        // One pass: dx needs no reduction, so it is added to while the sums are gathered.
         for (int i = 0; i < n; i++) {
             const size_t row = ((size_t)i * c + j0) * s;
             if (s == 1) {
