@@ -10,25 +10,12 @@
 //   forward          yt (oc, nb*ohow) = w (oc, ckk) x col, then scatter to NCHW (+ bias)
 //   backward-data    col = w^T x dyt (dy gathered to (oc, nb*ohow)), then col2im
 //   backward-filter  dw (oc, ckk) += dyt x col^T, dbias += row sums of dyt
-// Batched against per-image, measured with the whole batch as one chunk on W2's shapes,
-// batch 64, 3x3 pad 1, 2 threads (shared AMD EPYC, 2 cores,
-// OpenBLAS pthreads), median of 10 alternating runs of each variant, each the median of
-// 41 calls; per-image lowering was im2col + one GEMM per image, writing y/dx/dw directly:
-//                              batched            per-image
-//   conv1 1->32 28x28  fwd        0.44 ms  66 GF/s   1.93 ms  15 GF/s
-//                      bwd-data   0.55 ms  53        1.28 ms  23
-//                      bwd-filt   1.91 ms  15        4.37 ms   7
-//   conv2 32->64 14x14 fwd        4.12 ms 112        5.48 ms  84
-//                      bwd-data   3.64 ms 127        4.10 ms 113
-//                      bwd-filt   4.56 ms 101        4.67 ms  99
-// A 1x1 32->64 conv at 14x14 (not a W2 shape; per-image needs no im2col there) was mixed:
-// fwd 0.43 vs 1.27 ms, bwd-data 0.49 vs 0.35, bwd-filt 0.95 vs 0.82, so one code path.
-// conv1's backward GEMMs (32 x 9 with a 50,176-long reduction; 9 x 50,176 with a 32-long
-// one) are shapes OpenBLAS handles poorly: with ckk <= 16 both backward passes go image by
-// image instead (below), and so does the forward pass (its 32 x 50,176 x 9 GEMM is
-// short too, and the image-by-image loop needs no hand-off to OpenBLAS's threads).
+// Batched rather than one GEMM per image: on a small image with few channels a GEMM per
+// image is too short to run near OpenBLAS's rate (figures: docs/performance.md, "Design
+// measurements behind the kernels"). A reduction of at most CK_CONV2D_SMALL_CKK (a first
+// layer on a 1-channel image) goes image by image in all three passes instead (below).
 #include "ckernels.h"
-#include "ck_im2col_internal.h"
+#include "ck_lowering.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -38,38 +25,11 @@
 
 // MARK: - Geometry
 
-// Floor division of a possibly negative span: a kernel wider than the padded input has
-// no output, not one.
-static int ck_conv_out_size(int in, int pad, int dil, int k, int stride) {
-    const int span = in + 2 * pad - dil * (k - 1) - 1;
-    if (span < 0) return 0;
-    return span / stride + 1;
-}
-
-int ck_conv2d_out_h(const ck_conv2d_params *p) {
-    assert(p != NULL && p->stride_h >= 1);
-    return ck_conv_out_size(p->h, p->pad_h, p->dil_h, p->kh, p->stride_h);
-}
-
-int ck_conv2d_out_w(const ck_conv2d_params *p) {
-    assert(p != NULL && p->stride_w >= 1);
-    return ck_conv_out_size(p->w, p->pad_w, p->dil_w, p->kw, p->stride_w);
-}
-
 static ck_lowering ck_conv2d_lowering(const ck_conv2d_params *p) {
     assert(p != NULL);
-    assert(p->n >= 1 && p->c >= 1 && p->h >= 1 && p->w >= 1 && p->oc >= 1);
-    assert(p->kh >= 1 && p->kw >= 1);
-    assert(p->stride_h >= 1 && p->stride_w >= 1 && p->pad_h >= 0 && p->pad_w >= 0);
-    assert(p->dil_h >= 1 && p->dil_w >= 1);
-    ck_lowering g = {
-        .h = p->h, .w = p->w, .kh = p->kh, .kw = p->kw,
-        .stride_h = p->stride_h, .stride_w = p->stride_w, .pad_h = p->pad_h, .pad_w = p->pad_w,
-        .dil_h = p->dil_h, .dil_w = p->dil_w,
-        .oh = ck_conv2d_out_h(p), .ow = ck_conv2d_out_w(p),
-    };
-    assert(g.oh >= 1 && g.ow >= 1);
-    return g;
+    assert(p->n >= 1 && p->c >= 1 && p->oc >= 1);
+    return ck_lowering_make(p->h, p->w, p->kh, p->kw, p->stride_h, p->stride_w,
+                            p->pad_h, p->pad_w, p->dil_h, p->dil_w);
 }
 
 // Image-by-image paths for short reductions (defined below).
@@ -89,29 +49,19 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
 //   - With one thread there are no hand-offs, and a chunk is sized for the cache: its
 //     workspace (col plus the (oc, nb*oh*ow) block) stays within 2 MiB, so the lowering's
 //     writes, the GEMM's reads of them and the scatter or col2im after it stay in L2/L3.
-//     (Twice that gave conv2 alone the same speed, below, but W2 training at one thread
-//     1-2% less: 2684 against 2693 images/s, medians of 3 alternated runs.)
+//     (Twice that was no faster for a convolution alone and slowed whole training runs.)
 //   - With more threads every chunk hands the cores from libomp to OpenBLAS and back
 //     (lowering, GEMM, scatter). Each hand-off costs a wake-up of the pool that slept
-//     (30-90 us on this VM) or a core shared with the one still spinning, so a chunk's
-//     workspace may be 9 MiB and the GEMMs fewer and longer.
-// conv2 of W2 (32->64 14x14, batch 64, 3x3 pad 1), GFLOP/s of fwd / bwd-data / bwd-filter,
-// median of 5 alternated processes each the median of 41 calls (2026-11-23; the 2-thread
-// ceiling is ~220):
-//   images a chunk (chunks)     7 (10)          16 (4)          22 (3)          32 (2)
-//   1 thread               96 / 95 / 82    97 / 96 / 83    96 / 95 / 82    90 / 90 / 80
-//   2 threads             139 /136 /120   155 /156 /133   157 /159 /135   176 /176 /152
-// and W3's convolutions at batch 128, 2 threads: 32->32 14x14 8 -> 16 images 52-102 ->
-// 83-109 GFLOP/s forward, 64->64 7x7 16 -> 32 images 94-96 -> 122-126. A whole batch of
-// 64 for conv2 is slower at both counts (1 thread 57-65 GFLOP/s).
-// So conv2 runs 10 chunks of 7 at one thread and 2 of 32 at more. W2 training at 2
-// threads, 4 alternated processes, images/s: 10 chunks 4082 4446 4111 4132, 4 chunks 4084
-// 4588 4646 4018, 2 chunks 4493 4240 4738 4640. Each chunk also holds at least
-// CK_CONV2D_MIN_CHUNK_FLOPS of GEMM work (about 0.3 ms at the ceiling): conv1 (29 MFLOP
-// for the whole batch) stays one chunk, as at 2 threads its chunks of 8 images measured
-// slower. The workspace is sized for the larger chunks whatever the thread count, so a
-// thread count changed between a forward and its backward cannot overrun it (pages a
-// 1-thread run never touches cost no memory).
+//     (tens of microseconds) or a core shared with the one still spinning, so a chunk's
+//     workspace may be 9 MiB and the GEMMs fewer and longer: a 32->64 3x3 convolution at
+//     14x14, batch 64, runs in 2 chunks of 32 images at more than one thread and in 10 of 7
+//     at one (the measurements: docs/performance.md, "conv2d chunks by thread count").
+// Each chunk also holds at least CK_CONV2D_MIN_CHUNK_FLOPS of GEMM work (about 0.3 ms at
+// the GEMM ceiling), so a cheap convolution (a 1->32 3x3 at 28x28, 29 MFLOP for a batch of
+// 64) stays one chunk: split further it measured slower at 2 threads. The workspace is
+// sized for the larger chunks whatever the thread count, so a thread count changed between
+// a forward and its backward cannot overrun it (pages a 1-thread run never touches cost
+// no memory).
 #define CK_CONV2D_CHUNK_FLOATS_ONE_THREAD ((size_t)1 << 19)    // 2 MiB
 #define CK_CONV2D_CHUNK_FLOATS_MORE_THREADS ((size_t)9 << 18)  // 9 MiB
 #define CK_CONV2D_MIN_CHUNK_FLOPS 32e6
@@ -269,12 +219,13 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 
 // MARK: - Short reductions (ckk = c*kh*kw <= CK_CONV2D_SMALL_CKK)
 //
-// A first layer on a 1-channel image (W2's conv1: ckk = 9) lowers to GEMMs OpenBLAS runs at
-// a fraction of its rate: backward-filter is (oc x ckk) with an n*oh*ow-long reduction
-// (32 x 9 x 50,176: 15 GFLOP/s quiet), backward-data is (ckk x n*oh*ow) with a 32-long
-// one. Both go image by image instead: an image's columns (ckk x oh*ow, 28 KB for 28x28)
-// are lowered into a per-thread buffer that stays in L1 while every output channel uses
-// it, so nothing batch-sized is written. Threads own whole images; backward-filter keeps
+// A first layer on a 1-channel image (a 1->32 3x3 convolution at 28x28: ckk = 9) lowers to
+// GEMMs OpenBLAS runs at a fraction of its rate: backward-filter is (oc x ckk) with an
+// n*oh*ow-long reduction (32 x 9 x 50,176 at batch 64), backward-data is (ckk x n*oh*ow)
+// with a 32-long one, and forward's reduction is 9 long. All three passes go image by image
+// instead, with no hand-off to OpenBLAS's threads: an image's columns (ckk x oh*ow, 28 KB
+// for 28x28) are lowered into a per-thread buffer that stays in L1 while every output
+// channel uses it, so nothing batch-sized is written. Threads own whole images; backward-filter keeps
 // per-thread partial sums (double) and adds them in thread order, so a result depends on
 // the thread count only through that order. Geometries whose buffers would be large fall
 // back to the chunked GEMM path.

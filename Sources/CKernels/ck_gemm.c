@@ -30,23 +30,16 @@ void ck_sgemm(float *c, int ldc,
 //
 // OpenBLAS divides C among its threads and runs each reduction whole; a C of a few hundred
 // elements over a reduction tens of thousands long (a convolution's backward-filter lowered
-// to one GEMM: 32 x 9 x 50,176 for W2's conv1) gives it little to divide, and it ran such
-// shapes at 15-36 GFLOP/s here. When a is (m,k) and b is (n,k) (C = a b^T), every element
-// of C is the dot product of two contiguous rows, so the threads divide k instead: each
-// sums its slice of k for every element of C, 4 rows of a by 3 rows of b at a time in
-// twelve 8-float accumulators, k in blocks that keep those rows in L1; the threads' partial
-// sums are added in thread order (the result depends on the thread count only through that
-// order). GFLOP/s against cblas_sgemm on the same operands (C harness, median of 31 calls
-// each, 2026-11-23):
-//   m x n x k          2 threads: dot  OpenBLAS     1 thread: dot  OpenBLAS
-//   32 x 9 x 50176                108-155    18-23            77-102    44-48
-//   5 x 7 x 20011                     128        7                77       10
-//   8 x 8 x 8192                      169       18               106       44
-//   32 x 32 x 4096                    184      103               108       84
-//   16 x 144 x 50176 (C 2304)         114       88                57       64
-// Larger C with long reductions were mostly faster too (64 x 64 x 12544: 187 against 112
-// at 2 threads, 102 against 96 at one) but not always (the 16 x 144 row), so the class
-// stays where every shape measured was faster at both thread counts.
+// to one GEMM: 32 x 9 x 50,176 for a 1->32 3x3 convolution at 28x28, batch 64) gives it
+// little to divide, and it runs such shapes at a small fraction of its rate. When a is
+// (m,k) and b is (n,k) (C = a b^T), every element of C is the dot product of two contiguous
+// rows, so the threads divide k instead: each sums its slice of k for every element of C,
+// 4 rows of a by 3 rows of b at a time in twelve 8-float accumulators, k in blocks that keep
+// those rows in L1; the threads' partial sums are added in thread order (the result depends
+// on the thread count only through that order). The class below is where every shape
+// measured was faster than OpenBLAS at both 1 and 2 threads; larger C were faster only
+// sometimes (the measurements: docs/performance.md, "Design measurements behind the
+// kernels").
 #define CK_GEMM_DOT_MAX_MN 1024      // at most this many elements of C
 #define CK_GEMM_DOT_MIN_K 4096       // and a reduction at least this long
 #define CK_GEMM_DOT_MIN_K_PER_THREAD 2048

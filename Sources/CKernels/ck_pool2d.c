@@ -50,7 +50,7 @@ int ck_pool2d_out_w(const ck_pool2d_params *p) {
 static inline int ck_min(int a, int b) { return a < b ? a : b; }
 static inline int ck_max(int a, int b) { return a > b ? a : b; }
 
-// 2x2 windows at stride 2 without padding (W2's and most CNNs' pooling): every window is
+// 2x2 windows at stride 2 without padding (most CNNs' pooling): every window is
 // in bounds and starts at an even row and column, so the general loop's bounds
 // arithmetic goes away.
 static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
@@ -63,21 +63,21 @@ static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
 // writes one output row each; in (plane, oy) order the output rows are contiguous. The
 // AVX2 loops take 8 outputs at a time: two rows of 16 inputs are loaded as vectors and
 // split into their even and odd columns with one shuffle each (the four window elements
-// of 8 windows), and the results are put back in order with one permute. W2's pools at 2
-// threads (64x32x28x28 and 64x64x14x14, KernelBench, 3 runs): max forward 27-37 -> 111-114
-// and 21-22 -> 94-99 GB/s (the row loop below vectorized poorly, and at 7-wide rows it
-// needed gathers); average forward 77-116 -> 162-172 GB/s. Without AVX2, and for outputs
-// under 4 wide, the portable loops below run instead.
+// of 8 windows), and the results are put back in order with one permute: the portable row
+// loop vectorizes poorly and needs gathers at 7-wide output rows (figures:
+// docs/performance.md, "Pooling 2x2 stride 2"). Without AVX2, and for outputs under 4
+// wide, the portable loops below run instead.
 //
-// Rows shorter than a multiple of 8 outputs (W2's 7-wide rows) are finished with a full
-// vector that spills into the next row pair's outputs, which that row pair then rewrites.
+// Rows shorter than a multiple of 8 outputs (7-wide rows, from 14x14 inputs) are finished
+// with a full vector that spills into the next row pair's outputs, which that row pair then
+// rewrites.
 // That is only safe when the next row pair belongs to the same thread and outputs are at
 // least 4 wide (the spill is then shorter than one row pair); each thread therefore owns a
 // contiguous range of row pairs and finishes its last one in scalar.
 //
 // The backward pass of max pooling stays a scatter: a dense version (each window's four
-// dx elements get dy or -0.0 by comparing argmax) read and wrote all of dx and took twice
-// as long (64x64x14x14: 0.13 against 0.06 ms).
+// dx elements get dy or -0.0 by comparing argmax) reads and writes all of dx and measured
+// twice as slow.
 #if defined(__AVX2__)
 #include <immintrin.h>
 #include <omp.h>
@@ -195,8 +195,8 @@ static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, 
 
 // The general loop's scan (row by row; a value wins if strictly greater or NaN), written
 // with selects instead of branches: on real activations the comparisons are
-// unpredictable, and the branchy loop measured 5 ns per input element (W2's first pool,
-// 64x32x28x28: 7.9 ms, 1.2 GB/s), mostly mispredictions. Starting from the window's first
+// unpredictable, and the branchy loop spent most of its time in mispredictions (figures:
+// docs/performance.md, "Design measurements behind the kernels"). Starting from the window's first
 // element is the same as starting from -inf: -inf never wins and its index is the
 // first element's; a NaN first element wins either way.
 static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,

@@ -27,6 +27,9 @@ enum Main {
     static func main() {
         // Line-buffered even into a pipe or file, so a log shows each epoch as it ends.
         setvbuf(stdout, nil, _IOLBF, 0)
+        // All cores and the tuned waiting between the two thread pools (see `Threads`) for
+        // every subcommand; `--threads` then sets the count it names.
+        Threads.set(nil)
         do {
             var command = try NNCommand.parseAsRoot()
             try command.run()

@@ -4,8 +4,9 @@ import NNReference
 import TestSupport
 import XCTest
 
-/// `ck_set_num_threads`: one call for both pools, the pools' waiting configured once, and
-/// one OpenMP runtime in the process.
+/// `ck_set_num_threads`: one call for both pools; `ck_configure_thread_waiting`: the pools'
+/// waiting configured once; and one OpenMP runtime in the process. (That loading the library
+/// configures nothing is checked in a fresh process: NNTests.ThreadsTests.)
 final class ThreadsTests: XCTestCase {
     override func tearDown() {
         ck_set_num_threads(0)
@@ -21,10 +22,17 @@ final class ThreadsTests: XCTestCase {
     }
 
     /// OpenBLAS's workers must sleep right after a GEMM (see ck_threads.c): the timeout is in
-    /// the environment OpenBLAS re-read, and the restarted pool computes correct products at
-    /// every thread count, switching back and forth.
+    /// the environment OpenBLAS re-read, a second call changes nothing, and the restarted pool
+    /// computes correct products at every thread count, switching back and forth.
     func testOpenBLASPoolRestartsWithShortSpinAndStaysCorrect() {
-        XCTAssertNotNil(getenv("OPENBLAS_THREAD_TIMEOUT"), "the OpenBLAS spin timeout was not configured")
+        let userTimeout = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"]
+        ck_configure_thread_waiting()
+        let timeout = getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) }
+        XCTAssertNotNil(timeout, "the OpenBLAS spin timeout was not configured")
+        if userTimeout == nil { XCTAssertEqual(timeout, "4") }
+        ck_configure_thread_waiting()
+        XCTAssertEqual(getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) }, timeout,
+                       "a second call changed the configuration")
         var rng = SeededGenerator(seed: 3)
         let (m, n, k) = (192, 160, 96)  // large enough for OpenBLAS to use its threads
         let a = randomFloats(m * k, using: &rng), b = randomFloats(k * n, using: &rng)

@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import XCTest
 
@@ -7,5 +8,46 @@ final class ThreadsTests: XCTestCase {
         XCTAssertEqual(Threads.count, 1)
         Threads.set(nil)
         XCTAssertGreaterThanOrEqual(Threads.count, 1)
+    }
+
+    /// Loading the library changes nothing in the process until the first `Threads.set`.
+    /// Any earlier test in this process may have called it, so the check runs in a fresh one:
+    /// this test binary again, running only `testFreshProcessConfiguresNothingBeforeSet`,
+    /// with neither variable inherited.
+    func testLoadingTheLibraryConfiguresNothingUntilThreadsSet() throws {
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let test = "NNTests.ThreadsTests/testFreshProcessConfiguresNothingBeforeSet"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [test]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_THREAD_TIMEOUT"] = nil
+        environment["KMP_BLOCKTIME"] = nil
+        environment[Self.freshProcessVariable] = "1"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "\(executable) \(test) failed:\n\(text)")
+        XCTAssertTrue(text.contains("Executed 1 test, with 0 failures"), "\(executable) \(test) ran no test:\n\(text)")
+    }
+
+    static let freshProcessVariable = "NN_THREADS_FRESH_PROCESS_TEST"
+
+    /// The fresh process's half of the test above; skipped in the ordinary run.
+    func testFreshProcessConfiguresNothingBeforeSet() throws {
+        guard ProcessInfo.processInfo.environment[Self.freshProcessVariable] != nil else {
+            throw XCTSkip("runs only in the fresh process of testLoadingTheLibraryConfiguresNothingUntilThreadsSet")
+        }
+        func timeout() -> String? { getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) } }
+        XCTAssertNil(timeout(), "OPENBLAS_THREAD_TIMEOUT was set before Threads.set")
+        XCTAssertGreaterThanOrEqual(Threads.count, 1)
+        XCTAssertNil(timeout(), "reading Threads.count set OPENBLAS_THREAD_TIMEOUT")
+        Threads.set(1)
+        XCTAssertEqual(timeout(), "4", "Threads.set did not configure OpenBLAS's waiting")
+        XCTAssertEqual(Threads.count, 1)
     }
 }

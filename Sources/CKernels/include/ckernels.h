@@ -1,14 +1,16 @@
 // ckernels.h: the one public header of swift-nn's C kernels.
 //
-// Conventions (see ../shared/STYLE.md):
+// Conventions:
 // - float32, row-major, images in NCHW.
 // - Arguments: outputs first, then inputs, then sizes/parameters.
-// - Every backward kernel ADDS into its gradient outputs (dx, dw, dbias, ...), so the
-//   caller zeroes them once and gradients from several uses of a tensor accumulate.
-//   The kernels whose dx is a whole activation-sized tensor (activations, batch norm, max
-//   pooling, conv2d backward-data, dropout) take `accumulate`: 0 WRITES dx instead,
-//   ignoring what it held (the first gradient to reach a tensor needs no zeroed buffer,
-//   which saves a pass over memory; PyTorch's autograd does the same).
+// - Gradients, one rule for every backward kernel: parameter gradients (dw, dbias, dgamma,
+//   dbeta, dalpha) are always ADDED into, so they sum over every use of a parameter until
+//   the caller clears them. dx is added into as well, except by the kernels that take
+//   `accumulate` (the hot ones whose dx is a whole activation-sized tensor: activations
+//   but PReLU, batch norm in training, max pooling, conv2d backward-data, dropout): 1 adds
+//   into dx, 0 WRITES it, ignoring what it held (NaN included), so the first gradient to
+//   reach a tensor needs no zeroed buffer, which saves a pass over memory (PyTorch's
+//   autograd assigns a first gradient the same way).
 // - No hidden allocation of anything batch-sized: workspaces are arguments sized by the
 //   matching *_size call (per-thread scratch of a few KB to 128 KB, for conv2d's
 //   image-by-image paths and ck_sgemm's dot-product path, is malloc'd within the call).
@@ -25,11 +27,27 @@ extern "C" {
 #endif
 
 // MARK: - Threads
+// Loading the library configures nothing: until these are called, OpenMP and OpenBLAS run
+// with their own defaults (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, else all cores) and wait
+// between kernels as they do by default.
 
 /// Sets the thread count of OpenMP and OpenBLAS together; n <= 0 means all cores.
 void ck_set_num_threads(int n);
-/// The thread count in force for both pools.
+/// The thread count in force: the last ck_set_num_threads's, or before any, OpenMP's own
+/// (which OpenBLAS's may differ from until then). Reading it changes nothing.
 int ck_get_num_threads(void);
+/// Tunes how the two thread pools wait between kernels, once per process (later calls do
+/// nothing): libomp's workers spin 1 ms after a parallel region (kmp_set_blocktime), and
+/// OpenBLAS's workers sleep right after each GEMM instead of spinning on (it sets
+/// OPENBLAS_THREAD_TIMEOUT=4 in the process environment, has OpenBLAS re-read it and stops
+/// OpenBLAS's pool, which restarts on the next GEMM). A KMP_BLOCKTIME or
+/// OPENBLAS_THREAD_TIMEOUT already in the environment takes precedence: that pool is left
+/// alone. Why: the two pools take turns hundreds of times a training step, and a pool
+/// spinning while the other works takes one of its cores. At 2 threads the CNNs trained
+/// about a third faster with these settings than with OpenBLAS's default spin, an MLP
+/// (whose GEMMs are short) about a fifth slower (docs/performance.md, "The two thread
+/// pools"). Call it once at startup, before the kernels run (Swift: Threads.set does).
+void ck_configure_thread_waiting(void);
 
 // MARK: - GEMM
 
@@ -83,7 +101,7 @@ int ck_conv2d_images_per_chunk(const ck_conv2d_params *p);
 /// y (n,oc,oh,ow) = conv(x (n,c,h,w), w (oc,c,kh,kw)) + bias (oc) (bias may be NULL).
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bias,
                        float *workspace, const ck_conv2d_params *p);
-/// dx (n,c,h,w) += conv_transpose(dy (n,oc,oh,ow), w); accumulate 0 writes dx instead.
+/// dx (n,c,h,w) = conv_transpose(dy (n,oc,oh,ow), w), written or added per accumulate.
 void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
                              float *workspace, const ck_conv2d_params *p, int accumulate);
 /// dw (oc,c,kh,kw) += correlation of dy with x; dbias (oc) += sum of dy (dbias may be NULL).
@@ -107,8 +125,8 @@ int ck_pool2d_out_w(const ck_pool2d_params *p);
 /// y = max over each window; argmax (n,c,oh,ow) records the winner's index within its
 /// (h,w) plane (row * w + col).
 void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p);
-/// dx += dy routed to the recorded argmax; accumulate 0 writes dx instead (zero where no
-/// window's maximum is).
+/// dx = dy routed to the recorded argmax, written (zero where no window's maximum is) or
+/// added per accumulate.
 void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                            const ck_pool2d_params *p, int accumulate);
 /// y = mean over each window; count_include_pad != 0 divides by kh*kw (PyTorch's default),
@@ -138,13 +156,14 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
 void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
                                     const float *running_mean, const float *running_var,
                                     int n, int c, int s, float eps);
-/// Backward of the training forward: dx, dgamma, dbeta += gradients (batch statistics);
-/// accumulate 0 writes dx instead (dgamma and dbeta always add).
+/// Backward of the training forward (batch statistics): dgamma, dbeta += their gradients;
+/// dx written or added per accumulate.
 void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
                            int n, int c, int s, int accumulate);
-/// Backward of the inference forward (statistics are constants).
+/// Backward of the inference forward (statistics are constants): dx, dgamma, dbeta += their
+/// gradients.
 void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
                                      const float *dy, const float *x, const float *gamma,
                                      const float *running_mean, const float *running_var,
@@ -166,7 +185,7 @@ typedef enum {
 
 /// y = f(x) over count elements (alpha is LeakyReLU's slope or ELU's scale).
 void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha);
-/// dx += f'(x) * dy (accumulate 0: dx = f'(x) * dy); y is the forward output (used where
+/// dx = f'(x) * dy, written or added per accumulate; y is the forward output (used where
 /// it is cheaper than x).
 void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
                             size_t count, ck_activation kind, float alpha, int accumulate);
@@ -203,7 +222,7 @@ void ck_fill(float *x, float value, size_t count);
 
 /// y = x * mask; mask holds 0 or 1/(1-p) (inverted dropout), drawn by the caller.
 void ck_dropout_forward(float *y, const float *x, const float *mask, size_t count);
-/// dx += dy * mask (accumulate 0: dx = dy * mask).
+/// dx = dy * mask, written or added per accumulate.
 void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t count, int accumulate);
 
 // MARK: - Optimizer steps (torch.optim update rules, in place over flat buffers)

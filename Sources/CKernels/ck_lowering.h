@@ -1,7 +1,9 @@
-// Private to CKernels: the per-channel lowering that ck_im2col/ck_col2im and the conv2d
-// kernels share. Not part of the public API (it lives outside include/).
-#ifndef CK_IM2COL_INTERNAL_H
-#define CK_IM2COL_INTERNAL_H
+// Private to CKernels: the geometry of a convolution's lowering (ck_lowering.c), the layer
+// that ck_im2col.c and ck_conv2d.c both stand on; neither calls the other. Not part of the
+// public API (it lives outside include/); ck_conv2d_out_h/w, declared in ckernels.h, are
+// implemented there too.
+#ifndef CK_LOWERING_H
+#define CK_LOWERING_H
 
 #include <stddef.h>
 
@@ -12,6 +14,11 @@ typedef struct {
     int oh, ow;
 } ck_lowering;
 
+/// The lowering of an (h,w) plane by a kh x kw window, with oh and ow as ck_conv2d_out_h/w
+/// compute them; asserts the sizes are valid and that there is at least one output.
+ck_lowering ck_lowering_make(int h, int w, int kh, int kw,
+                             int stride_h, int stride_w, int pad_h, int pad_w, int dil_h, int dil_w);
+
 /// One channel: x is (h,w); writes the kh*kw rows of col, row r at col + r*ldcol, each
 /// oh*ow long. ldcol > oh*ow lets several images share one wide column matrix.
 void ck_im2col_channel(float *col, size_t ldcol, const float *x, const ck_lowering *g);
@@ -21,4 +28,4 @@ void ck_col2im_channel(float *x, const float *col, size_t ldcol, const ck_loweri
 /// zero the entries that map to no input and add each row as one long span.
 void ck_col2im_channel_scratch(float *x, float *col, size_t ldcol, const ck_lowering *g);
 
-#endif // CK_IM2COL_INTERNAL_H
+#endif // CK_LOWERING_H
