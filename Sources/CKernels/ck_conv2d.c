@@ -29,6 +29,7 @@
 // short too, and the image-by-image loop needs no hand-off to OpenBLAS's threads).
 #include "ckernels.h"
 #include "ck_im2col_internal.h"
+#include "ck_conv2d_direct_internal.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -151,7 +152,11 @@ size_t ck_conv2d_workspace_size(const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
     const int one = ck_conv2d_chunk_for(p, &g, 1), more = ck_conv2d_chunk_for(p, &g, 2);
     const size_t cols = (size_t)(one > more ? one : more) * g.oh * g.ow;
-    return ck_conv2d_row_sums_floats(p) + ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
+    const size_t lowered = ck_conv2d_row_sums_floats(p) + ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
+    // Direct 3x3 path (ck_conv2d_direct.c): sized whatever the mode, so a mode change
+    // between sizing and a call cannot overrun.
+    const size_t direct = ck_conv2d_direct_workspace_floats(p);
+    return lowered > direct ? lowered : direct;
 }
 
 // col (ckk, nb*ohow) from images x (nb,c,h,w): image i fills columns [i*ohow, (i+1)*ohow).
@@ -214,6 +219,8 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
     const size_t ohow = (size_t)g.oh * g.ow, chw = (size_t)p->c * p->h * p->w;
     float *col = workspace;
     float *yt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    if (ck_conv2d_forward_uses_direct(p) && ck_conv2d_direct_forward(y, x, w, bias, workspace, p)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_forward_small(y, x, w, bias, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
@@ -245,6 +252,8 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     const size_t kk = (size_t)p->kh * p->kw;
     float *col = workspace;
     float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    if (ck_conv2d_backward_data_uses_direct(p) && ck_conv2d_direct_backward_data(dx, dy, w, workspace, p, accumulate)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_data_small(dx, dy, w, p, &g, accumulate)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {

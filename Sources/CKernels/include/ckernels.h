@@ -90,6 +90,24 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p);
 
+/// Which path a 3x3 stride-1 pad-1 dilation-1 convolution takes for forward and
+/// backward-data: a direct convolution (ck_conv2d_direct.c) or the GEMM lowering. AUTO (the
+/// default) takes the direct one where it measured faster; NEVER and ALWAYS are for tests
+/// and benchmarks. Other geometries always take the lowering. Set between calls, not during.
+typedef enum {
+    CK_CONV2D_DIRECT_AUTO = 0,
+    CK_CONV2D_DIRECT_NEVER = 1,
+    CK_CONV2D_DIRECT_ALWAYS = 2,
+} ck_conv2d_direct_mode;
+/// Sets the direct-convolution mode for the whole process (all threads).
+void ck_conv2d_set_direct_mode(ck_conv2d_direct_mode mode);
+/// The direct-convolution mode in force.
+ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void);
+/// 1 if ck_conv2d_forward takes the direct path for p under the mode in force.
+int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p);
+/// 1 if ck_conv2d_backward_data takes the direct path for p under the mode in force.
+int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p);
+
 // MARK: - Pooling
 
 /// Geometry of 2-D pooling: x is (n,c,h,w), y is (n,c,oh,ow),

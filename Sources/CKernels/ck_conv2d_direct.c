@@ -1,0 +1,284 @@
+// Direct 3x3 convolution (stride 1, padding 1, dilation 1) for forward and backward-data.
+//
+// x is (n,c,h,w), w is (oc,c,3,3), y is (n,oc,h,w). With few output channels (16-64, as in
+// W3), im2col + GEMM writes a 9x-expanded column matrix and OpenBLAS copies it again to
+// pack it, for a GEMM whose M is only oc. This path reads each image in place instead:
+//
+// - Each image is copied once into a zero-bordered plane per channel, (h+2) x (w+2), so no
+//   tap needs a bounds test. Output pixel (oy, ox) is given the slot q = oy*(w+2) + ox of
+//   that padded grid, and tap (kh, kw) reads padded element q + kh*(w+2) + kw: consecutive
+//   slots read consecutive inputs across row ends too, so a register block of P slots runs
+//   through the whole image with one tail, and the 2 slots a row that are border are
+//   computed and not stored (7% of the work at 28x28, 22% at 7x7).
+// - The weights are re-laid once a call, by blocks of 16 output channels, as
+//   [block][c][kh][kw][16], so one vector load gives 8 consecutive output channels.
+// - The register block is P = 6 slots x 16 channels: 12 accumulators of 8 floats, 2 weight
+//   vectors and 1 broadcast input (15 of AVX2's 16 registers); per (c, kh, kw) that is 2
+//   weight loads, 6 broadcasts and 12 FMAs. A last block of 8 channels uses one vector.
+// - The tile goes out to NCHW through a small transposing copy (the accumulators are pixel
+//   by channel); backward-data adds there when it accumulates.
+//
+// Backward-data of a stride-1, pad-1 3x3 convolution is a forward one: dx = conv(dy, w')
+// with w'[c][o][kh][kw] = w[o][c][2-kh][2-kw] (in and out channels swapped, the kernel
+// turned 180 degrees), so both passes share the kernel and differ only in the re-layout.
+//
+// Written with GCC/clang vector extensions, not intrinsics: the same source builds for any
+// x86-64 or aarch64 target (a vector wider than the target's is split by the compiler).
+// Threads own (image, channel-block) pairs: each writes its own output planes, and pads the
+// image into its own scratch when its next pair is of another image.
+#include "ckernels.h"
+#include "ck_conv2d_direct_internal.h"
+
+#include <assert.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float ck_v8 __attribute__((vector_size(32)));
+
+// Unaligned loads and stores: the workspace and the scratch need no alignment beyond float.
+static inline ck_v8 ck_v8_load(const float *p) {
+    ck_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void ck_v8_store(float *p, ck_v8 v) { memcpy(p, &v, sizeof v); }
+
+#define CK_DIRECT_P 6         // output slots of a register block
+#define CK_DIRECT_BLOCK 16    // output channels of a register block (two vectors)
+
+// MARK: - Mode and shape rule
+
+static ck_conv2d_direct_mode ck_direct_mode = CK_CONV2D_DIRECT_AUTO;
+
+void ck_conv2d_set_direct_mode(ck_conv2d_direct_mode mode) {
+    assert(mode == CK_CONV2D_DIRECT_AUTO || mode == CK_CONV2D_DIRECT_NEVER || mode == CK_CONV2D_DIRECT_ALWAYS);
+    ck_direct_mode = mode;
+}
+
+ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void) { return ck_direct_mode; }
+
+// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1.
+static int ck_direct_geometry(const ck_conv2d_params *p) {
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
+        && p->dil_h == 1 && p->dil_w == 1;
+}
+
+// Where the direct kernel beats the lowering, for a pass reading cin channels and writing
+// cout: see docs/performance.md ("Direct 3x3 convolution") for the measurements.
+static int ck_direct_wins(int cin, int cout) { return cin >= 4 && cout >= 8; }
+
+static int ck_direct_chosen(const ck_conv2d_params *p, int cin, int cout) {
+    if (!ck_direct_geometry(p)) return 0;
+    switch (ck_direct_mode) {
+    case CK_CONV2D_DIRECT_NEVER: return 0;
+    case CK_CONV2D_DIRECT_ALWAYS: return 1;
+    default: return ck_direct_wins(cin, cout);
+    }
+}
+
+int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_direct_chosen(p, p->c, p->oc);
+}
+
+int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_direct_chosen(p, p->oc, p->c);
+}
+
+// MARK: - Workspace
+
+// Output channels rounded up to whole vectors.
+static size_t ck_direct_padded(int cout) { return ((size_t)cout + 7) / 8 * 8; }
+
+// Re-laid weights (cin*9*coutp) then the padded bias (coutp).
+static size_t ck_direct_pass_floats(int cin, int cout) {
+    const size_t coutp = ck_direct_padded(cout);
+    return (size_t)cin * 9 * coutp + coutp;
+}
+
+size_t ck_conv2d_direct_workspace_floats(const ck_conv2d_params *p) {
+    if (!ck_direct_geometry(p)) return 0;
+    const size_t fwd = ck_direct_pass_floats(p->c, p->oc), bwd = ck_direct_pass_floats(p->oc, p->c);
+    return fwd > bwd ? fwd : bwd;
+}
+
+// MARK: - Re-layout
+
+// wt[block][ci][t][j] = weight of output channel 16*block + j, input channel ci, tap t (0
+// for lanes past cout). A block is 16 lanes wide except a last one of 8. get(w, o, ci, t)
+// reads the original weights in the pass's own terms.
+static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int backward) {
+    const int coutp = (int)ck_direct_padded(cout);
+    for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
+        const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+        float *blk = wt + (size_t)b0 * cin * 9;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < 9; t++) {
+                float *dst = blk + ((size_t)ci * 9 + t) * lanes;
+                for (int j = 0; j < lanes; j++) {
+                    const int o = b0 + j;
+                    float v = 0.0f;
+                    if (o < cout) {
+                        // forward: w[o][ci][t]; backward-data: the pass's output o is x's
+                        // channel and its input ci is y's, tap turned 180 degrees.
+                        v = backward ? w[((size_t)ci * cout + o) * 9 + (8 - t)] : w[((size_t)o * cin + ci) * 9 + t];
+                    }
+                    dst[j] = v;
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Kernel
+
+// Pads one image (cin, h, w) into planes of `plane` floats: (h+2) rows of w+2, zero border,
+// and a zero tail after the last row for the reads of the last register block.
+static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w, size_t plane) {
+    const int w2 = w + 2;
+    for (int ci = 0; ci < cin; ci++) {
+        float *dst = xp + (size_t)ci * plane;
+        const float *src = x + (size_t)ci * h * w;
+        memset(dst, 0, sizeof(float) * (size_t)w2);
+        for (int r = 0; r < h; r++) {
+            float *row = dst + (size_t)(r + 1) * w2;
+            row[0] = 0.0f;
+            memcpy(row + 1, src + (size_t)r * w, sizeof(float) * (size_t)w);
+            row[w + 1] = 0.0f;
+        }
+        memset(dst + (size_t)(h + 1) * w2, 0, sizeof(float) * (plane - (size_t)(h + 1) * w2));
+    }
+}
+
+// out[p][j] (P x 8*V) = bias[j] + sum over ci, taps of xq[ci*plane + tap offset + p] * wb.
+// V (1 or 2) is a constant at each call site, so the accumulators stay in registers.
+static inline __attribute__((always_inline)) void
+ck_direct_block(float *restrict out, const float *restrict xq, const float *restrict wb,
+                const float *restrict bias, int cin, size_t plane, int w2, const int V) {
+    ck_v8 acc[CK_DIRECT_P][2];
+    const ck_v8 b0 = ck_v8_load(bias), b1 = V == 2 ? ck_v8_load(bias + 8) : b0;
+    for (int p = 0; p < CK_DIRECT_P; p++) {
+        acc[p][0] = b0;
+        acc[p][1] = b1;
+    }
+    for (int ci = 0; ci < cin; ci++) {
+        const float *xc = xq + (size_t)ci * plane;
+        const float *wc = wb + (size_t)ci * 9 * 8 * V;
+        for (int kh = 0; kh < 3; kh++) {
+            for (int kw = 0; kw < 3; kw++) {
+                const float *xr = xc + kh * w2 + kw;
+                const float *wt = wc + (kh * 3 + kw) * 8 * V;
+                const ck_v8 w0 = ck_v8_load(wt);
+                if (V == 2) {
+                    const ck_v8 w1 = ck_v8_load(wt + 8);
+                    for (int p = 0; p < CK_DIRECT_P; p++) {
+                        const float s = xr[p];
+                        acc[p][0] += s * w0;
+                        acc[p][1] += s * w1;
+                    }
+                } else {
+                    for (int p = 0; p < CK_DIRECT_P; p++) acc[p][0] += xr[p] * w0;
+                }
+            }
+        }
+    }
+    for (int p = 0; p < CK_DIRECT_P; p++) {
+        ck_v8_store(out + p * 8 * V, acc[p][0]);
+        if (V == 2) ck_v8_store(out + p * 8 * V + 8, acc[p][1]);
+    }
+}
+
+// One (image, channel block): y planes [b0, b0 + valid) of one image from its padded copy.
+static void ck_direct_image_block(float *y, const float *xp, const float *wb, const float *bias,
+                                  int cin, int h, int w, size_t plane, int lanes, int valid, int accumulate) {
+    const int w2 = w + 2, slots = (h - 1) * w2 + w;  // slot of the last pixel, plus one
+    const size_t hw = (size_t)h * w;
+    float tile[CK_DIRECT_P * CK_DIRECT_BLOCK];
+    int oy = 0, ox = 0;  // pixel of slot q0
+    for (int q0 = 0; q0 < slots; q0 += CK_DIRECT_P) {
+        if (lanes == 16) {
+            ck_direct_block(tile, xp + q0, wb, bias, cin, plane, w2, 2);
+        } else {
+            ck_direct_block(tile, xp + q0, wb, bias, cin, plane, w2, 1);
+        }
+        // Pixel-by-channel tile to NCHW; border slots (ox >= w) and those past the image
+        // are dropped.
+        for (int p = 0; p < CK_DIRECT_P; p++) {
+            if (ox < w && oy < h) {
+                const size_t pix = (size_t)oy * w + ox;
+                const float *t = tile + p * lanes;
+                if (accumulate) {
+                    for (int j = 0; j < valid; j++) y[j * hw + pix] += t[j];
+                } else {
+                    for (int j = 0; j < valid; j++) y[j * hw + pix] = t[j];
+                }
+            }
+            if (++ox == w2) {
+                ox = 0;
+                oy++;
+            }
+        }
+    }
+}
+
+// y (n, cout, h, w) (=, or += with accumulate) direct 3x3 "same" convolution of x (n, cin,
+// h, w) with re-laid weights wt and padded bias. Returns 0 (nothing written) if the
+// per-thread padded images cannot be allocated.
+static int ck_direct_run(float *y, const float *x, const float *wt, const float *bias,
+                         int n, int cin, int cout, int h, int w, int accumulate) {
+    const int coutp = (int)ck_direct_padded(cout);
+    const int blocks = (coutp + CK_DIRECT_BLOCK - 1) / CK_DIRECT_BLOCK;
+    const int pairs = n * blocks;
+    // A padded plane, plus a tail the last register block may read past the bottom row.
+    const size_t plane = (size_t)(h + 2) * (w + 2) + CK_DIRECT_P;
+    const int threads = omp_get_max_threads() < pairs ? omp_get_max_threads() : pairs;
+    float *scratch = malloc((size_t)threads * cin * plane * sizeof(float));
+    if (scratch == NULL) return 0;
+    const size_t in_image = (size_t)cin * h * w, out_image = (size_t)cout * h * w;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *xp = scratch + (size_t)omp_get_thread_num() * cin * plane;
+        int padded = -1;  // the image xp holds
+        #pragma omp for schedule(static)
+        for (int i = 0; i < pairs; i++) {
+            const int img = i / blocks, b = i % blocks;
+            if (img != padded) {
+                ck_direct_pad_image(xp, x + (size_t)img * in_image, cin, h, w, plane);
+                padded = img;
+            }
+            const int b0 = b * CK_DIRECT_BLOCK;
+            const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+            const int valid = cout - b0 < lanes ? cout - b0 : lanes;
+            ck_direct_image_block(y + (size_t)img * out_image + (size_t)b0 * h * w, xp,
+                                  wt + (size_t)b0 * cin * 9, bias + b0, cin, h, w, plane, lanes, valid,
+                                  accumulate);
+        }
+    }
+    free(scratch);
+    return 1;
+}
+
+// MARK: - Passes
+
+int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const float *bias,
+                             float *workspace, const ck_conv2d_params *p) {
+    assert(ck_direct_geometry(p));
+    const size_t coutp = ck_direct_padded(p->oc);
+    float *wt = workspace, *bp = workspace + (size_t)p->c * 9 * coutp;
+    ck_direct_relayout(wt, w, p->c, p->oc, 0);
+    for (size_t o = 0; o < coutp; o++) bp[o] = bias != NULL && o < (size_t)p->oc ? bias[o] : 0.0f;
+    return ck_direct_run(y, x, wt, bp, p->n, p->c, p->oc, p->h, p->w, 0);
+}
+
+int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
+                                   float *workspace, const ck_conv2d_params *p, int accumulate) {
+    assert(ck_direct_geometry(p));
+    const size_t coutp = ck_direct_padded(p->c);
+    float *wt = workspace, *bp = workspace + (size_t)p->oc * 9 * coutp;
+    ck_direct_relayout(wt, w, p->oc, p->c, 1);
+    memset(bp, 0, sizeof(float) * coutp);
+    return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, accumulate);
+}
