@@ -62,33 +62,64 @@ void ck_conv2d_set_direct_mode(ck_conv2d_direct_mode mode) {
 
 ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void) { return ck_direct_mode; }
 
-// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1.
-static int ck_direct_geometry(const ck_conv2d_params *p) {
-    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
-        && p->dil_h == 1 && p->dil_w == 1;
+// Slots the register blocks of an image cover, rounded up to whole 8x8 transposes.
+static int ck_direct_tile_slots(int h, int w) {
+    const int slots = (h - 1) * (w + 1) + w;
+    const int blocked = (slots + CK_DIRECT_P - 1) / CK_DIRECT_P * CK_DIRECT_P;
+    return (blocked + 7) / 8 * 8;
 }
 
-// Where the direct kernel beats the lowering, for a pass reading cin channels and writing
-// cout: see docs/performance.md ("Direct 3x3 convolution") for the measurements.
-static int ck_direct_wins(int cin, int cout) { return cin >= 4 && cout >= 8; }
+// Floats of one padded input plane: h+2 rows w+1 apart, plus a tail the last register block
+// may read past the bottom row.
+static size_t ck_direct_plane(int h, int w) { return (size_t)(h + 2) * (w + 1) + CK_DIRECT_P; }
 
-static int ck_direct_chosen(const ck_conv2d_params *p, int cin, int cout) {
+// Per-thread scratch floats: the padded image, then the two tiles of ck_direct_image_block.
+static size_t ck_direct_thread_floats(int cin, int h, int w) {
+    return (size_t)cin * ck_direct_plane(h, w) + 2 * (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
+}
+
+// Per-thread scratch (malloc'd within the call) is image-sized: beyond 4 MiB a thread (for
+// example 64 channels of 128x128) the lowering, whose workspace is bounded, is taken.
+#define CK_DIRECT_MAX_THREAD_FLOATS ((size_t)1 << 20)
+
+// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1, with
+// per-thread scratch within bounds for both passes.
+static int ck_direct_geometry(const ck_conv2d_params *p) {
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
+        && p->dil_h == 1 && p->dil_w == 1
+        && ck_direct_thread_floats(p->c > p->oc ? p->c : p->oc, p->h, p->w) <= CK_DIRECT_MAX_THREAD_FLOATS;
+}
+
+// Where the direct kernel beats the lowering (CPU time at one thread, 2026-12-04; see
+// docs/performance.md, "Direct 3x3 convolution"). Its lanes are 8 output channels of the
+// pass, so it wastes lanes when the pass writes few channels, while the lowering's GEMM has
+// M = oc rows forward but 9*c rows backward:
+// - forward won at every c >= 2 measured, even oc 1-4 (the lowering's GEMM has M = oc);
+//   c = 1 stays on the small path (ckk <= 16) of ck_conv2d.c.
+// - backward-data writes c channels: with c < 8 and oc >= 16 the lowering won (c 2-6 at
+//   28x28 and 14x14: 16-49 against 22-58 GFLOP/s); with c >= 8 or oc <= 8 the direct one.
+static int ck_direct_wins(const ck_conv2d_params *p, int backward) {
+    if (p->c < 2) return 0;
+    return backward ? p->c >= 8 || p->oc <= 8 : 1;
+}
+
+static int ck_direct_chosen(const ck_conv2d_params *p, int backward) {
     if (!ck_direct_geometry(p)) return 0;
     switch (ck_direct_mode) {
     case CK_CONV2D_DIRECT_NEVER: return 0;
     case CK_CONV2D_DIRECT_ALWAYS: return 1;
-    default: return ck_direct_wins(cin, cout);
+    default: return ck_direct_wins(p, backward);
     }
 }
 
 int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p) {
     assert(p != NULL);
-    return ck_direct_chosen(p, p->c, p->oc);
+    return ck_direct_chosen(p, 0);
 }
 
 int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p) {
     assert(p != NULL);
-    return ck_direct_chosen(p, p->oc, p->c);
+    return ck_direct_chosen(p, 1);
 }
 
 // MARK: - Workspace
@@ -214,18 +245,6 @@ static inline void ck_v8_transpose(ck_v8 r[8]) {
     }
 }
 
-// Slots the register blocks of an image cover, rounded up to whole 8x8 transposes.
-static int ck_direct_tile_slots(int h, int w) {
-    const int slots = (h - 1) * (w + 1) + w;
-    const int blocked = (slots + CK_DIRECT_P - 1) / CK_DIRECT_P * CK_DIRECT_P;
-    return (blocked + 7) / 8 * 8;
-}
-
-// Per-thread scratch floats: the padded image, then the two tiles of ck_direct_image_block.
-static size_t ck_direct_thread_floats(int cin, int h, int w, size_t plane) {
-    return (size_t)cin * plane + 2 * (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
-}
-
 // One (image, channel block): y planes [b0, b0 + valid) of one image from its padded copy.
 // The register blocks leave the image pixel by channel in tile (slot-major, lanes a row);
 // 8x8 transposes turn it channel by slot into plane (nslots a row, still with the border
@@ -274,9 +293,7 @@ static int ck_direct_run(float *y, const float *x, const float *wt, const float 
     const int coutp = (int)ck_direct_padded(cout);
     const int blocks = (coutp + CK_DIRECT_BLOCK - 1) / CK_DIRECT_BLOCK;
     const int pairs = n * blocks;
-    // A padded plane, plus a tail the last register block may read past the bottom row.
-    const size_t plane = (size_t)(h + 2) * (w + 1) + CK_DIRECT_P;
-    const size_t per_thread = ck_direct_thread_floats(cin, h, w, plane);
+    const size_t plane = ck_direct_plane(h, w), per_thread = ck_direct_thread_floats(cin, h, w);
     const size_t tile_floats = (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
     const int threads = omp_get_max_threads() < pairs ? omp_get_max_threads() : pairs;
     float *scratch = malloc((size_t)threads * per_thread * sizeof(float));

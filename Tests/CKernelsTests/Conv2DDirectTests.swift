@@ -162,7 +162,20 @@ final class Conv2DDirectTests: XCTestCase {
         for (name, p0) in lowered {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 0, "\(name): forward takes the lowering")
+            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
         }
+        // Backward-data writes c channels, 8 to a vector: few of them against many of oc
+        // measured faster lowered; forward with few output channels did not.
+        var fewIn = params(64, 4, 28, 32)
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&fewIn), 1, "4->32: forward takes the direct path")
+        XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&fewIn), 0, "4->32: backward-data takes the lowering")
+        var fewOut = params(64, 16, 28, 3)
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&fewOut), 1, "16->3: forward takes the direct path")
+        XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&fewOut), 1, "16->3: backward-data takes the direct path")
+        // An image whose padded copy would pass 4 MiB a thread is lowered even when forced.
+        ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
+        var large = params(1, 64, 128, 64)
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&large), 0, "64 channels of 128x128 are lowered")
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER)
         var p = params(128, 16, 28, 16)
         XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 0, "NEVER: forward takes the lowering")

@@ -11,7 +11,8 @@
 //   which saves a pass over memory; PyTorch's autograd does the same).
 // - No hidden allocation of anything batch-sized: workspaces are arguments sized by the
 //   matching *_size call (per-thread scratch of a few KB to 128 KB, for conv2d's
-//   image-by-image paths and ck_sgemm's dot-product path, is malloc'd within the call).
+//   image-by-image paths and ck_sgemm's dot-product path, and of one padded image, at most
+//   4 MiB, for conv2d's direct 3x3 path, is malloc'd within the call).
 // - OpenMP parallelises outer loops where each thread owns what it writes; BLAS is never
 //   called inside an OpenMP region. Sizes are checked with assert().
 #ifndef CKERNELS_H
@@ -93,7 +94,8 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
 /// Which path a 3x3 stride-1 pad-1 dilation-1 convolution takes for forward and
 /// backward-data: a direct convolution (ck_conv2d_direct.c) or the GEMM lowering. AUTO (the
 /// default) takes the direct one where it measured faster; NEVER and ALWAYS are for tests
-/// and benchmarks. Other geometries always take the lowering. Set between calls, not during.
+/// and benchmarks. Other geometries (and images whose padded copy would pass 4 MiB a
+/// thread) always take the lowering. Set between calls, not during.
 typedef enum {
     CK_CONV2D_DIRECT_AUTO = 0,
     CK_CONV2D_DIRECT_NEVER = 1,
