@@ -7,6 +7,8 @@
 //            --only gemm,conv2d,pooling,batchnorm,activation (kernel groups to run)
 //   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N]
 //       one workload in this process (the parent spawns these so peak memory is per workload)
+//   KernelBench conv-direct [--threads 1,2] [--rounds N] [--reps N] [--cpu-time] [--shape N,C,HW,OC]
+//       the direct 3x3 convolution against the lowering, alternated (see ConvDirect.swift)
 //
 // Every kernel's result is checked against the reference before it is timed. Figures are
 // medians of repeated calls; FLOPs come from the shapes (2 per multiply-add), bytes are
@@ -197,6 +199,8 @@ do {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if arguments.first == "workload" {
         try workloadMain(Array(arguments.dropFirst()))
+    } else if arguments.first == "conv-direct" {
+        try convDirectMain(Array(arguments.dropFirst()))
     } else {
         try benchMain(try parseOptions(arguments))
     }
