@@ -1,5 +1,5 @@
 // `KernelBench conv-direct`: the direct 3x3 convolution against the lowering (im2col +
-// GEMM) on the same shapes, forward and backward-data, the two timed in alternation in one
+// GEMM) on the same shapes, all three passes, the two timed in alternation in one
 // process at each thread count (the machine is shared: only a ratio measured this way is
 // worth reading).
 //
@@ -84,22 +84,27 @@ func convDirectMain(_ arguments: [String]) throws {
         let x = benchFloats(g.inputCount, seed: 3), filter = benchFloats(g.filterCount, seed: 4)
         let dy = benchFloats(g.outputCount, seed: 6)
         var y = [Float](repeating: 0, count: g.outputCount), dx = [Float](repeating: 0, count: g.inputCount)
+        var dw = [Float](repeating: 0, count: g.filterCount + g.oc)
         var workspace = [Float](repeating: 0, count: max(1, ck_conv2d_workspace_size(&p)))
         let flops = 2.0 * Double(g.n * g.oc * g.h * g.w) * Double(g.c * 9)
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
-        let uses = (fwd: ck_conv2d_forward_uses_direct(&p) == 1, bwd: ck_conv2d_backward_data_uses_direct(&p) == 1)
-        print("\(s.name): AUTO takes the direct path for forward \(uses.fwd), backward-data \(uses.bwd)")
+        print("\(s.name): AUTO takes the direct path for forward \(ck_conv2d_forward_uses_direct(&p) == 1), "
+              + "backward-data \(ck_conv2d_backward_data_uses_direct(&p) == 1), "
+              + "backward-filter \(ck_conv2d_backward_filter_uses_direct(&p) == 1)")
         x.withUnsafeBufferPointer { xp in
             filter.withUnsafeBufferPointer { fp in
                 dy.withUnsafeBufferPointer { dyp in
                     y.withUnsafeMutableBufferPointer { yp in
                         dx.withUnsafeMutableBufferPointer { dxp in
+                          dw.withUnsafeMutableBufferPointer { dwp in
                             workspace.withUnsafeMutableBufferPointer { wsp in
                                 let (px, pf, pdy, py, pdx, pws) = (xp.baseAddress!, fp.baseAddress!, dyp.baseAddress!,
                                                                    yp.baseAddress!, dxp.baseAddress!, wsp.baseAddress!)
+                                let (pdw, pdb) = (dwp.baseAddress!, dwp.baseAddress! + g.filterCount)
                                 let passes: [(String, () -> Void)] = [
                                     ("fwd", { ck_conv2d_forward(py, px, pf, nil, pws, &p) }),
                                     ("bwd-data", { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 0) }),
+                                    ("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }),
                                 ]
                                 for _ in 0..<rounds {
                                     for t in threadCounts {
@@ -120,6 +125,7 @@ func convDirectMain(_ arguments: [String]) throws {
                                     }
                                 }
                             }
+                          }
                         }
                     }
                 }
@@ -129,7 +135,7 @@ func convDirectMain(_ arguments: [String]) throws {
     print("")
     print("shape                          pass      threads  lowered GFLOP/s  direct GFLOP/s  direct speedup (median of per-round paired medians; range)")
     for s in shapes {
-        for pass in ["fwd", "bwd-data"] {
+        for pass in ["fwd", "bwd-data", "bwd-filter"] {
             for t in threadCounts {
                 let runs = results[s.name]![pass]![t]!
                 let speedups = runs.map(\.2)

@@ -171,7 +171,8 @@ struct KernelBench {
         let mode = self.mode
 
         let usesDirect = (fwd: ck_conv2d_forward_uses_direct(&p) == 1,
-                          bwdData: ck_conv2d_backward_data_uses_direct(&p) == 1)
+                          bwdData: ck_conv2d_backward_data_uses_direct(&p) == 1,
+                          bwdFilter: ck_conv2d_backward_filter_uses_direct(&p) == 1)
         /// The lowering's time and check of a pass that takes the direct path, timed in
         /// alternation with it (the fast time is then the direct path's paired median).
         var lowered: [String: (seconds: Double, error: Double)] = [:]
@@ -224,7 +225,7 @@ struct KernelBench {
                         }
                         let filterGrad = dw.withUnsafeMutableBufferPointer { dwp in
                             let pdw = dwp.baseAddress!, pdb = useBias ? dwp.baseAddress! + g.filterCount : nil
-                            return measure("bwd-filter", direct: false,
+                            return measure("bwd-filter", direct: usesDirect.bwdFilter, accumulates: true,
                                            { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) },
                                            observed: { Array(dwp[0..<(g.filterCount + (useBias ? g.oc : 0))]) },
                                            naive: {

@@ -1,4 +1,5 @@
-// Direct 3x3 convolution (stride 1, padding 1, dilation 1) for forward and backward-data.
+// Direct 3x3 convolution (stride 1, padding 1, dilation 1): forward, backward-data and
+// backward-filter.
 //
 // x is (n,c,h,w), w is (oc,c,3,3), y is (n,oc,h,w). With few output channels (16-64, as in
 // W3), im2col + GEMM writes a 9x-expanded column matrix and OpenBLAS copies it again to
@@ -22,6 +23,7 @@
 // Backward-data of a stride-1, pad-1 3x3 convolution is a forward one: dx = conv(dy, w')
 // with w'[c][o][kh][kw] = w[o][c][2-kh][2-kw] (in and out channels swapped, the kernel
 // turned 180 degrees), so both passes share the kernel and differ only in the re-layout.
+// Backward-filter has its own kernel over the same padded planes (at the end of the file).
 //
 // Written with GCC/clang vector extensions, not intrinsics: the same source builds for any
 // x86-64 or aarch64 target (a vector wider than the target's is split by the compiler).
@@ -90,36 +92,52 @@ static int ck_direct_geometry(const ck_conv2d_params *p) {
         && ck_direct_thread_floats(p->c > p->oc ? p->c : p->oc, p->h, p->w) <= CK_DIRECT_MAX_THREAD_FLOATS;
 }
 
+// Per-thread scratch floats of backward-filter (defined with it below).
+static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p);
+
+enum { CK_DIRECT_FORWARD, CK_DIRECT_BACKWARD_DATA, CK_DIRECT_BACKWARD_FILTER };
+
 // Where the direct kernel beats the lowering (CPU time at one thread, 2026-12-04; see
 // docs/performance.md, "Direct 3x3 convolution"). Its lanes are 8 output channels of the
 // pass, so it wastes lanes when the pass writes few channels, while the lowering's GEMM has
 // M = oc rows forward but 9*c rows backward:
 // - forward won at every c >= 2 measured, even oc 1-4 (the lowering's GEMM has M = oc);
-//   c = 1 stays on the small path (ckk <= 16) of ck_conv2d.c.
+//   c = 1 stays on the small path (ckk <= 16) of ck_conv2d.c in every pass.
 // - backward-data writes c channels: with c < 8 and oc >= 16 the lowering won (c 2-6 at
 //   28x28 and 14x14: 16-49 against 22-58 GFLOP/s); with c >= 8 or oc <= 8 the direct one.
-static int ck_direct_wins(const ck_conv2d_params *p, int backward) {
+// - backward-filter won from c = 4 on (4->16 1.45x, 128->128 at 7x7 1.12x); 2->32 lost.
+static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
     if (p->c < 2) return 0;
-    return backward ? p->c >= 8 || p->oc <= 8 : 1;
+    switch (pass) {
+    case CK_DIRECT_BACKWARD_DATA: return p->c >= 8 || p->oc <= 8;
+    case CK_DIRECT_BACKWARD_FILTER: return p->c >= 4;
+    default: return 1;
+    }
 }
 
-static int ck_direct_chosen(const ck_conv2d_params *p, int backward) {
+static int ck_direct_chosen(const ck_conv2d_params *p, int pass) {
     if (!ck_direct_geometry(p)) return 0;
+    if (pass == CK_DIRECT_BACKWARD_FILTER && ck_direct_filter_thread_floats(p) > CK_DIRECT_MAX_THREAD_FLOATS) return 0;
     switch (ck_direct_mode) {
     case CK_CONV2D_DIRECT_NEVER: return 0;
     case CK_CONV2D_DIRECT_ALWAYS: return 1;
-    default: return ck_direct_wins(p, backward);
+    default: return ck_direct_wins(p, pass);
     }
 }
 
 int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p) {
     assert(p != NULL);
-    return ck_direct_chosen(p, 0);
+    return ck_direct_chosen(p, CK_DIRECT_FORWARD);
 }
 
 int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p) {
     assert(p != NULL);
-    return ck_direct_chosen(p, 1);
+    return ck_direct_chosen(p, CK_DIRECT_BACKWARD_DATA);
+}
+
+int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_direct_chosen(p, CK_DIRECT_BACKWARD_FILTER);
 }
 
 // MARK: - Workspace
@@ -343,4 +361,145 @@ int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
     ck_direct_relayout(wt, w, p->oc, p->c, 1);
     memset(bp, 0, sizeof(float) * coutp);
     return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, accumulate);
+}
+
+// MARK: - Backward-filter
+
+// dw[o][ci][kh][kw] += sum over images and pixels of dy[img][o][pix] * x[img][ci][pix + tap],
+// the forward's slot arithmetic read the other way round. Per image, dy goes to slot-major
+// tiles (slot by 16 channels, zero at the border slots) and x to the padded planes; then for
+// each (16-channel block, pair of input channels, kernel row) 12 accumulators (2 channels x
+// 3 taps x 2 vectors) run over all the slots: per slot 2 dy loads, 6 broadcasts, 12 FMAs.
+// Threads own images; each keeps its partial dw in float, laid out as the forward's re-laid
+// weights so that sums go out as whole vectors, and the partials are added in thread order
+// in double at the end (as the small path of ck_conv2d.c does).
+
+// part[cc][kh][kw][0..8V) += sum over q < slots of x[cc][q + kw] * dys[q][0..8V), for CC (1
+// or 2) input-channel rows x[cc] already offset by kernel row kh (part then points at that
+// row's taps, channel ci's block [9][lanes]). V and CC are constants at each call site.
+static inline __attribute__((always_inline)) void
+ck_direct_filter_rows(float *restrict part, int lanes, const float *restrict dys, const float *restrict x0,
+                      const float *restrict x1, int slots, const int CC, const int V) {
+    ck_v8 acc[2][3][2];
+    for (int cc = 0; cc < 2; cc++) {
+        for (int kw = 0; kw < 3; kw++) acc[cc][kw][0] = acc[cc][kw][1] = (ck_v8){0};
+    }
+    for (int q = 0; q < slots; q++) {
+        const ck_v8 d0 = ck_v8_load(dys + (size_t)q * lanes);
+        const ck_v8 d1 = V == 2 ? ck_v8_load(dys + (size_t)q * lanes + 8) : d0;
+        for (int kw = 0; kw < 3; kw++) {
+            const float s0 = x0[q + kw];
+            acc[0][kw][0] += s0 * d0;
+            if (V == 2) acc[0][kw][1] += s0 * d1;
+            if (CC == 2) {
+                const float s1 = x1[q + kw];
+                acc[1][kw][0] += s1 * d0;
+                if (V == 2) acc[1][kw][1] += s1 * d1;
+            }
+        }
+    }
+    for (int cc = 0; cc < CC; cc++) {
+        for (int kw = 0; kw < 3; kw++) {
+            for (int v = 0; v < V; v++) {
+                float *dst = part + ((size_t)cc * 9 + kw) * lanes + 8 * v;
+                ck_v8_store(dst, ck_v8_load(dst) + acc[cc][kw][v]);
+            }
+        }
+    }
+}
+
+// Per-thread scratch floats of backward-filter: the padded image, dy's slot-major tiles
+// (all blocks), the partial dw (re-laid, c*9*ocp), then the partial dbias in double.
+// Rounded up to 16 floats, so each thread's block starts on its own cache line.
+static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p) {
+    const size_t ocp = ck_direct_padded(p->oc);
+    const size_t floats = (size_t)p->c * ck_direct_plane(p->h, p->w) + ocp * ck_direct_tile_slots(p->h, p->w)
+        + (size_t)p->c * 9 * ocp + 1 + 2 * (size_t)p->oc;
+    return (floats + 15) / 16 * 16;
+}
+
+int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
+                                     const ck_conv2d_params *p) {
+    assert(ck_direct_geometry(p));
+    const int cin = p->c, cout = p->oc, h = p->h, w = p->w, w1 = w + 1;
+    const int coutp = (int)ck_direct_padded(cout);
+    const int slots = (h - 1) * w1 + w, nslots = ck_direct_tile_slots(h, w);
+    const size_t plane = ck_direct_plane(h, w), hw = (size_t)h * w;
+    const size_t per_thread = ck_direct_filter_thread_floats(p), weights = (size_t)cin * 9 * coutp;
+    const size_t part_at = (size_t)cin * plane + (size_t)coutp * nslots;
+    const size_t bias_at = (part_at + weights + 1) / 2 * 2;  // 8-byte aligned for the doubles
+    const int threads = omp_get_max_threads() < p->n ? omp_get_max_threads() : p->n;
+    float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
+    if (scratch == NULL) return 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
+        float *dys = xp + (size_t)cin * plane;  // block b0 at dys + b0 * nslots, rows of `lanes`
+        float *part = xp + part_at;
+        double *bsum = (double *)(xp + bias_at);
+        memset(part, 0, sizeof(float) * weights);
+        memset(bsum, 0, sizeof(double) * cout);
+        #pragma omp for schedule(static)
+        for (int img = 0; img < p->n; img++) {
+            ck_direct_pad_image(xp, x + (size_t)img * cin * hw, cin, h, w, plane);
+            const float *dyi = dy + (size_t)img * cout * hw;
+            memset(dys, 0, sizeof(float) * (size_t)coutp * nslots);
+            for (int o = 0; o < cout; o++) {
+                const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
+                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+                float *dst = dys + (size_t)b0 * nslots + (o - b0);
+                const float *src = dyi + (size_t)o * hw;
+                double sum = 0.0;
+                for (int oy = 0; oy < h; oy++) {
+                    for (int ox = 0; ox < w; ox++) {
+                        const float v = src[(size_t)oy * w + ox];
+                        dst[(size_t)(oy * w1 + ox) * lanes] = v;
+                        sum += v;
+                    }
+                }
+                bsum[o] += sum;
+            }
+            for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
+                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+                const float *dyb = dys + (size_t)b0 * nslots;
+                for (int ci = 0; ci < cin; ci += 2) {
+                    const int pair = cin - ci >= 2 ? 2 : 1;
+                    for (int kh = 0; kh < 3; kh++) {
+                        const float *x0 = xp + (size_t)ci * plane + kh * w1;
+                        const float *x1 = pair == 2 ? x0 + plane : x0;
+                        float *pr = part + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + kh * 3) * lanes;
+                        if (lanes == 16) {
+                            if (pair == 2) ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 2, 2);
+                            else ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 1, 2);
+                        } else {
+                            if (pair == 2) ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 2, 1);
+                            else ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 1, 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The threads' partials, in thread order and in double, into dw (oc, c, 3, 3).
+    for (int o = 0; o < cout; o++) {
+        const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
+        const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < 9; t++) {
+                const size_t at = part_at + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + t) * lanes + (o - b0);
+                double total = 0.0;
+                for (int th = 0; th < threads; th++) total += scratch[(size_t)th * per_thread + at];
+                dw[((size_t)o * cin + ci) * 9 + t] += (float)total;
+            }
+        }
+    }
+    if (dbias != NULL) {
+        for (int o = 0; o < cout; o++) {
+            double total = 0.0;
+            for (int th = 0; th < threads; th++) total += ((const double *)(scratch + (size_t)th * per_thread + bias_at))[o];
+            dbias[o] += (float)total;
+        }
+    }
+    free(scratch);
+    return 1;
 }

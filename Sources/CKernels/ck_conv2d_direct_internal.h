@@ -18,4 +18,9 @@ int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const flo
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate);
 
+/// Backward-filter of the same: dw += ..., dbias += ... (dbias may be NULL); the same
+/// failure rule. Needs no workspace.
+int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
+                                     const ck_conv2d_params *p);
+
 #endif // CK_CONV2D_DIRECT_INTERNAL_H

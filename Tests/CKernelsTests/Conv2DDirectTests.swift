@@ -3,7 +3,7 @@ import NNReference
 import TestSupport
 import XCTest
 
-/// The direct 3x3 convolution (`ck_conv2d_direct.c`) against the naive reference, forced on
+/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes, against the naive reference, forced on
 /// with `CK_CONV2D_DIRECT_ALWAYS` so that every shape of the sweep takes it, whatever the
 /// shape rule of AUTO; and that rule itself on the workloads' shapes.
 ///
@@ -12,7 +12,9 @@ import XCTest
 /// products of values in [-1, 1] (|product| about 1/4 on average). Float rounding, a random
 /// walk of about sqrt(576) * 2^-24 times the partial sums' size (about sqrt(576) * 0.33 = 8),
 /// stays near 1e-5, an order under the 1e-4 floor; outputs larger than 1 get the 1e-4
-/// relative bound. The inputs are seeded, so the test is deterministic.
+/// relative bound. Backward-filter sums n*h*w = 2,352 products at most (batch 3 at 28x28),
+/// under the 11,200 that Conv2DTests' statement covers. The inputs are seeded, so the test
+/// is deterministic.
 final class Conv2DDirectTests: XCTestCase {
     override func tearDown() {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
@@ -108,6 +110,36 @@ final class Conv2DDirectTests: XCTestCase {
         }
     }
 
+    func testDirectBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {
+        ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
+        var rng = SeededGenerator(seed: 64)
+        for (g, threads) in Self.sweep {
+            ck_set_num_threads(threads)
+            var p = convParams(g)
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "backward-filter takes the direct path for \(g)")
+            let dy = randomFloats(g.outputCount, using: &rng)
+            let x = randomFloats(g.inputCount, using: &rng)
+            let dw0 = randomFloats(g.filterCount, using: &rng)
+            let dbias0 = randomFloats(g.oc, using: &rng)
+            let (dfilter, dbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
+            for useBias in [false, true] {
+                var dw = dw0
+                var db = dbias0
+                var (workspace, size) = makeWorkspace(g)
+                if useBias {
+                    ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
+                } else {
+                    ck_conv2d_backward_filter(&dw, nil, dy, x, &workspace, &p)
+                }
+                let what = "direct backward-filter bias \(useBias) threads \(threads) \(g)"
+                assertClose(zip(dw0, dfilter).map { $0 + $1 }, dw, .float32, what + " dw", shape: [g.oc, g.c, 3, 3])
+                assertClose(useBias ? zip(dbias0, dbias).map { $0 + $1 } : dbias0, db, .float32, what + " dbias",
+                            shape: [g.oc])
+                assertGuardIntact(workspace, size: size, what)
+            }
+        }
+    }
+
     /// The direct and the lowered path agree on a W3 shape (small batch) and both match the
     /// reference, so switching paths between calls changes nothing a caller can see.
     func testDirectAndLoweredPathsAgree() {
@@ -120,15 +152,21 @@ final class Conv2DDirectTests: XCTestCase {
         let dy = randomFloats(g.outputCount, using: &rng)
         let expectedY = referenceConv2DForward(x: x, filter: filter, bias: bias, g)
         let expectedDx = referenceConv2DBackwardData(dy: dy, filter: filter, g)
+        let (expectedDw, expectedDbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
         var (workspace, _) = makeWorkspace(g)
         for mode in [CK_CONV2D_DIRECT_NEVER, CK_CONV2D_DIRECT_ALWAYS, CK_CONV2D_DIRECT_AUTO] {
             ck_conv2d_set_direct_mode(mode)
             var y = [Float](repeating: .nan, count: g.outputCount)
             var dx = [Float](repeating: .nan, count: g.inputCount)
+            var dw = [Float](repeating: 0, count: g.filterCount)
+            var db = [Float](repeating: 0, count: g.oc)
             ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
             ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 0)
+            ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
             assertClose(expectedY, y, .float32, "forward mode \(mode) \(g)", shape: [g.n, g.oc, g.h, g.w])
             assertClose(expectedDx, dx, .float32, "backward-data mode \(mode) \(g)", shape: [g.n, g.c, g.h, g.w])
+            assertClose(expectedDw, dw, .float32, "backward-filter dw mode \(mode) \(g)", shape: [g.oc, g.c, 3, 3])
+            assertClose(expectedDbias, db, .float32, "backward-filter dbias mode \(mode) \(g)", shape: [g.oc])
         }
     }
 
@@ -151,6 +189,7 @@ final class Conv2DDirectTests: XCTestCase {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 1, "\(name): forward takes the direct path")
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 1, "\(name): backward-data takes the direct path")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "\(name): backward-filter takes the direct path")
         }
         let lowered: [(String, ck_conv2d_params)] = [
             ("W3 stem 1->16 (the small path's)", params(128, 1, 28, 16)),
@@ -163,7 +202,10 @@ final class Conv2DDirectTests: XCTestCase {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 0, "\(name): forward takes the lowering")
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 0, "\(name): backward-filter takes the lowering")
         }
+        var twoIn = params(64, 2, 28, 32)
+        XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&twoIn), 0, "2->32: backward-filter takes the lowering")
         // Backward-data writes c channels, 8 to a vector: few of them against many of oc
         // measured faster lowered; forward with few output channels did not.
         var fewIn = params(64, 4, 28, 32)
@@ -180,5 +222,6 @@ final class Conv2DDirectTests: XCTestCase {
         var p = params(128, 16, 28, 16)
         XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 0, "NEVER: forward takes the lowering")
         XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "NEVER: backward-data takes the lowering")
+        XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 0, "NEVER: backward-filter takes the lowering")
     }
 }

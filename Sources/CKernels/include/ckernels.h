@@ -91,8 +91,8 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p);
 
-/// Which path a 3x3 stride-1 pad-1 dilation-1 convolution takes for forward and
-/// backward-data: a direct convolution (ck_conv2d_direct.c) or the GEMM lowering. AUTO (the
+/// Which path a 3x3 stride-1 pad-1 dilation-1 convolution takes for each of its three
+/// passes: a direct convolution (ck_conv2d_direct.c) or the GEMM lowering. AUTO (the
 /// default) takes the direct one where it measured faster; NEVER and ALWAYS are for tests
 /// and benchmarks. Other geometries (and images whose padded copy would pass 4 MiB a
 /// thread) always take the lowering. Set between calls, not during.
@@ -109,6 +109,8 @@ ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void);
 int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p);
 /// 1 if ck_conv2d_backward_data takes the direct path for p under the mode in force.
 int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p);
+/// 1 if ck_conv2d_backward_filter takes the direct path for p under the mode in force.
+int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p);
 
 // MARK: - Pooling
 
