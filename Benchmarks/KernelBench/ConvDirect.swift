@@ -133,14 +133,14 @@ func convDirectMain(_ arguments: [String]) throws {
         }
     }
     print("")
-    print("shape                          pass      threads  lowered GFLOP/s  direct GFLOP/s  direct speedup (median of per-round paired medians; range)")
+    print("shape                          pass        threads  lowered GFLOP/s  direct GFLOP/s  direct speedup (median of per-round paired medians; range)")
     for s in shapes {
         for pass in ["fwd", "bwd-data", "bwd-filter"] {
             for t in threadCounts {
                 let runs = results[s.name]![pass]![t]!
                 let speedups = runs.map(\.2)
                 print(s.name.padding(toLength: 31, withPad: " ", startingAt: 0)
-                      + pass.padding(toLength: 9, withPad: " ", startingAt: 0)
+                      + pass.padding(toLength: 11, withPad: " ", startingAt: 0)
                       + String(format: " %7d  %15.1f  %14.1f  %6.2fx (%.2f-%.2f)", t,
                                median(runs.map(\.0)), median(runs.map(\.1)), median(speedups),
                                speedups.min()!, speedups.max()!))

@@ -105,12 +105,14 @@ enum { CK_DIRECT_FORWARD, CK_DIRECT_BACKWARD_DATA, CK_DIRECT_BACKWARD_FILTER };
 //   c = 1 stays on the small path (ckk <= 16) of ck_conv2d.c in every pass.
 // - backward-data writes c channels: with c < 8 and oc >= 16 the lowering won (c 2-6 at
 //   28x28 and 14x14: 16-49 against 22-58 GFLOP/s); with c >= 8 or oc <= 8 the direct one.
-// - backward-filter won from c = 4 on (4->16 1.45x, 128->128 at 7x7 1.12x); 2->32 lost.
+// - backward-filter won from c = 8 on (8->32 1.08x, 16->16 1.54x, 64->64 at 7x7 1.33x,
+//   128->128 at 7x7 1.08x) and lost below (2->32 0.79x, 4->16 0.82x, 4->32 0.93x) and at
+//   256->256 (7x7, batch 8: 0.92x), so it takes c >= 8 up to c*oc = 128*128.
 static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
     if (p->c < 2) return 0;
     switch (pass) {
     case CK_DIRECT_BACKWARD_DATA: return p->c >= 8 || p->oc <= 8;
-    case CK_DIRECT_BACKWARD_FILTER: return p->c >= 4;
+    case CK_DIRECT_BACKWARD_FILTER: return p->c >= 8 && (long)p->c * p->oc <= 128 * 128;
     default: return 1;
     }
 }

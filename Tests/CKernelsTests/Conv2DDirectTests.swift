@@ -204,8 +204,12 @@ final class Conv2DDirectTests: XCTestCase {
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
             XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 0, "\(name): backward-filter takes the lowering")
         }
-        var twoIn = params(64, 2, 28, 32)
-        XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&twoIn), 0, "2->32: backward-filter takes the lowering")
+        // Backward-filter is direct from 8 input channels to 128x128 channel pairs.
+        var fourIn = params(64, 4, 28, 32)
+        XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&fourIn), 0, "4->32: backward-filter takes the lowering")
+        var wide = params(8, 256, 7, 256)
+        XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&wide), 0, "256->256: backward-filter takes the lowering")
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&wide), 1, "256->256: forward takes the direct path")
         // Backward-data writes c channels, 8 to a vector: few of them against many of oc
         // measured faster lowered; forward with few output channels did not.
         var fewIn = params(64, 4, 28, 32)
