@@ -81,8 +81,9 @@ static size_t ck_direct_thread_floats(int cin, int h, int w) {
 // example 64 channels of 128x128) the lowering, whose workspace is bounded, is taken.
 #define CK_DIRECT_MAX_THREAD_FLOATS ((size_t)1 << 20)
 
-// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1, with
-// per-thread scratch within bounds for both passes.
+// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1, with the
+// per-thread scratch of forward and backward-data within bounds (backward-filter's is
+// checked on its own).
 static int ck_direct_geometry(const ck_conv2d_params *p) {
     return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
         && p->dil_h == 1 && p->dil_w == 1
@@ -158,9 +159,9 @@ size_t ck_conv2d_direct_workspace_floats(const ck_conv2d_params *p) {
 
 // MARK: - Re-layout
 
-// wt[block][ci][t][j] = weight of output channel 16*block + j, input channel ci, tap t (0
-// for lanes past cout). A block is 16 lanes wide except a last one of 8. get(w, o, ci, t)
-// reads the original weights in the pass's own terms.
+// wt[block][ci][t][j] = weight of the pass's output channel 16*block + j, input channel ci,
+// tap t (0 for lanes past cout). A block is 16 lanes wide except a last one of 8. backward
+// re-lays w (oc, c, 3, 3) for backward-data, whose cin is oc and cout is c.
 static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int backward) {
     const int coutp = (int)ck_direct_padded(cout);
     for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
