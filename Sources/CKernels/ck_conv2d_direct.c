@@ -11,7 +11,7 @@
 //   (kh, kw) reads plane element q + kh*(w+1) + kw: consecutive slots read consecutive
 //   inputs across row ends too, so a register block of P slots runs through the whole
 //   image with one tail, and the one slot a row that is border is computed and not stored
-//   (3% of the work at 28x28, 12% at 7x7; with two border columns a row it was 7% and 22%).
+//   (1/(w+1) of the work, half of what two border columns a row would cost).
 // - The weights are re-laid once a call, by blocks of 16 output channels, as
 //   [block][c][kh][kw][16], so one vector load gives 8 consecutive output channels.
 // - The register block is P = 6 slots x 16 channels: 12 accumulators of 8 floats, 2 weight
@@ -95,17 +95,16 @@ static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p);
 
 enum { CK_DIRECT_FORWARD, CK_DIRECT_BACKWARD_DATA, CK_DIRECT_BACKWARD_FILTER };
 
-// Where the direct kernel beats the lowering (CPU time at one thread, 2026-12-04; see
-// docs/performance.md, "Direct 3x3 convolution"). Its lanes are 8 output channels of the
-// pass, so it wastes lanes when the pass writes few channels, while the lowering's GEMM has
-// M = oc rows forward but 9*c rows backward:
-// - forward won at every c >= 2 measured, even oc 1-4 (the lowering's GEMM has M = oc);
+// Where the direct kernel beats the lowering, read off measurements (docs/performance.md,
+// "Direct 3x3 convolution", with the command that repeats them). The forward and
+// backward-data kernel fills vectors of 8 channels of what the pass writes (oc forward, c
+// backward), while the lowering's GEMM has M = oc rows forward but 9*c rows backward:
+// - forward: the lowering's short M loses even with few output channels, so every c >= 2;
 //   c = 1 stays on the small path (ckk <= 16) of ck_conv2d.c in every pass.
-// - backward-data writes c channels: with c < 8 and oc >= 16 the lowering won (c 2-6 at
-//   28x28 and 14x14: 16-49 against 22-58 GFLOP/s); with c >= 8 or oc <= 8 the direct one.
-// - backward-filter won from c = 8 on (8->32 1.08x, 16->16 1.54x, 64->64 at 7x7 1.33x,
-//   128->128 at 7x7 1.08x) and lost below (2->32 0.79x, 4->16 0.82x, 4->32 0.93x) and at
-//   256->256 (7x7, batch 8: 0.92x), so it takes c >= 8 up to c*oc = 128*128.
+// - backward-data: with c < 8 (part-empty vectors) against oc >= 16 (a GEMM of useful
+//   size) the lowering wins; direct when c >= 8 or oc <= 8.
+// - backward-filter: its accumulators pair input channels, and the lowering's GEMM is
+//   long; direct from c >= 8 up to c*oc = 128*128.
 static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
     if (p->c < 2) return 0;
     switch (pass) {
@@ -266,8 +265,9 @@ static inline void ck_v8_transpose(ck_v8 r[8]) {
 // One (image, channel block): y planes [b0, b0 + valid) of one image from its padded copy.
 // The register blocks leave the image pixel by channel in tile (slot-major, lanes a row);
 // 8x8 transposes turn it channel by slot into plane (nslots a row, still with the border
-// slots), and each output row is then one contiguous copy (or sum) out of it. Scalar
-// scattering of the register tiles instead cost 20% at 16 channels in (CPU time, 1 thread).
+// slots), and each output row is then one contiguous copy (or sum) out of it: scattering
+// the register tiles one float at a time was a large share of the time at 16 channels in
+// (docs/performance.md, "Direct 3x3 convolution").
 static void ck_direct_image_block(float *restrict y, const float *xp, const float *wb, const float *bias,
                                   int cin, int h, int w, size_t plane, int lanes, int valid, int accumulate,
                                   float *restrict tile, float *restrict planes) {
