@@ -170,13 +170,35 @@ struct KernelBench {
         let shape = "\(g.n)x\(g.c)x\(g.h)x\(g.w)>\(g.oc) k\(g.kh) s\(g.strideH) p\(g.padH)"
         let mode = self.mode
 
-        /// Runs `fast` once, checks it against the naive result, then times both.
-        func measure(_ fast: () -> Void, observed: () -> [Float], naive: () -> [Float])
+        let usesDirect = (fwd: ck_conv2d_forward_uses_direct(&p) == 1,
+                          bwdData: ck_conv2d_backward_data_uses_direct(&p) == 1,
+                          bwdFilter: ck_conv2d_backward_filter_uses_direct(&p) == 1)
+        /// The lowering's time and check of a pass that takes the direct path, timed in
+        /// alternation with it (the fast time is then the direct path's paired median).
+        var lowered: [String: (seconds: Double, error: Double)] = [:]
+
+        /// Runs `fast` once, checks it against the naive result, then times both. Where the
+        /// pass takes the direct path (`direct`), the lowering is checked and timed beside it.
+        func measure(_ pass: String, direct: Bool, accumulates: Bool = false, _ fast: () -> Void,
+                     observed: () -> [Float], naive: () -> [Float])
             -> (fast: (seconds: Double, reps: Int), naive: Double, error: Double) {
             fast()
             let seen = observed()
             let (naiveSeconds, reference) = timeNaive(mode, naive)
-            return (timeFast(mode, fast), naiveSeconds, maxRelativeError(reference, seen))
+            guard direct else { return (timeFast(mode, fast), naiveSeconds, maxRelativeError(reference, seen)) }
+            defer { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO) }
+            ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER)
+            fast()
+            // A backward pass added to what the first call left: its own share is the difference.
+            let after = observed()
+            let loweredError = maxRelativeError(reference, accumulates ? zip(after, seen).map { $0 - $1 } : after)
+            let reps = repetitions(budget: mode.budget / 2, estimate: secondsOf(fast), maximum: mode.maxReps)
+            let (directSeconds, loweredSeconds, _) = pairedMedianSeconds(
+                reps: reps,
+                { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO); fast() },
+                { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER); fast() })
+            lowered[pass] = (loweredSeconds, loweredError)
+            return ((directSeconds, reps), naiveSeconds, maxRelativeError(reference, seen))
         }
 
         let results = x.withUnsafeBufferPointer { xp in
@@ -187,7 +209,7 @@ struct KernelBench {
                         let forward = y.withUnsafeMutableBufferPointer { yp in
                             (bias ?? []).withUnsafeBufferPointer { bp in
                                 let (py, pb) = (yp.baseAddress!, bias == nil ? nil : bp.baseAddress)
-                                return measure({ ck_conv2d_forward(py, px, pf, pb, pws, &p) },
+                                return measure("fwd", direct: usesDirect.fwd, { ck_conv2d_forward(py, px, pf, pb, pws, &p) },
                                                observed: { Array(yp) },
                                                naive: { referenceConv2DForward(x: x, filter: filter, bias: bias, g) })
                             }
@@ -196,13 +218,15 @@ struct KernelBench {
                         // call's result, before the timed calls pile on.
                         let data = dx.withUnsafeMutableBufferPointer { dxp in
                             let pdx = dxp.baseAddress!
-                            return measure({ ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 1) },
+                            return measure("bwd-data", direct: usesDirect.bwdData, accumulates: true,
+                                           { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 1) },
                                            observed: { Array(dxp) },
                                            naive: { referenceConv2DBackwardData(dy: dy, filter: filter, g) })
                         }
                         let filterGrad = dw.withUnsafeMutableBufferPointer { dwp in
                             let pdw = dwp.baseAddress!, pdb = useBias ? dwp.baseAddress! + g.filterCount : nil
-                            return measure({ ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) },
+                            return measure("bwd-filter", direct: usesDirect.bwdFilter, accumulates: true,
+                                           { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) },
                                            observed: { Array(dwp[0..<(g.filterCount + (useBias ? g.oc : 0))]) },
                                            naive: {
                                                let (dfilter, dbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
@@ -216,8 +240,17 @@ struct KernelBench {
         }
         for (pass, r) in results {
             requireAgreement(r.error, "conv2d \(pass) \(name) \(shape)")
-            add("conv2d", "conv \(pass) \(name)", shape, unit: .gflops, work: flops, fast: r.fast,
+            guard let old = lowered[pass] else {
+                add("conv2d", "conv \(pass) \(name)", shape, unit: .gflops, work: flops, fast: r.fast,
+                    naiveSeconds: r.naive, checkError: r.error)
+                continue
+            }
+            // The direct 3x3 path, and the lowering it replaces timed in alternation with it.
+            requireAgreement(old.error, "conv2d \(pass) \(name) \(shape) lowered")
+            add("conv2d", "conv \(pass) \(name) direct", shape, unit: .gflops, work: flops, fast: r.fast,
                 naiveSeconds: r.naive, checkError: r.error)
+            add("conv2d", "conv \(pass) \(name) lowered", shape, unit: .gflops, work: flops,
+                fast: (old.seconds, r.fast.reps), naiveSeconds: r.naive, checkError: old.error)
         }
     }
 

@@ -91,7 +91,7 @@ private func number(_ x: Double?) -> String {
 
 /// The kernel table: one line per kernel record.
 func printKernelTable(_ records: [Record]) {
-    let header = pad("kernel", 30, left: true) + pad("shape", 30, left: true) + pad("median", 9) + pad("unit", 9)
+    let header = pad("kernel", 36, left: true) + pad("shape", 30, left: true) + pad("median", 9) + pad("unit", 9)
         + pad("%ceil", 7) + pad("naive", 9) + pad("speedup", 9) + pad("vs raw", 8) + pad("ms", 9) + pad("check", 9)
         + pad("%wscopy", 9) + pad("bound", 7)
     print(header)
@@ -100,7 +100,7 @@ func printKernelTable(_ records: [Record]) {
     for r in records {
         if r.group != group, !group.isEmpty { print("") }
         group = r.group
-        var line = pad(r.name, 30, left: true) + pad(r.shape, 30, left: true)
+        var line = pad(r.name, 36, left: true) + pad(r.shape, 30, left: true)
         line += pad(number(r.median), 9) + pad(r.unit.rawValue, 9) + pad(r.pctOfCeiling.map { String(format: "%.0f", $0) } ?? "-", 7)
         line += pad(r.referenceMedian.map { number($0) } ?? "skipped", 9)
         line += pad(r.speedup.map { String(format: "%.0fx", $0) } ?? "-", 9)

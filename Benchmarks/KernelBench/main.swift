@@ -5,8 +5,10 @@
 //   swift run -c release KernelBench --quick      short budgets (about 1-1.5 minutes)
 //   options: --json PATH (default bench-results.json), --no-workloads, --only-workloads,
 //            --only gemm,conv2d,pooling,batchnorm,activation,optimizer (kernel groups to run)
-//   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N]
+//   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N] [--conv-direct auto|never]
 //       one workload in this process (the parent spawns these so peak memory is per workload)
+//   KernelBench conv-direct [--threads 1,2] [--rounds N] [--reps N] [--cpu-time] [--shape N,C,HW,OC]
+//       the direct 3x3 convolution against the lowering, alternated (see ConvDirect.swift)
 //
 // Every kernel's result is checked against the reference before it is timed. Figures are
 // medians of repeated calls; FLOPs come from the shapes (2 per multiply-add), bytes are
@@ -61,6 +63,15 @@ func workloadMain(_ arguments: [String]) throws {
     var threads = 0, batches: Int? = nil, images: Int? = nil
     var rest = arguments.dropFirst()
     while let flag = rest.popFirst() {
+        if flag == "--conv-direct" {
+            // For comparing whole workloads: "never" keeps every convolution on the lowering.
+            switch rest.popFirst() {
+            case "auto": ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
+            case "never": ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER)
+            default: throw UsageError(message: "workload: --conv-direct expects auto or never")
+            }
+            continue
+        }
         guard let text = rest.popFirst(), let value = Int(text), value >= 0 else {
             throw UsageError(message: "workload: \(flag) needs a non-negative integer")
         }
@@ -201,6 +212,8 @@ do {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if arguments.first == "workload" {
         try workloadMain(Array(arguments.dropFirst()))
+    } else if arguments.first == "conv-direct" {
+        try convDirectMain(Array(arguments.dropFirst()))
     } else {
         try benchMain(try parseOptions(arguments))
     }

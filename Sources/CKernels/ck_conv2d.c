@@ -16,6 +16,7 @@
 // layer on a 1-channel image) goes image by image in all three passes instead (below).
 #include "ckernels.h"
 #include "ck_lowering.h"
+#include "ck_conv2d_direct_internal.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -101,7 +102,11 @@ size_t ck_conv2d_workspace_size(const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
     const int one = ck_conv2d_chunk_for(p, &g, 1), more = ck_conv2d_chunk_for(p, &g, 2);
     const size_t cols = (size_t)(one > more ? one : more) * g.oh * g.ow;
-    return ck_conv2d_row_sums_floats(p) + ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
+    const size_t lowered = ck_conv2d_row_sums_floats(p) + ((size_t)p->c * p->kh * p->kw + (size_t)p->oc) * cols;
+    // Direct 3x3 path (ck_conv2d_direct.c): sized whatever the mode, so a mode change
+    // between sizing and a call cannot overrun.
+    const size_t direct = ck_conv2d_direct_workspace_floats(p);
+    return lowered > direct ? lowered : direct;
 }
 
 // col (ckk, nb*ohow) from images x (nb,c,h,w): image i fills columns [i*ohow, (i+1)*ohow).
@@ -164,6 +169,8 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
     const size_t ohow = (size_t)g.oh * g.ow, chw = (size_t)p->c * p->h * p->w;
     float *col = workspace;
     float *yt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    if (ck_conv2d_forward_uses_direct(p) && ck_conv2d_direct_forward(y, x, w, bias, workspace, p)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_forward_small(y, x, w, bias, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
@@ -195,6 +202,8 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     const size_t kk = (size_t)p->kh * p->kw;
     float *col = workspace;
     float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    if (ck_conv2d_backward_data_uses_direct(p) && ck_conv2d_direct_backward_data(dx, dy, w, workspace, p, accumulate)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_data_small(dx, dy, w, p, &g, accumulate)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {
@@ -393,6 +402,8 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
     double *row_sums = dbias != NULL ? (double *)workspace : NULL;
     float *col = workspace + ck_conv2d_row_sums_floats(p);
     float *dyt = col + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
+    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    if (ck_conv2d_backward_filter_uses_direct(p) && ck_conv2d_direct_backward_filter(dw, dbias, dy, x, p)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_filter_small(dw, dbias, dy, x, p, &g)) return;
 
     for (int n0 = 0; n0 < p->n; n0 += chunk) {

@@ -13,7 +13,8 @@
 //   autograd assigns a first gradient the same way).
 // - No hidden allocation of anything batch-sized: workspaces are arguments sized by the
 //   matching *_size call (per-thread scratch of a few KB to 128 KB, for conv2d's
-//   image-by-image paths and ck_sgemm's dot-product path, is malloc'd within the call).
+//   image-by-image paths and ck_sgemm's dot-product path, and of one padded image, at most
+//   4 MiB, for conv2d's direct 3x3 path, is malloc'd within the call).
 // - OpenMP parallelises outer loops where each thread owns what it writes; BLAS is never
 //   called inside an OpenMP region. Sizes are checked with assert().
 #ifndef CKERNELS_H
@@ -107,6 +108,27 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 /// dw (oc,c,kh,kw) += correlation of dy with x; dbias (oc) += sum of dy (dbias may be NULL).
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p);
+
+/// Which path a 3x3 stride-1 pad-1 dilation-1 convolution takes for each of its three
+/// passes: a direct convolution (ck_conv2d_direct.c) or the GEMM lowering. AUTO (the
+/// default) takes the direct one where it measured faster; NEVER and ALWAYS are for tests
+/// and benchmarks. Other geometries (and images whose padded copy would pass 4 MiB a
+/// thread) always take the lowering. Set between calls, not during.
+typedef enum {
+    CK_CONV2D_DIRECT_AUTO = 0,
+    CK_CONV2D_DIRECT_NEVER = 1,
+    CK_CONV2D_DIRECT_ALWAYS = 2,
+} ck_conv2d_direct_mode;
+/// Sets the direct-convolution mode for the whole process (all threads).
+void ck_conv2d_set_direct_mode(ck_conv2d_direct_mode mode);
+/// The direct-convolution mode in force.
+ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void);
+/// 1 if ck_conv2d_forward takes the direct path for p under the mode in force.
+int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p);
+/// 1 if ck_conv2d_backward_data takes the direct path for p under the mode in force.
+int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p);
+/// 1 if ck_conv2d_backward_filter takes the direct path for p under the mode in force.
+int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p);
 
 // MARK: - Pooling
 

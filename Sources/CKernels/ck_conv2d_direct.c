@@ -1,0 +1,505 @@
+// Direct 3x3 convolution (stride 1, padding 1, dilation 1): forward, backward-data and
+// backward-filter.
+//
+// x is (n,c,h,w), w is (oc,c,3,3), y is (n,oc,h,w). With few output channels (16-64, as in
+// W3), im2col + GEMM writes a 9x-expanded column matrix and OpenBLAS copies it again to
+// pack it, for a GEMM whose M is only oc. This path reads each image in place instead:
+//
+// - Each image is copied once into a zero-bordered plane per channel: h+2 rows w+1 apart,
+//   each image row after one zero, which pads both that row's left end and the previous
+//   row's right end. Output pixel (oy, ox) is given the slot q = oy*(w+1) + ox, and tap
+//   (kh, kw) reads plane element q + kh*(w+1) + kw: consecutive slots read consecutive
+//   inputs across row ends too, so a register block of P slots runs through the whole
+//   image with one tail, and the one slot a row that is border is computed and not stored
+//   (1/(w+1) of the work, half of what two border columns a row would cost).
+// - The weights are re-laid once a call, by blocks of 16 output channels, as
+//   [block][c][kh][kw][16], so one vector load gives 8 consecutive output channels.
+// - The register block is P = 6 slots x 16 channels: 12 accumulators of 8 floats, 2 weight
+//   vectors and 1 broadcast input (15 of AVX2's 16 registers); per (c, kh, kw) that is 2
+//   weight loads, 6 broadcasts and 12 FMAs. A last block of 8 channels uses one vector.
+// - The tile goes out to NCHW through a small transposing copy (the accumulators are pixel
+//   by channel); backward-data adds there when it accumulates.
+//
+// Backward-data of a stride-1, pad-1 3x3 convolution is a forward one: dx = conv(dy, w')
+// with w'[c][o][kh][kw] = w[o][c][2-kh][2-kw] (in and out channels swapped, the kernel
+// turned 180 degrees), so both passes share the kernel and differ only in the re-layout.
+// Backward-filter has its own kernel over the same padded planes (at the end of the file).
+//
+// Written with GCC/clang vector extensions, not intrinsics: the same source builds for any
+// x86-64 or aarch64 target (a vector wider than the target's is split by the compiler).
+// Threads own (image, channel-block) pairs: each writes its own output planes, and pads the
+// image into its own scratch when its next pair is of another image.
+#include "ckernels.h"
+#include "ck_conv2d_direct_internal.h"
+
+#include <assert.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float ck_v8 __attribute__((vector_size(32)));
+// The same vector at float alignment, for unaligned loads and stores (the workspace and the
+// scratch need no alignment beyond float). Macros, not functions: a function passing an
+// 8-float vector by value draws -Wpsabi on an x86-64 target without AVX.
+typedef float ck_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define ck_v8_load(p) ((ck_v8)(*(const ck_v8u *)(p)))
+#define ck_v8_store(p, v) (*(ck_v8u *)(p) = (v))
+
+#ifndef CK_DIRECT_P
+#define CK_DIRECT_P 6         // output slots of a register block
+#endif
+#define CK_DIRECT_BLOCK 16    // output channels of a register block (two vectors)
+
+// MARK: - Mode and shape rule
+
+static ck_conv2d_direct_mode ck_direct_mode = CK_CONV2D_DIRECT_AUTO;
+
+void ck_conv2d_set_direct_mode(ck_conv2d_direct_mode mode) {
+    assert(mode == CK_CONV2D_DIRECT_AUTO || mode == CK_CONV2D_DIRECT_NEVER || mode == CK_CONV2D_DIRECT_ALWAYS);
+    ck_direct_mode = mode;
+}
+
+ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void) { return ck_direct_mode; }
+
+// Slots the register blocks of an image cover, rounded up to whole 8x8 transposes.
+static int ck_direct_tile_slots(int h, int w) {
+    const int slots = (h - 1) * (w + 1) + w;
+    const int blocked = (slots + CK_DIRECT_P - 1) / CK_DIRECT_P * CK_DIRECT_P;
+    return (blocked + 7) / 8 * 8;
+}
+
+// Floats of one padded input plane: h+2 rows w+1 apart, plus a tail the last register block
+// may read past the bottom row.
+static size_t ck_direct_plane(int h, int w) { return (size_t)(h + 2) * (w + 1) + CK_DIRECT_P; }
+
+// Per-thread scratch floats: the padded image, then the two tiles of ck_direct_image_block.
+static size_t ck_direct_thread_floats(int cin, int h, int w) {
+    return (size_t)cin * ck_direct_plane(h, w) + 2 * (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
+}
+
+// Per-thread scratch (malloc'd within the call) is image-sized: beyond 4 MiB a thread (for
+// example 64 channels of 128x128) the lowering, whose workspace is bounded, is taken.
+#define CK_DIRECT_MAX_THREAD_FLOATS ((size_t)1 << 20)
+
+// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1, with the
+// per-thread scratch of forward and backward-data within bounds (backward-filter's is
+// checked on its own).
+static int ck_direct_geometry(const ck_conv2d_params *p) {
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
+        && p->dil_h == 1 && p->dil_w == 1
+        && ck_direct_thread_floats(p->c > p->oc ? p->c : p->oc, p->h, p->w) <= CK_DIRECT_MAX_THREAD_FLOATS;
+}
+
+// Per-thread scratch floats of backward-filter (defined with it below).
+static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p);
+
+enum { CK_DIRECT_FORWARD, CK_DIRECT_BACKWARD_DATA, CK_DIRECT_BACKWARD_FILTER };
+
+// Where the direct kernel beats the lowering, read off measurements (docs/performance.md,
+// "Direct 3x3 convolution", with the command that repeats them). The forward and
+// backward-data kernel fills vectors of 8 channels of what the pass writes (oc forward, c
+// backward), while the lowering's GEMM has M = oc rows forward but 9*c rows backward:
+// - forward: the lowering's short M loses even with few output channels, so every c >= 2;
+//   c = 1 stays on the small path (ckk <= 16) of ck_conv2d.c in every pass.
+// - backward-data: with c < 8 (part-empty vectors) against oc >= 16 (a GEMM of useful
+//   size) the lowering wins; direct when c >= 8 or oc <= 8.
+// - backward-filter: its accumulators pair input channels, and the lowering's GEMM is
+//   long; direct from c >= 8 up to c*oc = 128*128.
+static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
+    if (p->c < 2) return 0;
+    switch (pass) {
+    case CK_DIRECT_BACKWARD_DATA: return p->c >= 8 || p->oc <= 8;
+    case CK_DIRECT_BACKWARD_FILTER: return p->c >= 8 && (long)p->c * p->oc <= 128 * 128;
+    default: return 1;
+    }
+}
+
+static int ck_direct_chosen(const ck_conv2d_params *p, int pass) {
+    if (!ck_direct_geometry(p)) return 0;
+    if (pass == CK_DIRECT_BACKWARD_FILTER && ck_direct_filter_thread_floats(p) > CK_DIRECT_MAX_THREAD_FLOATS) return 0;
+    switch (ck_direct_mode) {
+    case CK_CONV2D_DIRECT_NEVER: return 0;
+    case CK_CONV2D_DIRECT_ALWAYS: return 1;
+    default: return ck_direct_wins(p, pass);
+    }
+}
+
+int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_direct_chosen(p, CK_DIRECT_FORWARD);
+}
+
+int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_direct_chosen(p, CK_DIRECT_BACKWARD_DATA);
+}
+
+int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_direct_chosen(p, CK_DIRECT_BACKWARD_FILTER);
+}
+
+// MARK: - Workspace
+
+// Output channels rounded up to whole vectors.
+static size_t ck_direct_padded(int cout) { return ((size_t)cout + 7) / 8 * 8; }
+
+// Re-laid weights (cin*9*coutp) then the padded bias (coutp).
+static size_t ck_direct_pass_floats(int cin, int cout) {
+    const size_t coutp = ck_direct_padded(cout);
+    return (size_t)cin * 9 * coutp + coutp;
+}
+
+size_t ck_conv2d_direct_workspace_floats(const ck_conv2d_params *p) {
+    if (!ck_direct_geometry(p)) return 0;
+    const size_t fwd = ck_direct_pass_floats(p->c, p->oc), bwd = ck_direct_pass_floats(p->oc, p->c);
+    return fwd > bwd ? fwd : bwd;
+}
+
+// MARK: - Re-layout
+
+// wt[block][ci][t][j] = weight of the pass's output channel 16*block + j, input channel ci,
+// tap t (0 for lanes past cout). A block is 16 lanes wide except a last one of 8. backward
+// re-lays w (oc, c, 3, 3) for backward-data, whose cin is oc and cout is c.
+static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int backward) {
+    const int coutp = (int)ck_direct_padded(cout);
+    for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
+        const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+        float *blk = wt + (size_t)b0 * cin * 9;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < 9; t++) {
+                float *dst = blk + ((size_t)ci * 9 + t) * lanes;
+                for (int j = 0; j < lanes; j++) {
+                    const int o = b0 + j;
+                    float v = 0.0f;
+                    if (o < cout) {
+                        // forward: w[o][ci][t]; backward-data: the pass's output o is x's
+                        // channel and its input ci is y's, tap turned 180 degrees.
+                        v = backward ? w[((size_t)ci * cout + o) * 9 + (8 - t)] : w[((size_t)o * cin + ci) * 9 + t];
+                    }
+                    dst[j] = v;
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Kernel
+
+// Pads one image (cin, h, w) into planes of `plane` floats: a zero row, then each image row
+// after one zero (rows w+1 apart), then zeros to the end (the bottom row, and the reads of
+// the last register block). The one zero between two rows pads both: the right neighbour
+// of a row's last pixel is the next row's leading zero.
+static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w, size_t plane) {
+    const int w1 = w + 1;
+    for (int ci = 0; ci < cin; ci++) {
+        float *dst = xp + (size_t)ci * plane;
+        const float *src = x + (size_t)ci * h * w;
+        memset(dst, 0, sizeof(float) * (size_t)w1);
+        for (int r = 0; r < h; r++) {
+            float *row = dst + (size_t)(r + 1) * w1;
+            row[0] = 0.0f;
+            memcpy(row + 1, src + (size_t)r * w, sizeof(float) * (size_t)w);
+        }
+        memset(dst + (size_t)(h + 1) * w1, 0, sizeof(float) * (plane - (size_t)(h + 1) * w1));
+    }
+}
+
+// out[p][j] (P x 8*V) = bias[j] + sum over ci, taps of xq[ci*plane + tap offset + p] * wb.
+// V (1 or 2) is a constant at each call site, so the accumulators stay in registers.
+static inline __attribute__((always_inline)) void
+ck_direct_block(float *restrict out, const float *restrict xq, const float *restrict wb,
+                const float *restrict bias, int cin, size_t plane, int w1, const int V) {
+    ck_v8 acc[CK_DIRECT_P][2];
+    const ck_v8 b0 = ck_v8_load(bias), b1 = V == 2 ? ck_v8_load(bias + 8) : b0;
+    for (int p = 0; p < CK_DIRECT_P; p++) {
+        acc[p][0] = b0;
+        acc[p][1] = b1;
+    }
+    for (int ci = 0; ci < cin; ci++) {
+        const float *xc = xq + (size_t)ci * plane;
+        const float *wc = wb + (size_t)ci * 9 * 8 * V;
+        for (int kh = 0; kh < 3; kh++) {
+            for (int kw = 0; kw < 3; kw++) {
+                const float *xr = xc + kh * w1 + kw;
+                const float *wt = wc + (kh * 3 + kw) * 8 * V;
+                const ck_v8 wv0 = ck_v8_load(wt);
+                if (V == 2) {
+                    const ck_v8 wv1 = ck_v8_load(wt + 8);
+                    for (int p = 0; p < CK_DIRECT_P; p++) {
+                        const float s = xr[p];
+                        acc[p][0] += s * wv0;
+                        acc[p][1] += s * wv1;
+                    }
+                } else {
+                    for (int p = 0; p < CK_DIRECT_P; p++) acc[p][0] += xr[p] * wv0;
+                }
+            }
+        }
+    }
+    for (int p = 0; p < CK_DIRECT_P; p++) {
+        ck_v8_store(out + p * 8 * V, acc[p][0]);
+        if (V == 2) ck_v8_store(out + p * 8 * V + 8, acc[p][1]);
+    }
+}
+
+// Transposes the 8x8 block r (row i = r[i]) in registers: three rounds of shuffles.
+static inline void ck_v8_transpose(ck_v8 r[8]) {
+    ck_v8 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+// One (image, channel block): y planes [b0, b0 + valid) of one image from its padded copy.
+// The register blocks leave the image pixel by channel in tile (slot-major, lanes a row);
+// 8x8 transposes turn it channel by slot into plane (nslots a row, still with the border
+// slots), and each output row is then one contiguous copy (or sum) out of it: scattering
+// the register tiles one float at a time was a large share of the time at 16 channels in
+// (docs/performance.md, "Direct 3x3 convolution").
+static void ck_direct_image_block(float *restrict y, const float *xp, const float *wb, const float *bias,
+                                  int cin, int h, int w, size_t plane, int lanes, int valid, int accumulate,
+                                  float *restrict tile, float *restrict planes) {
+    const int w1 = w + 1, slots = (h - 1) * w1 + w, nslots = ck_direct_tile_slots(h, w);
+    const size_t hw = (size_t)h * w;
+    for (int q0 = 0; q0 < slots; q0 += CK_DIRECT_P) {
+        if (lanes == 16) {
+            ck_direct_block(tile + (size_t)q0 * lanes, xp + q0, wb, bias, cin, plane, w1, 2);
+        } else {
+            ck_direct_block(tile + (size_t)q0 * lanes, xp + q0, wb, bias, cin, plane, w1, 1);
+        }
+    }
+    // Slots from `slots` on hold no pixel; the transposes may read them (unwritten), and
+    // nothing reads what they become.
+    for (int q8 = 0; q8 < slots; q8 += 8) {
+        for (int v = 0; v < lanes; v += 8) {
+            ck_v8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = ck_v8_load(tile + (size_t)(q8 + i) * lanes + v);
+            ck_v8_transpose(r);
+            for (int j = 0; j < 8; j++) ck_v8_store(planes + (size_t)(v + j) * nslots + q8, r[j]);
+        }
+    }
+    for (int j = 0; j < valid; j++) {
+        for (int oy = 0; oy < h; oy++) {
+            const float *restrict src = planes + (size_t)j * nslots + (size_t)oy * w1;
+            float *restrict dst = y + j * hw + (size_t)oy * w;
+            if (accumulate) {
+                for (int ox = 0; ox < w; ox++) dst[ox] += src[ox];
+            } else {
+                memcpy(dst, src, sizeof(float) * (size_t)w);
+            }
+        }
+    }
+}
+
+// y (n, cout, h, w) (=, or += with accumulate) direct 3x3 "same" convolution of x (n, cin,
+// h, w) with re-laid weights wt and padded bias. Returns 0 (nothing written) if the
+// per-thread scratch cannot be allocated.
+static int ck_direct_run(float *y, const float *x, const float *wt, const float *bias,
+                         int n, int cin, int cout, int h, int w, int accumulate) {
+    const int coutp = (int)ck_direct_padded(cout);
+    const int blocks = (coutp + CK_DIRECT_BLOCK - 1) / CK_DIRECT_BLOCK;
+    const int pairs = n * blocks;
+    const size_t plane = ck_direct_plane(h, w), per_thread = ck_direct_thread_floats(cin, h, w);
+    const size_t tile_floats = (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
+    const int threads = omp_get_max_threads() < pairs ? omp_get_max_threads() : pairs;
+    float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
+    if (scratch == NULL) return 0;
+    const size_t in_image = (size_t)cin * h * w, out_image = (size_t)cout * h * w;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
+        float *tile = xp + (size_t)cin * plane, *planes = tile + tile_floats;
+        int padded = -1;  // the image xp holds
+        #pragma omp for schedule(static)
+        for (int i = 0; i < pairs; i++) {
+            const int img = i / blocks, b = i % blocks;
+            if (img != padded) {
+                ck_direct_pad_image(xp, x + (size_t)img * in_image, cin, h, w, plane);
+                padded = img;
+            }
+            const int b0 = b * CK_DIRECT_BLOCK;
+            const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+            const int valid = cout - b0 < lanes ? cout - b0 : lanes;
+            ck_direct_image_block(y + (size_t)img * out_image + (size_t)b0 * h * w, xp,
+                                  wt + (size_t)b0 * cin * 9, bias + b0, cin, h, w, plane, lanes, valid,
+                                  accumulate, tile, planes);
+        }
+    }
+    free(scratch);
+    return 1;
+}
+
+// MARK: - Passes
+
+int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const float *bias,
+                             float *workspace, const ck_conv2d_params *p) {
+    assert(ck_direct_geometry(p));
+    const size_t coutp = ck_direct_padded(p->oc);
+    float *wt = workspace, *bp = workspace + (size_t)p->c * 9 * coutp;
+    ck_direct_relayout(wt, w, p->c, p->oc, 0);
+    for (size_t o = 0; o < coutp; o++) bp[o] = bias != NULL && o < (size_t)p->oc ? bias[o] : 0.0f;
+    return ck_direct_run(y, x, wt, bp, p->n, p->c, p->oc, p->h, p->w, 0);
+}
+
+int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
+                                   float *workspace, const ck_conv2d_params *p, int accumulate) {
+    assert(ck_direct_geometry(p));
+    const size_t coutp = ck_direct_padded(p->c);
+    float *wt = workspace, *bp = workspace + (size_t)p->oc * 9 * coutp;
+    ck_direct_relayout(wt, w, p->oc, p->c, 1);
+    memset(bp, 0, sizeof(float) * coutp);
+    return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, accumulate);
+}
+
+// MARK: - Backward-filter
+
+// dw[o][ci][kh][kw] += sum over images and pixels of dy[img][o][pix] * x[img][ci][pix + tap],
+// the forward's slot arithmetic read the other way round. Per image, dy goes to slot-major
+// tiles (slot by 16 channels, zero at the border slots) and x to the padded planes; then for
+// each (16-channel block, pair of input channels, kernel row) 12 accumulators (2 channels x
+// 3 taps x 2 vectors) run over all the slots: per slot 2 dy loads, 6 broadcasts, 12 FMAs.
+// Threads own images; each keeps its partial dw in float, laid out as the forward's re-laid
+// weights so that sums go out as whole vectors, and the partials are added in thread order
+// in double at the end (as the small path of ck_conv2d.c does).
+
+// part[cc][kh][kw][0..8V) += sum over q < slots of x[cc][q + kw] * dys[q][0..8V), for CC (1
+// or 2) input-channel rows x[cc] already offset by kernel row kh (part then points at that
+// row's taps, channel ci's block [9][lanes]). V and CC are constants at each call site.
+static inline __attribute__((always_inline)) void
+ck_direct_filter_rows(float *restrict part, int lanes, const float *restrict dys, const float *restrict x0,
+                      const float *restrict x1, int slots, const int CC, const int V) {
+    ck_v8 acc[2][3][2];
+    for (int cc = 0; cc < 2; cc++) {
+        for (int kw = 0; kw < 3; kw++) acc[cc][kw][0] = acc[cc][kw][1] = (ck_v8){0};
+    }
+    for (int q = 0; q < slots; q++) {
+        const ck_v8 d0 = ck_v8_load(dys + (size_t)q * lanes);
+        const ck_v8 d1 = V == 2 ? ck_v8_load(dys + (size_t)q * lanes + 8) : d0;
+        for (int kw = 0; kw < 3; kw++) {
+            const float s0 = x0[q + kw];
+            acc[0][kw][0] += s0 * d0;
+            if (V == 2) acc[0][kw][1] += s0 * d1;
+            if (CC == 2) {
+                const float s1 = x1[q + kw];
+                acc[1][kw][0] += s1 * d0;
+                if (V == 2) acc[1][kw][1] += s1 * d1;
+            }
+        }
+    }
+    for (int cc = 0; cc < CC; cc++) {
+        for (int kw = 0; kw < 3; kw++) {
+            for (int v = 0; v < V; v++) {
+                float *dst = part + ((size_t)cc * 9 + kw) * lanes + 8 * v;
+                ck_v8_store(dst, ck_v8_load(dst) + acc[cc][kw][v]);
+            }
+        }
+    }
+}
+
+// Per-thread scratch floats of backward-filter: the padded image, dy's slot-major tiles
+// (all blocks), the partial dw (re-laid, c*9*ocp), then the partial dbias in double.
+// Rounded up to 16 floats, so each thread's block starts on its own cache line.
+static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p) {
+    const size_t ocp = ck_direct_padded(p->oc);
+    const size_t floats = (size_t)p->c * ck_direct_plane(p->h, p->w) + ocp * ck_direct_tile_slots(p->h, p->w)
+        + (size_t)p->c * 9 * ocp + 1 + 2 * (size_t)p->oc;
+    return (floats + 15) / 16 * 16;
+}
+
+int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
+                                     const ck_conv2d_params *p) {
+    assert(ck_direct_geometry(p));
+    const int cin = p->c, cout = p->oc, h = p->h, w = p->w, w1 = w + 1;
+    const int coutp = (int)ck_direct_padded(cout);
+    const int slots = (h - 1) * w1 + w, nslots = ck_direct_tile_slots(h, w);
+    const size_t plane = ck_direct_plane(h, w), hw = (size_t)h * w;
+    const size_t per_thread = ck_direct_filter_thread_floats(p), weights = (size_t)cin * 9 * coutp;
+    const size_t part_at = (size_t)cin * plane + (size_t)coutp * nslots;
+    const size_t bias_at = (part_at + weights + 1) / 2 * 2;  // 8-byte aligned for the doubles
+    const int threads = omp_get_max_threads() < p->n ? omp_get_max_threads() : p->n;
+    float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
+    if (scratch == NULL) return 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
+        float *dys = xp + (size_t)cin * plane;  // block b0 at dys + b0 * nslots, rows of `lanes`
+        float *part = xp + part_at;
+        double *bsum = (double *)(xp + bias_at);
+        memset(part, 0, sizeof(float) * weights);
+        memset(bsum, 0, sizeof(double) * cout);
+        #pragma omp for schedule(static)
+        for (int img = 0; img < p->n; img++) {
+            ck_direct_pad_image(xp, x + (size_t)img * cin * hw, cin, h, w, plane);
+            const float *dyi = dy + (size_t)img * cout * hw;
+            memset(dys, 0, sizeof(float) * (size_t)coutp * nslots);
+            for (int o = 0; o < cout; o++) {
+                const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
+                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+                float *dst = dys + (size_t)b0 * nslots + (o - b0);
+                const float *src = dyi + (size_t)o * hw;
+                double sum = 0.0;
+                for (int oy = 0; oy < h; oy++) {
+                    for (int ox = 0; ox < w; ox++) {
+                        const float v = src[(size_t)oy * w + ox];
+                        dst[(size_t)(oy * w1 + ox) * lanes] = v;
+                        sum += v;
+                    }
+                }
+                bsum[o] += sum;
+            }
+            for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
+                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+                const float *dyb = dys + (size_t)b0 * nslots;
+                for (int ci = 0; ci < cin; ci += 2) {
+                    const int pair = cin - ci >= 2 ? 2 : 1;
+                    for (int kh = 0; kh < 3; kh++) {
+                        const float *x0 = xp + (size_t)ci * plane + kh * w1;
+                        const float *x1 = pair == 2 ? x0 + plane : x0;
+                        float *pr = part + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + kh * 3) * lanes;
+                        if (lanes == 16) {
+                            if (pair == 2) ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 2, 2);
+                            else ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 1, 2);
+                        } else {
+                            if (pair == 2) ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 2, 1);
+                            else ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 1, 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The threads' partials, in thread order and in double, into dw (oc, c, 3, 3).
+    for (int o = 0; o < cout; o++) {
+        const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
+        const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int t = 0; t < 9; t++) {
+                const size_t at = part_at + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + t) * lanes + (o - b0);
+                double total = 0.0;
+                for (int th = 0; th < threads; th++) total += scratch[(size_t)th * per_thread + at];
+                dw[((size_t)o * cin + ci) * 9 + t] += (float)total;
+            }
+        }
+    }
+    if (dbias != NULL) {
+        for (int o = 0; o < cout; o++) {
+            double total = 0.0;
+            for (int th = 0; th < threads; th++) total += ((const double *)(scratch + (size_t)th * per_thread + bias_at))[o];
+            dbias[o] += (float)total;
+        }
+    }
+    free(scratch);
+    return 1;
+}
