@@ -43,22 +43,6 @@ final class Conv2DDirectTests: XCTestCase {
         return cases
     }
 
-    /// A workspace of exactly the asked-for size, NaN (a read of unwritten workspace shows
-    /// up), then guard floats.
-    private func makeWorkspace(_ g: ReferenceConv2DGeometry) -> (buffer: [Float], size: Int) {
-        var p = convParams(g)
-        let size = ck_conv2d_workspace_size(&p)
-        return ([Float](repeating: .nan, count: size)
-                    + [Float](repeating: workspaceSentinel, count: workspaceGuard), size)
-    }
-
-    private func assertGuardIntact(_ workspace: [Float], size: Int, _ what: String,
-                                   file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(Array(workspace[size...]),
-                       [Float](repeating: workspaceSentinel, count: workspaceGuard),
-                       "\(what): wrote past the workspace of \(size) floats", file: file, line: line)
-    }
-
     func testDirectForwardMatchesReferenceWithAndWithoutBias() {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
         var rng = SeededGenerator(seed: 61)
@@ -72,7 +56,7 @@ final class Conv2DDirectTests: XCTestCase {
             for useBias in [false, true] {
                 let expected = referenceConv2DForward(x: x, filter: filter, bias: useBias ? bias : nil, g)
                 var y = [Float](repeating: .nan, count: g.outputCount)   // written, not added to
-                var (workspace, size) = makeWorkspace(g)
+                var (workspace, size) = makeConvWorkspace(g)
                 if useBias {
                     ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
                 } else {
@@ -80,7 +64,7 @@ final class Conv2DDirectTests: XCTestCase {
                 }
                 let what = "direct forward bias \(useBias) threads \(threads) \(g)"
                 assertClose(expected, y, .float32, what, shape: [g.n, g.oc, g.outH, g.outW])
-                assertGuardIntact(workspace, size: size, what)
+                assertWorkspaceGuardIntact(workspace, size: size, what)
             }
         }
     }
@@ -96,7 +80,7 @@ final class Conv2DDirectTests: XCTestCase {
             let filter = randomFloats(g.filterCount, using: &rng)
             let dx0 = randomFloats(g.inputCount, using: &rng)
             let reference = referenceConv2DBackwardData(dy: dy, filter: filter, g)
-            var (workspace, size) = makeWorkspace(g)
+            var (workspace, size) = makeConvWorkspace(g)
             let what = "direct backward-data threads \(threads) \(g)"
             // accumulate 0 writes dx whatever it held (NaN here).
             var written = [Float](repeating: .nan, count: g.inputCount)
@@ -106,7 +90,7 @@ final class Conv2DDirectTests: XCTestCase {
             ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
             assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what + " accumulated",
                         shape: [g.n, g.c, g.h, g.w])
-            assertGuardIntact(workspace, size: size, what)
+            assertWorkspaceGuardIntact(workspace, size: size, what)
         }
     }
 
@@ -125,7 +109,7 @@ final class Conv2DDirectTests: XCTestCase {
             for useBias in [false, true] {
                 var dw = dw0
                 var db = dbias0
-                var (workspace, size) = makeWorkspace(g)
+                var (workspace, size) = makeConvWorkspace(g)
                 if useBias {
                     ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
                 } else {
@@ -135,7 +119,7 @@ final class Conv2DDirectTests: XCTestCase {
                 assertClose(zip(dw0, dfilter).map { $0 + $1 }, dw, .float32, what + " dw", shape: [g.oc, g.c, 3, 3])
                 assertClose(useBias ? zip(dbias0, dbias).map { $0 + $1 } : dbias0, db, .float32, what + " dbias",
                             shape: [g.oc])
-                assertGuardIntact(workspace, size: size, what)
+                assertWorkspaceGuardIntact(workspace, size: size, what)
             }
         }
     }
@@ -153,7 +137,7 @@ final class Conv2DDirectTests: XCTestCase {
         let expectedY = referenceConv2DForward(x: x, filter: filter, bias: bias, g)
         let expectedDx = referenceConv2DBackwardData(dy: dy, filter: filter, g)
         let (expectedDw, expectedDbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
-        var (workspace, _) = makeWorkspace(g)
+        var (workspace, _) = makeConvWorkspace(g)
         for mode in [CK_CONV2D_DIRECT_NEVER, CK_CONV2D_DIRECT_ALWAYS, CK_CONV2D_DIRECT_AUTO] {
             ck_conv2d_set_direct_mode(mode)
             var y = [Float](repeating: .nan, count: g.outputCount)

@@ -8,22 +8,6 @@ import XCTest
 /// of values in [-1, 1]; its float32 rounding, a random walk of about sqrt(11,200) * 2^-24
 /// times the partial sums' size (~30), stays near 1e-5, under the 1e-4 floor.
 final class Conv2DTests: XCTestCase {
-    /// A workspace of exactly the size the kernels ask for, plus a guard tail.
-    private func makeWorkspace(_ g: ReferenceConv2DGeometry) -> (buffer: [Float], size: Int) {
-        var p = convParams(g)
-        let size = ck_conv2d_workspace_size(&p)
-        // NaN in the used part: a kernel that reads workspace it did not write shows up.
-        return ([Float](repeating: .nan, count: size)
-                    + [Float](repeating: workspaceSentinel, count: workspaceGuard), size)
-    }
-
-    private func assertGuardIntact(_ workspace: [Float], size: Int, _ what: String,
-                                   file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(Array(workspace[size...]),
-                       [Float](repeating: workspaceSentinel, count: workspaceGuard),
-                       "\(what): wrote past the workspace of \(size) floats", file: file, line: line)
-    }
-
     func testForwardMatchesReferenceWithAndWithoutBias() {
         var rng = SeededGenerator(seed: 31)
         for g in convSweep {
@@ -35,7 +19,7 @@ final class Conv2DTests: XCTestCase {
                                                       bias: useBias ? bias : nil, g)
                 // y starts as garbage: forward overwrites, it does not accumulate.
                 var y = randomFloats(g.outputCount, in: 5...6, using: &rng)
-                var (workspace, size) = makeWorkspace(g)
+                var (workspace, size) = makeConvWorkspace(g)
                 var p = convParams(g)
                 if useBias {
                     ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
@@ -44,7 +28,7 @@ final class Conv2DTests: XCTestCase {
                 }
                 let what = "ck_conv2d_forward bias \(useBias) \(g)"
                 assertClose(expected, y, .float32, what, shape: [g.n, g.oc, g.outH, g.outW])
-                assertGuardIntact(workspace, size: size, what)
+                assertWorkspaceGuardIntact(workspace, size: size, what)
             }
         }
     }
@@ -57,12 +41,12 @@ final class Conv2DTests: XCTestCase {
             let dx0 = randomFloats(g.inputCount, using: &rng)
             let reference = referenceConv2DBackwardData(dy: dy, filter: filter, g)
             var dx = dx0
-            var (workspace, size) = makeWorkspace(g)
+            var (workspace, size) = makeConvWorkspace(g)
             var p = convParams(g)
             ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
             let what = "ck_conv2d_backward_data \(g)"
             assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what, shape: [g.n, g.c, g.h, g.w])
-            assertGuardIntact(workspace, size: size, what)
+            assertWorkspaceGuardIntact(workspace, size: size, what)
             // accumulate 0 writes dx whatever it held (NaN here).
             var written = [Float](repeating: .nan, count: g.inputCount)
             ck_conv2d_backward_data(&written, dy, filter, &workspace, &p, 0)
@@ -83,7 +67,7 @@ final class Conv2DTests: XCTestCase {
             for useBias in [false, true] {
                 var dw = dw0
                 var db = dbias0
-                var (workspace, size) = makeWorkspace(g)
+                var (workspace, size) = makeConvWorkspace(g)
                 var p = convParams(g)
                 if useBias {
                     ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
@@ -94,7 +78,7 @@ final class Conv2DTests: XCTestCase {
                 assertClose(expectedDw, dw, .float32, what + " dw", shape: [g.oc, g.c, g.kh, g.kw])
                 assertClose(useBias ? expectedDbias : dbias0, db, .float32, what + " dbias",
                             shape: [g.oc])
-                assertGuardIntact(workspace, size: size, what)
+                assertWorkspaceGuardIntact(workspace, size: size, what)
             }
         }
     }
@@ -106,7 +90,7 @@ final class Conv2DTests: XCTestCase {
         let dy = randomFloats(g.outputCount, using: &rng)
         let x = randomFloats(g.inputCount, using: &rng)
         let filter = randomFloats(g.filterCount, using: &rng)
-        var (workspace, _) = makeWorkspace(g)
+        var (workspace, _) = makeConvWorkspace(g)
         var p = convParams(g)
         var dx = [Float](repeating: 0, count: g.inputCount)
         var dw = [Float](repeating: 0, count: g.filterCount)
@@ -154,7 +138,7 @@ final class Conv2DTests: XCTestCase {
         let expectedY = referenceConv2DForward(x: x, filter: filter, bias: bias, g)
         let expectedDx = referenceConv2DBackwardData(dy: dy, filter: filter, g)
         let (expectedDw, expectedDbias) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
-        var (workspace, size) = makeWorkspace(g)
+        var (workspace, size) = makeConvWorkspace(g)
         for (forwardThreads, backwardThreads) in [(1, 2), (2, 1), (3, 3)] {
             let what = "threads \(forwardThreads) then \(backwardThreads) \(g)"
             ck_set_num_threads(Int32(forwardThreads))
@@ -171,7 +155,7 @@ final class Conv2DTests: XCTestCase {
             assertClose(expectedDw, dw, .float32, "backward-filter dw " + what,
                         shape: [g.oc, g.c, g.kh, g.kw])
             assertClose(expectedDbias, db, .float32, "backward-filter dbias " + what, shape: [g.oc])
-            assertGuardIntact(workspace, size: size, what)
+            assertWorkspaceGuardIntact(workspace, size: size, what)
         }
     }
 }

@@ -1,5 +1,6 @@
 import CKernels
 import NNReference
+import XCTest
 
 /// The C parameter block of a reference geometry.
 func convParams(_ g: ReferenceConv2DGeometry) -> ck_conv2d_params {
@@ -45,3 +46,20 @@ let convSweep: [ReferenceConv2DGeometry] = [
 /// Guard floats after every workspace, to catch writes past the size the kernel asked for.
 let workspaceGuard = 16
 let workspaceSentinel: Float = -12345.5
+
+/// A workspace of exactly the size the conv2d kernels ask for `g`, NaN in the used part (a
+/// kernel that reads workspace it did not write shows up), then `workspaceGuard` sentinels.
+func makeConvWorkspace(_ g: ReferenceConv2DGeometry) -> (buffer: [Float], size: Int) {
+    var p = convParams(g)
+    let size = ck_conv2d_workspace_size(&p)
+    return ([Float](repeating: .nan, count: size)
+                + [Float](repeating: workspaceSentinel, count: workspaceGuard), size)
+}
+
+/// Fails if a kernel wrote past the `size` floats of its workspace.
+func assertWorkspaceGuardIntact(_ workspace: [Float], size: Int, _ what: String,
+                                file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(Array(workspace[size...]),
+                   [Float](repeating: workspaceSentinel, count: workspaceGuard),
+                   "\(what): wrote past the workspace of \(size) floats", file: file, line: line)
+}
