@@ -3,9 +3,10 @@ import NNReference
 import TestSupport
 import XCTest
 
-/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes, against the naive reference, forced on
-/// with `CK_CONV2D_DIRECT_ALWAYS` so that every shape of the sweep takes it, whatever the
-/// shape rule of AUTO; and that rule itself on the workloads' shapes.
+/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes at stride 1 and forward
+/// and backward-filter at stride 2, against the naive reference, forced on with
+/// `CK_CONV2D_DIRECT_ALWAYS` so that every shape of the sweep takes it, whatever the shape
+/// rule of AUTO; and that rule itself on the workloads' shapes.
 ///
 /// Tolerance.float32 holds: the reference sums in Double, the kernel in float in another
 /// order. The longest reduction here is backward-data's with 64 input channels, 9*64 = 576
@@ -201,8 +202,9 @@ final class Conv2DDirectTests: XCTestCase {
         }
     }
 
-    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 (fails if the
-    /// dispatch stops taking it), and the lowering everywhere else.
+    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 and for W3's 3x3
+    /// stride-2 ones but their backward-data (fails if the dispatch stops taking it), and the
+    /// lowering everywhere else.
     func testShapeRuleTakesDirectPathForWorkloadShapes() {
         func params(_ n: Int, _ c: Int, _ hw: Int, _ oc: Int, k: Int = 3, stride: Int = 1, pad: Int = 1)
             -> ck_conv2d_params {
