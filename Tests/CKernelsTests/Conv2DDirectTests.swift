@@ -251,6 +251,9 @@ final class Conv2DDirectTests: XCTestCase {
         var stride3 = params(8, 16, 14, 16, stride: 3)
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
         XCTAssertEqual(ck_conv2d_forward_uses_direct(&stride3), 0, "stride 3: forward takes the lowering even when forced")
+        var mixed = convParams(ReferenceConv2DGeometry(n: 8, c: 16, h: 14, w: 14, oc: 16, kh: 3, kw: 3,
+                                                       strideH: 2, strideW: 1, padH: 1, padW: 1))
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&mixed), 0, "stride 2x1: forward takes the lowering even when forced")
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         // Backward-filter is direct from 8 input channels to 128x128 channel pairs.
         var fourIn = params(64, 4, 28, 32)
