@@ -4,9 +4,10 @@
 // worth reading).
 //
 //   KernelBench conv-direct [--threads 1,2] [--rounds 5] [--reps 15] [--cpu-time]
-//                           [--shape N,C,HW,OC ...]
+//                           [--shape N,C,HW,OC[,STRIDE] ...]
 //
-// Defaults: W3's 3x3 stride-1 convolutions at its batch of 128 and W2's conv2 at 64.
+// Defaults: W3's 3x3 convolutions (stride 1 and 2) at its batch of 128 and W2's conv2 at
+// 64. Stride 2 has no direct backward-data, so its rows leave that pass out.
 // --cpu-time times with the process's CPU clock instead of the wall clock: at one thread
 // that leaves out the time other processes held the core (at more threads it would count
 // the workers' spinning, so it is refused there).
@@ -39,7 +40,7 @@ private func alternated(reps: Int, cpuTime: Bool, _ a: () -> Void, _ b: () -> Vo
 
 func convDirectMain(_ arguments: [String]) throws {
     var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false
-    var shapes: [(name: String, n: Int, c: Int, hw: Int, oc: Int)] = []
+    var shapes: [(name: String, n: Int, c: Int, hw: Int, oc: Int, stride: Int)] = []
     var rest = arguments[...]
     func integers(_ flag: String) throws -> [Int] {
         guard let text = rest.popFirst() else { throw UsageError(message: "conv-direct: \(flag) needs a value") }
@@ -57,8 +58,12 @@ func convDirectMain(_ arguments: [String]) throws {
         case "--cpu-time": cpuTime = true
         case "--shape":
             let v = try integers(flag)
-            guard v.count == 4 else { throw UsageError(message: "conv-direct: --shape expects N,C,HW,OC") }
-            shapes.append(("\(v[1])->\(v[3]) \(v[2])x\(v[2]) n\(v[0])", v[0], v[1], v[2], v[3]))
+            guard v.count == 4 || (v.count == 5 && v[4] <= 2) else {
+                throw UsageError(message: "conv-direct: --shape expects N,C,HW,OC or N,C,HW,OC,STRIDE (stride 1 or 2)")
+            }
+            let stride = v.count == 5 ? v[4] : 1
+            shapes.append(("\(v[1])->\(v[3]) \(v[2])x\(v[2])\(stride == 2 ? " s2" : "") n\(v[0])",
+                           v[0], v[1], v[2], v[3], stride))
         default: throw UsageError(message: "conv-direct: unknown option '\(flag)'")
         }
     }
@@ -66,8 +71,9 @@ func convDirectMain(_ arguments: [String]) throws {
         throw UsageError(message: "conv-direct: --cpu-time needs --threads 1 (CPU time at more threads counts spinning)")
     }
     if shapes.isEmpty {
-        shapes = [("W3.block16 16->16 28x28", 128, 16, 28, 16), ("W3.block32 32->32 14x14", 128, 32, 14, 32),
-                  ("W3.block64 64->64 7x7", 128, 64, 7, 64), ("W2.conv2 32->64 14x14", 64, 32, 14, 64)]
+        shapes = [("W3.block16 16->16 28x28", 128, 16, 28, 16, 1), ("W3.block32 32->32 14x14", 128, 32, 14, 32, 1),
+                  ("W3.block64 64->64 7x7", 128, 64, 7, 64, 1), ("W2.conv2 32->64 14x14", 64, 32, 14, 64, 1),
+                  ("W3.down32 16->32 28x28 s2", 128, 16, 28, 32, 2), ("W3.down64 32->64 14x14 s2", 128, 32, 14, 64, 2)]
     }
     defer {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
@@ -79,14 +85,15 @@ func convDirectMain(_ arguments: [String]) throws {
     // [shape][pass][threads] -> per-round (lowered GFLOP/s, direct GFLOP/s, lowered time / direct time)
     var results: [String: [String: [Int: [(Double, Double, Double)]]]] = [:]
     for s in shapes {
-        let g = ReferenceConv2DGeometry(n: s.n, c: s.c, h: s.hw, w: s.hw, oc: s.oc, kh: 3, kw: 3, padH: 1, padW: 1)
+        let g = ReferenceConv2DGeometry(n: s.n, c: s.c, h: s.hw, w: s.hw, oc: s.oc, kh: 3, kw: 3,
+                                        strideH: s.stride, strideW: s.stride, padH: 1, padW: 1)
         var p = convBenchParams(g)
         let x = benchFloats(g.inputCount, seed: 3), filter = benchFloats(g.filterCount, seed: 4)
         let dy = benchFloats(g.outputCount, seed: 6)
         var y = [Float](repeating: 0, count: g.outputCount), dx = [Float](repeating: 0, count: g.inputCount)
         var dw = [Float](repeating: 0, count: g.filterCount + g.oc)
         var workspace = [Float](repeating: 0, count: max(1, ck_conv2d_workspace_size(&p)))
-        let flops = 2.0 * Double(g.n * g.oc * g.h * g.w) * Double(g.c * 9)
+        let flops = 2.0 * Double(g.n * g.oc * g.outH * g.outW) * Double(g.c * 9)
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         print("\(s.name): AUTO takes the direct path for forward \(ck_conv2d_forward_uses_direct(&p) == 1), "
               + "backward-data \(ck_conv2d_backward_data_uses_direct(&p) == 1), "
@@ -105,7 +112,7 @@ func convDirectMain(_ arguments: [String]) throws {
                                     ("fwd", { ck_conv2d_forward(py, px, pf, nil, pws, &p) }),
                                     ("bwd-data", { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 0) }),
                                     ("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }),
-                                ]
+                                ].filter { s.stride == 1 || $0.0 != "bwd-data" }
                                 for _ in 0..<rounds {
                                     for t in threadCounts {
                                         Threads.set(t)
@@ -136,6 +143,7 @@ func convDirectMain(_ arguments: [String]) throws {
     print("shape                          pass        threads  lowered GFLOP/s  direct GFLOP/s  direct speedup (median of per-round paired medians; range)")
     for s in shapes {
         for pass in ["fwd", "bwd-data", "bwd-filter"] {
+            guard results[s.name]![pass] != nil else { continue }
             for t in threadCounts {
                 let runs = results[s.name]![pass]![t]!
                 let speedups = runs.map(\.2)

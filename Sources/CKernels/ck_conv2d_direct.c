@@ -1,7 +1,8 @@
-// Direct 3x3 convolution (stride 1, padding 1, dilation 1): forward, backward-data and
-// backward-filter.
+// Direct 3x3 convolution (padding 1, dilation 1): forward, backward-data and backward-filter
+// at stride 1; forward and backward-filter at stride 2.
 //
-// x is (n,c,h,w), w is (oc,c,3,3), y is (n,oc,h,w). With few output channels (16-64, as in
+// x is (n,c,h,w), w is (oc,c,3,3), y is (n,oc,oh,ow) (oh = h at stride 1, (h-1)/2+1 at
+// stride 2). With few output channels (16-64, as in
 // W3), im2col + GEMM writes a 9x-expanded column matrix and OpenBLAS copies it again to
 // pack it, for a GEMM whose M is only oc. This path reads each image in place instead:
 //
@@ -12,6 +13,12 @@
 //   inputs across row ends too, so a register block of P slots runs through the whole
 //   image with one tail, and the one slot a row that is border is computed and not stored
 //   (1/(w+1) of the work, half of what two border columns a row would cost).
+// - Stride 2 reads input (2*oy+kh-1, 2*ox+kw-1): slots q = oy*(ow+1) + ox would read with
+//   stride 2 and rows 2 apart. So the padded image is split into its four phases (even or
+//   odd padded row x even or odd padded column), each oh+1 rows ow+1 apart: tap (kh, kw)
+//   reads phase (kh%2, kw%2) at q + (kh/2)*(ow+1) + kw/2, and again consecutive slots
+//   read consecutive inputs, with one border slot a row. The register block, the tiles and
+//   backward-filter are the same code; only the padding and the tap offsets differ.
 // - The weights are re-laid once a call, by blocks of 16 output channels, as
 //   [block][c][kh][kw][16], so one vector load gives 8 consecutive output channels.
 // - The register block is P = 6 slots x 16 channels: 12 accumulators of 8 floats, 2 weight
@@ -24,6 +31,8 @@
 // with w'[c][o][kh][kw] = w[o][c][2-kh][2-kw] (in and out channels swapped, the kernel
 // turned 180 degrees), so both passes share the kernel and differ only in the re-layout.
 // Backward-filter has its own kernel over the same padded planes (at the end of the file).
+// Backward-data of a stride-2 convolution spreads dy over every other pixel of dx: not a
+// forward convolution, it stays lowered.
 //
 // Written with GCC/clang vector extensions, not intrinsics: the same source builds for any
 // x86-64 or aarch64 target (a vector wider than the target's is split by the compiler).
@@ -61,33 +70,69 @@ void ck_conv2d_set_direct_mode(ck_conv2d_direct_mode mode) {
 
 ck_conv2d_direct_mode ck_conv2d_get_direct_mode(void) { return ck_direct_mode; }
 
+// Where the slots of an image read its padded copy (see the top of the file). Output pixel
+// (oy, ox) is slot q = oy*rw + ox, and its tap (kh, kw) reads plane element
+// q + ck_direct_tap_row(kh) + ck_direct_tap_col(kw) of each input channel.
+typedef struct {
+    int stride;          // 1 or 2, both ways
+    int oh, ow;          // the output plane
+    int rw;              // slots an output row: ow + 1, the last one border
+    int slots;           // slots up to the last pixel: (oh-1)*rw + ow
+    int phase;           // stride 2: floats of one phase (below); 0 at stride 1
+    size_t plane;        // floats of one padded input channel, with the last block's tail
+} ck_direct_layout;
+
+// The tap offsets, from the stride S as a constant at each call site (with kh and kw
+// unrolled they fold into address arithmetic: a table of the nine offsets read in the
+// inner loop cost stride 1 5-8%).
+// Stride 1: rows rw apart. Stride 2: padded row 2*oy+kh is row oy + kh/2 of the row phase
+// kh%2, and the same for columns; the phases are laid (row parity, column parity).
+#define ck_direct_tap_row(kh, rw, phase, S) ((S) == 1 ? (kh) * (rw) : ((kh) & 1) * 2 * (phase) + ((kh) >> 1) * (rw))
+#define ck_direct_tap_col(kw, phase, S) ((S) == 1 ? (kw) : ((kw) & 1) * (phase) + ((kw) >> 1))
+
+static ck_direct_layout ck_direct_layout_of(int h, int w, int stride) {
+    ck_direct_layout L;
+    L.stride = stride;
+    L.oh = (h - 1) / stride + 1;
+    L.ow = (w - 1) / stride + 1;
+    L.rw = L.ow + 1;
+    L.slots = (L.oh - 1) * L.rw + L.ow;
+    if (stride == 1) {
+        // h+2 rows w+1 apart, each image row after one zero.
+        L.phase = 0;
+        L.plane = (size_t)(h + 2) * L.rw + CK_DIRECT_P;
+    } else {
+        // Four phases of the zero-padded image (even/odd padded row x even/odd padded
+        // column), each oh+1 rows rw apart.
+        L.phase = (L.oh + 1) * L.rw;
+        L.plane = 4 * (size_t)L.phase + CK_DIRECT_P;
+    }
+    return L;
+}
+
 // Slots the register blocks of an image cover, rounded up to whole 8x8 transposes.
-static int ck_direct_tile_slots(int h, int w) {
-    const int slots = (h - 1) * (w + 1) + w;
-    const int blocked = (slots + CK_DIRECT_P - 1) / CK_DIRECT_P * CK_DIRECT_P;
+static int ck_direct_tile_slots(const ck_direct_layout *L) {
+    const int blocked = (L->slots + CK_DIRECT_P - 1) / CK_DIRECT_P * CK_DIRECT_P;
     return (blocked + 7) / 8 * 8;
 }
 
-// Floats of one padded input plane: h+2 rows w+1 apart, plus a tail the last register block
-// may read past the bottom row.
-static size_t ck_direct_plane(int h, int w) { return (size_t)(h + 2) * (w + 1) + CK_DIRECT_P; }
-
 // Per-thread scratch floats: the padded image, then the two tiles of ck_direct_image_block.
-static size_t ck_direct_thread_floats(int cin, int h, int w) {
-    return (size_t)cin * ck_direct_plane(h, w) + 2 * (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
+static size_t ck_direct_thread_floats(int cin, const ck_direct_layout *L) {
+    return (size_t)cin * L->plane + 2 * (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(L);
 }
 
 // Per-thread scratch (malloc'd within the call) is image-sized: beyond 4 MiB a thread (for
 // example 64 channels of 128x128) the lowering, whose workspace is bounded, is taken.
 #define CK_DIRECT_MAX_THREAD_FLOATS ((size_t)1 << 20)
 
-// The geometry the direct kernel computes: 3x3, stride 1, padding 1, dilation 1, with the
-// per-thread scratch of forward and backward-data within bounds (backward-filter's is
-// checked on its own).
+// The geometry the direct kernel computes: 3x3, stride 1 or 2 (the same both ways),
+// padding 1, dilation 1, with the per-thread scratch of forward and backward-data within
+// bounds (backward-filter's is checked on its own). Backward-data takes stride 1 only.
 static int ck_direct_geometry(const ck_conv2d_params *p) {
-    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
-        && p->dil_h == 1 && p->dil_w == 1
-        && ck_direct_thread_floats(p->c > p->oc ? p->c : p->oc, p->h, p->w) <= CK_DIRECT_MAX_THREAD_FLOATS;
+    if (!(p->kh == 3 && p->kw == 3 && (p->stride_h == 1 || p->stride_h == 2) && p->stride_w == p->stride_h
+          && p->pad_h == 1 && p->pad_w == 1 && p->dil_h == 1 && p->dil_w == 1)) return 0;
+    const ck_direct_layout L = ck_direct_layout_of(p->h, p->w, p->stride_h);
+    return ck_direct_thread_floats(p->c > p->oc ? p->c : p->oc, &L) <= CK_DIRECT_MAX_THREAD_FLOATS;
 }
 
 // Per-thread scratch floats of backward-filter (defined with it below).
@@ -105,6 +150,8 @@ enum { CK_DIRECT_FORWARD, CK_DIRECT_BACKWARD_DATA, CK_DIRECT_BACKWARD_FILTER };
 //   size) the lowering wins; direct when c >= 8 or oc <= 8.
 // - backward-filter: its accumulators pair input channels, and the lowering's GEMM is
 //   long; direct from c >= 8 up to c*oc = 128*128.
+// Stride 2 (forward and backward-filter only) measured inside the same rule: direct wins
+// from c = 2 forward, and at 128->256 neither path does.
 static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
     if (p->c < 2) return 0;
     switch (pass) {
@@ -116,6 +163,9 @@ static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
 
 static int ck_direct_chosen(const ck_conv2d_params *p, int pass) {
     if (!ck_direct_geometry(p)) return 0;
+    // Backward-data of a stride-2 convolution is no forward convolution (dy is spread over
+    // every other pixel of dx): it stays lowered.
+    if (pass == CK_DIRECT_BACKWARD_DATA && p->stride_h != 1) return 0;
     if (pass == CK_DIRECT_BACKWARD_FILTER && ck_direct_filter_thread_floats(p) > CK_DIRECT_MAX_THREAD_FLOATS) return 0;
     switch (ck_direct_mode) {
     case CK_CONV2D_DIRECT_NEVER: return 0;
@@ -186,11 +236,47 @@ static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int
 
 // MARK: - Kernel
 
-// Pads one image (cin, h, w) into planes of `plane` floats: a zero row, then each image row
-// after one zero (rows w+1 apart), then zeros to the end (the bottom row, and the reads of
-// the last register block). The one zero between two rows pads both: the right neighbour
-// of a row's last pixel is the next row's leading zero.
-static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w, size_t plane) {
+// Stride 2: phase (a, b) holds padded[2r + a][2s + b] (that is x[2r+a-1][2s+b-1], or 0
+// off the image) at r*rw + s, for r <= oh and s <= ow; then zeros to the end. An image
+// row goes to one row of the two phases of its parity, de-interleaved: its odd columns to
+// the even padded columns, after the left zero.
+static void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h, int w, const ck_direct_layout *L) {
+    const int rw = L->rw, phase = L->phase;
+    for (int ci = 0; ci < cin; ci++) {
+        float *dst = xp + (size_t)ci * L->plane;
+        const float *src = x + (size_t)ci * h * w;
+        for (int a = 0; a < 2; a++) {
+            for (int r = 0; r <= L->oh; r++) {
+                float *even = dst + (size_t)(2 * a) * phase + (size_t)r * rw, *odd = even + phase;
+                const int iy = 2 * r + a - 1;
+                if (iy < 0 || iy >= h) {
+                    memset(even, 0, sizeof(float) * (size_t)rw);
+                    memset(odd, 0, sizeof(float) * (size_t)rw);
+                    continue;
+                }
+                const float *row = src + (size_t)iy * w;
+                int s = 1;
+                even[0] = 0.0f;
+                for (; s < rw && 2 * s - 1 < w; s++) even[s] = row[2 * s - 1];
+                for (; s < rw; s++) even[s] = 0.0f;
+                for (s = 0; s < rw && 2 * s < w; s++) odd[s] = row[2 * s];
+                for (; s < rw; s++) odd[s] = 0.0f;
+            }
+        }
+        memset(dst + 4 * (size_t)phase, 0, sizeof(float) * (L->plane - 4 * (size_t)phase));
+    }
+}
+
+// Pads one image (cin, h, w) into planes of `plane` floats laid out as L says. Stride 1: a
+// zero row, then each image row after one zero (rows w+1 apart), then zeros to the end (the
+// bottom row, and the reads of the last register block). The one zero between two rows
+// pads both: the right neighbour of a row's last pixel is the next row's leading zero.
+static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w, const ck_direct_layout *L) {
+    const size_t plane = L->plane;
+    if (L->stride == 2) {
+        ck_direct_pad_image_phases(xp, x, cin, h, w, L);
+        return;
+    }
     const int w1 = w + 1;
     for (int ci = 0; ci < cin; ci++) {
         float *dst = xp + (size_t)ci * plane;
@@ -206,10 +292,11 @@ static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w
 }
 
 // out[p][j] (P x 8*V) = bias[j] + sum over ci, taps of xq[ci*plane + tap offset + p] * wb.
-// V (1 or 2) is a constant at each call site, so the accumulators stay in registers.
+// V (1 or 2) and the stride S are constants at each call site, so the accumulators stay in
+// registers and the tap offsets fold.
 static inline __attribute__((always_inline)) void
 ck_direct_block(float *restrict out, const float *restrict xq, const float *restrict wb,
-                const float *restrict bias, int cin, size_t plane, int w1, const int V) {
+                const float *restrict bias, int cin, size_t plane, int rw, int phase, const int V, const int S) {
     ck_v8 acc[CK_DIRECT_P][2];
     const ck_v8 b0 = ck_v8_load(bias), b1 = V == 2 ? ck_v8_load(bias + 8) : b0;
     for (int p = 0; p < CK_DIRECT_P; p++) {
@@ -221,7 +308,7 @@ ck_direct_block(float *restrict out, const float *restrict xq, const float *rest
         const float *wc = wb + (size_t)ci * 9 * 8 * V;
         for (int kh = 0; kh < 3; kh++) {
             for (int kw = 0; kw < 3; kw++) {
-                const float *xr = xc + kh * w1 + kw;
+                const float *xr = xc + ck_direct_tap_row(kh, rw, phase, S) + ck_direct_tap_col(kw, phase, S);
                 const float *wt = wc + (kh * 3 + kw) * 8 * V;
                 const ck_v8 wv0 = ck_v8_load(wt);
                 if (V == 2) {
@@ -269,15 +356,20 @@ static inline void ck_v8_transpose(ck_v8 r[8]) {
 // the register tiles one float at a time was a large share of the time at 16 channels in
 // (docs/performance.md, "Direct 3x3 convolution").
 static void ck_direct_image_block(float *restrict y, const float *xp, const float *wb, const float *bias,
-                                  int cin, int h, int w, size_t plane, int lanes, int valid, int accumulate,
+                                  int cin, const ck_direct_layout *L, int lanes, int valid, int accumulate,
                                   float *restrict tile, float *restrict planes) {
-    const int w1 = w + 1, slots = (h - 1) * w1 + w, nslots = ck_direct_tile_slots(h, w);
-    const size_t hw = (size_t)h * w;
+    const int oh = L->oh, ow = L->ow, rw = L->rw, slots = L->slots, nslots = ck_direct_tile_slots(L);
+    const size_t hw = (size_t)oh * ow;
+    const int phase = L->phase;
+    const size_t plane = L->plane;
     for (int q0 = 0; q0 < slots; q0 += CK_DIRECT_P) {
-        if (lanes == 16) {
-            ck_direct_block(tile + (size_t)q0 * lanes, xp + q0, wb, bias, cin, plane, w1, 2);
+        float *out = tile + (size_t)q0 * lanes;
+        if (L->stride == 1) {
+            if (lanes == 16) ck_direct_block(out, xp + q0, wb, bias, cin, plane, rw, phase, 2, 1);
+            else ck_direct_block(out, xp + q0, wb, bias, cin, plane, rw, phase, 1, 1);
         } else {
-            ck_direct_block(tile + (size_t)q0 * lanes, xp + q0, wb, bias, cin, plane, w1, 1);
+            if (lanes == 16) ck_direct_block(out, xp + q0, wb, bias, cin, plane, rw, phase, 2, 2);
+            else ck_direct_block(out, xp + q0, wb, bias, cin, plane, rw, phase, 1, 2);
         }
     }
     // Slots from `slots` on hold no pixel; the transposes may read them (unwritten), and
@@ -291,49 +383,50 @@ static void ck_direct_image_block(float *restrict y, const float *xp, const floa
         }
     }
     for (int j = 0; j < valid; j++) {
-        for (int oy = 0; oy < h; oy++) {
-            const float *restrict src = planes + (size_t)j * nslots + (size_t)oy * w1;
-            float *restrict dst = y + j * hw + (size_t)oy * w;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *restrict src = planes + (size_t)j * nslots + (size_t)oy * rw;
+            float *restrict dst = y + j * hw + (size_t)oy * ow;
             if (accumulate) {
-                for (int ox = 0; ox < w; ox++) dst[ox] += src[ox];
+                for (int ox = 0; ox < ow; ox++) dst[ox] += src[ox];
             } else {
-                memcpy(dst, src, sizeof(float) * (size_t)w);
+                memcpy(dst, src, sizeof(float) * (size_t)ow);
             }
         }
     }
 }
 
-// y (n, cout, h, w) (=, or += with accumulate) direct 3x3 "same" convolution of x (n, cin,
-// h, w) with re-laid weights wt and padded bias. Returns 0 (nothing written) if the
-// per-thread scratch cannot be allocated.
+// y (n, cout, oh, ow) (=, or += with accumulate) direct 3x3 pad-1 convolution of x (n,
+// cin, h, w) at stride 1 or 2 with re-laid weights wt and padded bias. Returns 0 (nothing
+// written) if the per-thread scratch cannot be allocated.
 static int ck_direct_run(float *y, const float *x, const float *wt, const float *bias,
-                         int n, int cin, int cout, int h, int w, int accumulate) {
+                         int n, int cin, int cout, int h, int w, int stride, int accumulate) {
+    const ck_direct_layout L = ck_direct_layout_of(h, w, stride);
     const int coutp = (int)ck_direct_padded(cout);
     const int blocks = (coutp + CK_DIRECT_BLOCK - 1) / CK_DIRECT_BLOCK;
     const int pairs = n * blocks;
-    const size_t plane = ck_direct_plane(h, w), per_thread = ck_direct_thread_floats(cin, h, w);
-    const size_t tile_floats = (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(h, w);
+    const size_t per_thread = ck_direct_thread_floats(cin, &L);
+    const size_t tile_floats = (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(&L);
     const int threads = omp_get_max_threads() < pairs ? omp_get_max_threads() : pairs;
     float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
     if (scratch == NULL) return 0;
-    const size_t in_image = (size_t)cin * h * w, out_image = (size_t)cout * h * w;
+    const size_t ohow = (size_t)L.oh * L.ow, in_image = (size_t)cin * h * w, out_image = (size_t)cout * ohow;
     #pragma omp parallel num_threads(threads)
     {
         float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
-        float *tile = xp + (size_t)cin * plane, *planes = tile + tile_floats;
+        float *tile = xp + (size_t)cin * L.plane, *planes = tile + tile_floats;
         int padded = -1;  // the image xp holds
         #pragma omp for schedule(static)
         for (int i = 0; i < pairs; i++) {
             const int img = i / blocks, b = i % blocks;
             if (img != padded) {
-                ck_direct_pad_image(xp, x + (size_t)img * in_image, cin, h, w, plane);
+                ck_direct_pad_image(xp, x + (size_t)img * in_image, cin, h, w, &L);
                 padded = img;
             }
             const int b0 = b * CK_DIRECT_BLOCK;
             const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
             const int valid = cout - b0 < lanes ? cout - b0 : lanes;
-            ck_direct_image_block(y + (size_t)img * out_image + (size_t)b0 * h * w, xp,
-                                  wt + (size_t)b0 * cin * 9, bias + b0, cin, h, w, plane, lanes, valid,
+            ck_direct_image_block(y + (size_t)img * out_image + (size_t)b0 * ohow, xp,
+                                  wt + (size_t)b0 * cin * 9, bias + b0, cin, &L, lanes, valid,
                                   accumulate, tile, planes);
         }
     }
@@ -350,17 +443,17 @@ int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const flo
     float *wt = workspace, *bp = workspace + (size_t)p->c * 9 * coutp;
     ck_direct_relayout(wt, w, p->c, p->oc, 0);
     for (size_t o = 0; o < coutp; o++) bp[o] = bias != NULL && o < (size_t)p->oc ? bias[o] : 0.0f;
-    return ck_direct_run(y, x, wt, bp, p->n, p->c, p->oc, p->h, p->w, 0);
+    return ck_direct_run(y, x, wt, bp, p->n, p->c, p->oc, p->h, p->w, p->stride_h, 0);
 }
 
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate) {
-    assert(ck_direct_geometry(p));
+    assert(ck_direct_geometry(p) && p->stride_h == 1);
     const size_t coutp = ck_direct_padded(p->c);
     float *wt = workspace, *bp = workspace + (size_t)p->oc * 9 * coutp;
     ck_direct_relayout(wt, w, p->oc, p->c, 1);
     memset(bp, 0, sizeof(float) * coutp);
-    return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, accumulate);
+    return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, 1, accumulate);
 }
 
 // MARK: - Backward-filter
@@ -374,12 +467,13 @@ int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
 // weights so that sums go out as whole vectors, and the partials are added in thread order
 // in double at the end (as the small path of ck_conv2d.c does).
 
-// part[cc][kh][kw][0..8V) += sum over q < slots of x[cc][q + kw] * dys[q][0..8V), for CC (1
-// or 2) input-channel rows x[cc] already offset by kernel row kh (part then points at that
-// row's taps, channel ci's block [9][lanes]). V and CC are constants at each call site.
+// part[cc][kh][kw][0..8V) += sum over q < slots of x[cc][q + tap col kw] * dys[q][0..8V), for
+// CC (1 or 2) input-channel rows x[cc] already offset by kernel row kh (part then points at
+// that row's taps, channel ci's block [9][lanes]). V, CC and the stride S are constants at
+// each call site.
 static inline __attribute__((always_inline)) void
 ck_direct_filter_rows(float *restrict part, int lanes, const float *restrict dys, const float *restrict x0,
-                      const float *restrict x1, int slots, const int CC, const int V) {
+                      const float *restrict x1, int phase, int slots, const int CC, const int V, const int S) {
     ck_v8 acc[2][3][2];
     for (int cc = 0; cc < 2; cc++) {
         for (int kw = 0; kw < 3; kw++) acc[cc][kw][0] = acc[cc][kw][1] = (ck_v8){0};
@@ -388,11 +482,11 @@ ck_direct_filter_rows(float *restrict part, int lanes, const float *restrict dys
         const ck_v8 d0 = ck_v8_load(dys + (size_t)q * lanes);
         const ck_v8 d1 = V == 2 ? ck_v8_load(dys + (size_t)q * lanes + 8) : d0;
         for (int kw = 0; kw < 3; kw++) {
-            const float s0 = x0[q + kw];
+            const float s0 = x0[q + ck_direct_tap_col(kw, phase, S)];
             acc[0][kw][0] += s0 * d0;
             if (V == 2) acc[0][kw][1] += s0 * d1;
             if (CC == 2) {
-                const float s1 = x1[q + kw];
+                const float s1 = x1[q + ck_direct_tap_col(kw, phase, S)];
                 acc[1][kw][0] += s1 * d0;
                 if (V == 2) acc[1][kw][1] += s1 * d1;
             }
@@ -408,12 +502,36 @@ ck_direct_filter_rows(float *restrict part, int lanes, const float *restrict dys
     }
 }
 
+// ck_direct_filter_rows with its constants chosen: CC = pair, V = lanes / 8, S = stride.
+static void ck_direct_filter_dispatch(float *restrict part, int lanes, const float *restrict dys,
+                                      const float *restrict x0, const float *restrict x1, int phase, int slots,
+                                      int pair, int stride) {
+    if (stride == 1) {
+        if (lanes == 16) {
+            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 2, 1);
+            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 2, 1);
+        } else {
+            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 1, 1);
+            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 1, 1);
+        }
+    } else {
+        if (lanes == 16) {
+            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 2, 2);
+            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 2, 2);
+        } else {
+            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 1, 2);
+            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 1, 2);
+        }
+    }
+}
+
 // Per-thread scratch floats of backward-filter: the padded image, dy's slot-major tiles
 // (all blocks), the partial dw (re-laid, c*9*ocp), then the partial dbias in double.
 // Rounded up to 16 floats, so each thread's block starts on its own cache line.
 static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p) {
+    const ck_direct_layout L = ck_direct_layout_of(p->h, p->w, p->stride_h);
     const size_t ocp = ck_direct_padded(p->oc);
-    const size_t floats = (size_t)p->c * ck_direct_plane(p->h, p->w) + ocp * ck_direct_tile_slots(p->h, p->w)
+    const size_t floats = (size_t)p->c * L.plane + ocp * ck_direct_tile_slots(&L)
         + (size_t)p->c * 9 * ocp + 1 + 2 * (size_t)p->oc;
     return (floats + 15) / 16 * 16;
 }
@@ -421,10 +539,11 @@ static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p) {
 int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                      const ck_conv2d_params *p) {
     assert(ck_direct_geometry(p));
-    const int cin = p->c, cout = p->oc, h = p->h, w = p->w, w1 = w + 1;
+    const ck_direct_layout L = ck_direct_layout_of(p->h, p->w, p->stride_h);
+    const int cin = p->c, cout = p->oc, h = p->h, w = p->w, oh = L.oh, ow = L.ow, rw = L.rw;
     const int coutp = (int)ck_direct_padded(cout);
-    const int slots = (h - 1) * w1 + w, nslots = ck_direct_tile_slots(h, w);
-    const size_t plane = ck_direct_plane(h, w), hw = (size_t)h * w;
+    const int slots = L.slots, nslots = ck_direct_tile_slots(&L);
+    const size_t plane = L.plane, hw = (size_t)h * w, ohow = (size_t)oh * ow;
     const size_t per_thread = ck_direct_filter_thread_floats(p), weights = (size_t)cin * 9 * coutp;
     const size_t part_at = (size_t)cin * plane + (size_t)coutp * nslots;
     const size_t bias_at = (part_at + weights + 1) / 2 * 2;  // 8-byte aligned for the doubles
@@ -441,19 +560,19 @@ int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, c
         memset(bsum, 0, sizeof(double) * cout);
         #pragma omp for schedule(static)
         for (int img = 0; img < p->n; img++) {
-            ck_direct_pad_image(xp, x + (size_t)img * cin * hw, cin, h, w, plane);
-            const float *dyi = dy + (size_t)img * cout * hw;
+            ck_direct_pad_image(xp, x + (size_t)img * cin * hw, cin, h, w, &L);
+            const float *dyi = dy + (size_t)img * cout * ohow;
             memset(dys, 0, sizeof(float) * (size_t)coutp * nslots);
             for (int o = 0; o < cout; o++) {
                 const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
                 const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
                 float *dst = dys + (size_t)b0 * nslots + (o - b0);
-                const float *src = dyi + (size_t)o * hw;
+                const float *src = dyi + (size_t)o * ohow;
                 double sum = 0.0;
-                for (int oy = 0; oy < h; oy++) {
-                    for (int ox = 0; ox < w; ox++) {
-                        const float v = src[(size_t)oy * w + ox];
-                        dst[(size_t)(oy * w1 + ox) * lanes] = v;
+                for (int oy = 0; oy < oh; oy++) {
+                    for (int ox = 0; ox < ow; ox++) {
+                        const float v = src[(size_t)oy * ow + ox];
+                        dst[(size_t)(oy * rw + ox) * lanes] = v;
                         sum += v;
                     }
                 }
@@ -465,16 +584,10 @@ int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, c
                 for (int ci = 0; ci < cin; ci += 2) {
                     const int pair = cin - ci >= 2 ? 2 : 1;
                     for (int kh = 0; kh < 3; kh++) {
-                        const float *x0 = xp + (size_t)ci * plane + kh * w1;
+                        const float *x0 = xp + (size_t)ci * plane + ck_direct_tap_row(kh, rw, L.phase, L.stride);
                         const float *x1 = pair == 2 ? x0 + plane : x0;
                         float *pr = part + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + kh * 3) * lanes;
-                        if (lanes == 16) {
-                            if (pair == 2) ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 2, 2);
-                            else ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 1, 2);
-                        } else {
-                            if (pair == 2) ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 2, 1);
-                            else ck_direct_filter_rows(pr, lanes, dyb, x0, x1, slots, 1, 1);
-                        }
+                        ck_direct_filter_dispatch(pr, lanes, dyb, x0, x1, L.phase, slots, pair, L.stride);
                     }
                 }
             }

@@ -10,11 +10,11 @@
 /// Workspace floats the direct passes need (re-laid weights and a padded bias), 0 for a
 /// geometry they do not compute; the same for either pass and any thread count or mode.
 size_t ck_conv2d_direct_workspace_floats(const ck_conv2d_params *p);
-/// Forward of a 3x3 stride-1 pad-1 convolution. Returns 0, having written nothing to y,
+/// Forward of a 3x3 pad-1 convolution, stride 1 or 2. Returns 0, having written nothing to y,
 /// if its per-thread scratch cannot be allocated (the caller takes the lowering instead).
 int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const float *bias,
                              float *workspace, const ck_conv2d_params *p);
-/// Backward-data of the same; the same failure rule.
+/// Backward-data of the same at stride 1 only; the same failure rule.
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate);
 

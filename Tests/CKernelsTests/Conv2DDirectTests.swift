@@ -3,9 +3,10 @@ import NNReference
 import TestSupport
 import XCTest
 
-/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes, against the naive reference, forced on
-/// with `CK_CONV2D_DIRECT_ALWAYS` so that every shape of the sweep takes it, whatever the
-/// shape rule of AUTO; and that rule itself on the workloads' shapes.
+/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes at stride 1 and forward
+/// and backward-filter at stride 2, against the naive reference, forced on with
+/// `CK_CONV2D_DIRECT_ALWAYS` so that every shape of the sweep takes it, whatever the shape
+/// rule of AUTO; and that rule itself on the workloads' shapes.
 ///
 /// Tolerance.float32 holds: the reference sums in Double, the kernel in float in another
 /// order. The longest reduction here is backward-data's with 64 input channels, 9*64 = 576
@@ -23,18 +24,25 @@ final class Conv2DDirectTests: XCTestCase {
     }
 
     /// Every combination of these, batch 1 and 3 alternating, 1 and 2 threads alternating.
+    /// Stride 2 adds 3x3: odd sizes give the last output row and column one padded tap.
     private static let channels = [1, 3, 4, 16, 17]
     private static let outChannels = [1, 8, 16, 20, 64]
     private static let sizes = [(1, 1), (2, 2), (7, 7), (14, 14), (5, 9), (28, 28)]
+    private static let stride2Sizes = [(1, 1), (2, 2), (3, 3), (7, 7), (14, 14), (5, 9), (28, 28)]
 
-    private static var sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] {
+    private static var sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] { makeSweep(stride: 1, sizes) }
+    private static var stride2Sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] {
+        makeSweep(stride: 2, stride2Sizes)
+    }
+
+    private static func makeSweep(stride: Int, _ sizes: [(Int, Int)]) -> [(g: ReferenceConv2DGeometry, threads: Int32)] {
         var cases: [(ReferenceConv2DGeometry, Int32)] = []
         var i = 0
         for c in channels {
             for oc in outChannels {
                 for (h, w) in sizes {
-                    let g = ReferenceConv2DGeometry(n: i % 2 == 0 ? 1 : 3, c: c, h: h, w: w, oc: oc,
-                                                    kh: 3, kw: 3, padH: 1, padW: 1)
+                    let g = ReferenceConv2DGeometry(n: i % 2 == 0 ? 1 : 3, c: c, h: h, w: w, oc: oc, kh: 3, kw: 3,
+                                                    strideH: stride, strideW: stride, padH: 1, padW: 1)
                     cases.append((g, Int32(1 + (i / 2) % 2)))
                     i += 1
                 }
@@ -44,9 +52,17 @@ final class Conv2DDirectTests: XCTestCase {
     }
 
     func testDirectForwardMatchesReferenceWithAndWithoutBias() {
+        checkDirectForward(Self.sweep, seed: 61)
+    }
+
+    func testDirectForwardStride2MatchesReferenceWithAndWithoutBias() {
+        checkDirectForward(Self.stride2Sweep, seed: 65)
+    }
+
+    private func checkDirectForward(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int32)], seed: UInt64) {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
-        var rng = SeededGenerator(seed: 61)
-        for (g, threads) in Self.sweep {
+        var rng = SeededGenerator(seed: seed)
+        for (g, threads) in sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)
             XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 1, "forward takes the direct path for \(g)")
@@ -95,9 +111,17 @@ final class Conv2DDirectTests: XCTestCase {
     }
 
     func testDirectBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {
+        checkDirectBackwardFilter(Self.sweep, seed: 64)
+    }
+
+    func testDirectBackwardFilterStride2AccumulatesTheReferenceWithAndWithoutBias() {
+        checkDirectBackwardFilter(Self.stride2Sweep, seed: 66)
+    }
+
+    private func checkDirectBackwardFilter(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int32)], seed: UInt64) {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
-        var rng = SeededGenerator(seed: 64)
-        for (g, threads) in Self.sweep {
+        var rng = SeededGenerator(seed: seed)
+        for (g, threads) in sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)
             XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "backward-filter takes the direct path for \(g)")
@@ -124,11 +148,19 @@ final class Conv2DDirectTests: XCTestCase {
         }
     }
 
-    /// The direct and the lowered path agree on a W3 shape (small batch) and both match the
-    /// reference, so switching paths between calls changes nothing a caller can see.
+    /// The direct and the lowered path agree on W3's shapes (small batch), stride 1 and 2, and
+    /// all match the reference, so switching paths between calls changes nothing a caller
+    /// can see (stride 2's backward-data is lowered in every mode).
     func testDirectAndLoweredPathsAgree() {
         var rng = SeededGenerator(seed: 63)
-        let g = ReferenceConv2DGeometry(n: 2, c: 32, h: 14, w: 14, oc: 32, kh: 3, kw: 3, padH: 1, padW: 1)
+        for g in [ReferenceConv2DGeometry(n: 2, c: 32, h: 14, w: 14, oc: 32, kh: 3, kw: 3, padH: 1, padW: 1),
+                  ReferenceConv2DGeometry(n: 2, c: 16, h: 28, w: 28, oc: 32, kh: 3, kw: 3,
+                                          strideH: 2, strideW: 2, padH: 1, padW: 1)] {
+            checkPathsAgree(g, using: &rng)
+        }
+    }
+
+    private func checkPathsAgree(_ g: ReferenceConv2DGeometry, using rng: inout SeededGenerator) {
         var p = convParams(g)
         let x = randomFloats(g.inputCount, using: &rng)
         let filter = randomFloats(g.filterCount, using: &rng)
@@ -147,15 +179,16 @@ final class Conv2DDirectTests: XCTestCase {
             ck_conv2d_forward(&y, x, filter, bias, &workspace, &p)
             ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 0)
             ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
-            assertClose(expectedY, y, .float32, "forward mode \(mode) \(g)", shape: [g.n, g.oc, g.h, g.w])
+            assertClose(expectedY, y, .float32, "forward mode \(mode) \(g)", shape: [g.n, g.oc, g.outH, g.outW])
             assertClose(expectedDx, dx, .float32, "backward-data mode \(mode) \(g)", shape: [g.n, g.c, g.h, g.w])
             assertClose(expectedDw, dw, .float32, "backward-filter dw mode \(mode) \(g)", shape: [g.oc, g.c, 3, 3])
             assertClose(expectedDbias, db, .float32, "backward-filter dbias mode \(mode) \(g)", shape: [g.oc])
         }
     }
 
-    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 (fails if the
-    /// dispatch stops taking it), and the lowering everywhere else.
+    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 and for W3's 3x3
+    /// stride-2 ones but their backward-data (fails if the dispatch stops taking it), and the
+    /// lowering everywhere else.
     func testShapeRuleTakesDirectPathForWorkloadShapes() {
         func params(_ n: Int, _ c: Int, _ hw: Int, _ oc: Int, k: Int = 3, stride: Int = 1, pad: Int = 1)
             -> ck_conv2d_params {
@@ -178,7 +211,6 @@ final class Conv2DDirectTests: XCTestCase {
         let lowered: [(String, ck_conv2d_params)] = [
             ("W3 stem 1->16 (the small path's)", params(128, 1, 28, 16)),
             ("W2 conv1 1->32 (the small path's)", params(64, 1, 28, 32)),
-            ("W3 down32 stride 2", params(128, 16, 28, 32, stride: 2)),
             ("W3 proj32 1x1 stride 2", params(128, 16, 28, 32, k: 1, stride: 2, pad: 0)),
             ("3x3 without padding", params(8, 16, 14, 16, pad: 0)),
         ]
@@ -188,6 +220,25 @@ final class Conv2DDirectTests: XCTestCase {
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
             XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 0, "\(name): backward-filter takes the lowering")
         }
+        // W3's 3x3 stride-2 convolutions: forward and backward-filter direct; backward-data
+        // of a stride-2 convolution is no forward one and stays lowered, even when forced.
+        for (name, p0) in [("W3 down32 16->32 28x28 stride 2", params(128, 16, 28, 32, stride: 2)),
+                           ("W3 down64 32->64 14x14 stride 2", params(128, 32, 14, 64, stride: 2))] {
+            var p = p0
+            XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 1, "\(name): forward takes the direct path")
+            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "\(name): backward-filter takes the direct path")
+            ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
+            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): ALWAYS, backward-data takes the lowering")
+            ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
+        }
+        var stride3 = params(8, 16, 14, 16, stride: 3)
+        ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&stride3), 0, "stride 3: forward takes the lowering even when forced")
+        var mixed = convParams(ReferenceConv2DGeometry(n: 8, c: 16, h: 14, w: 14, oc: 16, kh: 3, kw: 3,
+                                                       strideH: 2, strideW: 1, padH: 1, padW: 1))
+        XCTAssertEqual(ck_conv2d_forward_uses_direct(&mixed), 0, "stride 2x1: forward takes the lowering even when forced")
+        ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         // Backward-filter is direct from 8 input channels to 128x128 channel pairs.
         var fourIn = params(64, 4, 28, 32)
         XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&fourIn), 0, "4->32: backward-filter takes the lowering")

@@ -109,10 +109,10 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p);
 
-/// Which path a 3x3 stride-1 pad-1 dilation-1 convolution takes for each of its three
-/// passes: a direct convolution (ck_conv2d_direct.c) or the GEMM lowering. AUTO (the
-/// default) takes the direct one where it measured faster; NEVER and ALWAYS are for tests
-/// and benchmarks. Other geometries (and images whose padded copy would pass 4 MiB a
+/// Which path a 3x3 pad-1 dilation-1 convolution of stride 1 (all three passes) or 2
+/// (forward and backward-filter) takes: a direct convolution (ck_conv2d_direct.c) or the
+/// GEMM lowering. AUTO (the default) takes the direct one where it measured faster; NEVER
+/// and ALWAYS are for tests and benchmarks. Other geometries (and images whose padded copy would pass 4 MiB a
 /// thread) always take the lowering. Set between calls, not during.
 typedef enum {
     CK_CONV2D_DIRECT_AUTO = 0,
