@@ -502,27 +502,26 @@ ck_direct_filter_rows(float *restrict part, int lanes, const float *restrict dys
     }
 }
 
+// ck_direct_filter_rows with CC = pair and V = lanes / 8 as constants, for a constant stride.
+static inline __attribute__((always_inline)) void
+ck_direct_filter_dispatch_stride(float *restrict part, int lanes, const float *restrict dys,
+                                 const float *restrict x0, const float *restrict x1, int phase, int slots,
+                                 int pair, int stride) {
+    if (lanes == 16) {
+        if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 2, stride);
+        else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 2, stride);
+    } else {
+        if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 1, stride);
+        else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 1, stride);
+    }
+}
+
 // ck_direct_filter_rows with its constants chosen: CC = pair, V = lanes / 8, S = stride.
 static void ck_direct_filter_dispatch(float *restrict part, int lanes, const float *restrict dys,
                                       const float *restrict x0, const float *restrict x1, int phase, int slots,
                                       int pair, int stride) {
-    if (stride == 1) {
-        if (lanes == 16) {
-            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 2, 1);
-            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 2, 1);
-        } else {
-            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 1, 1);
-            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 1, 1);
-        }
-    } else {
-        if (lanes == 16) {
-            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 2, 2);
-            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 2, 2);
-        } else {
-            if (pair == 2) ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 2, 1, 2);
-            else ck_direct_filter_rows(part, lanes, dys, x0, x1, phase, slots, 1, 1, 2);
-        }
-    }
+    if (stride == 1) ck_direct_filter_dispatch_stride(part, lanes, dys, x0, x1, phase, slots, pair, 1);
+    else ck_direct_filter_dispatch_stride(part, lanes, dys, x0, x1, phase, slots, pair, 2);
 }
 
 // Per-thread scratch floats of backward-filter: the padded image, dy's slot-major tiles

@@ -134,11 +134,20 @@ final class Node {
         return storage.pointer
     }
 
+    /// Whether one node is a parent twice (y = x * x). Ops have one to three inputs, so a
+    /// pairwise scan, without the Set (an allocation per op of every backward) it replaces.
+    private var hasRepeatedParent: Bool {
+        for i in parents.indices {
+            for j in parents.indices where j > i && parents[i] === parents[j] { return true }
+        }
+        return false
+    }
+
     /// The parents' gradient buffers for this node's pullback. A parent no gradient has
     /// reached yet gets a buffer that is not zeroed, unless it is a parent twice (y = x * x:
     /// the pullback would write one slot and add the other, so both start from zero).
     func parentGradients() -> [InputGradient] {
-        let writes = parents.count < 2 || Set(parents.map(ObjectIdentifier.init)).count == parents.count
+        let writes = !hasRepeatedParent
         let poison = writes && GradientMode.poisonsFirstGradients
         return parents.map { parent in
             if writes && (parent.gradient == nil || parent.gradientIsCleared) {
