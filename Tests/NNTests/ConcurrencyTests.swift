@@ -210,6 +210,33 @@ final class ConcurrencyTests: XCTestCase {
         // A lone request is served after maxDelay.
         let lone = try await batcher.predict(inputs[0])
         assertClose(expected[0], lone, .float32, "a lone request", shape: [10])
+        XCTAssertEqual(batcher.statistics.batches, batches + 1)
+    }
+
+    /// Without a delay, a request that finds the batcher idle runs at once, and requests
+    /// from 8 callers in a loop are all answered correctly, in batches of at most 4.
+    func testEagerBatcherServesEveryCallerCorrectly() async throws {
+        let model = Self.servedW2()
+        let batcher = InferenceBatcher(model: model, maxBatchSize: 4)
+        let inputs = Self.images(16, seed: 12)
+        let expected = try inputs.map { try model.predict($0).scalars }
+        let lone = try await batcher.predict(inputs[3])
+        XCTAssertEqual(lone, expected[3], "a lone request is a batch of one")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<8 {
+                group.addTask {
+                    for call in 0..<10 {
+                        let i = (caller * 3 + call) % inputs.count
+                        let output = try await batcher.predict(inputs[i])
+                        assertClose(expected[i], output, .float32, "caller \(caller), call \(call)", shape: [10])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let (requests, batches) = batcher.statistics
+        XCTAssertEqual(requests, 81)
+        XCTAssertGreaterThanOrEqual(batches, 81 / 4)
     }
 
     // MARK: - The README's example
@@ -227,7 +254,7 @@ final class ConcurrencyTests: XCTestCase {
         let file = try Checkpoint.loadModel(from: modelURL, into: network)
         let statistics = Checkpoint.standardization(in: file)!
         let model = InferenceModel(network, exampleShape: [1, 28, 28])   // `network` is handed over
-        let batcher = InferenceBatcher(model: model, maxBatchSize: 16, maxDelay: .milliseconds(1))
+        let batcher = InferenceBatcher(model: model, maxBatchSize: 16)
 
         // A request handler, called from many tasks at once.
         let classify: @Sendable ([Float]) async -> String = { pixels in

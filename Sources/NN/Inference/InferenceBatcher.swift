@@ -1,24 +1,29 @@
 import Synchronization
 
 /// Groups single-example requests from concurrent tasks into batches for one
-/// `InferenceModel`, as TorchServe's and Triton's dynamic batching do: a batch runs when
-/// `maxBatchSize` requests are waiting, or `maxDelay` after the first of them arrived,
-/// whichever comes first.
+/// `InferenceModel`, as TorchServe's and Triton's dynamic batching do.
 ///
-/// Why: a batch of 8 costs far less than 8 batches of 1 (one pass over the weights, one
-/// set of kernel launches and thread wake-ups), and concurrent callers that each run their
-/// own batch of 1 start one OpenMP team each and fight over the cores. The price is up to
-/// `maxDelay` of extra latency for a request that arrives alone. Figures: `make bench`
-/// ("W2 serving") and docs/performance.md.
+/// One batch runs at a time (it already has every kernel thread). A request that finds the
+/// batcher idle starts a batch at once, or after `maxDelay` if that is above zero, to let
+/// others join; requests that arrive while a batch runs queue up and form the next batch, of
+/// at most `maxBatchSize`, which starts as soon as the running one ends. So a lone caller
+/// waits for nobody, and under load the batches grow with the queue by themselves.
+///
+/// Why: a batch of 8 costs far less than 8 batches of 1 (one pass over the weights, one set
+/// of kernel launches and thread wake-ups), and concurrent callers that each run their own
+/// batch of 1 start one OpenMP team each and fight over the cores. Figures: `KernelBench
+/// serving` and docs/performance.md.
 ///
 /// A request with the wrong number of scalars throws at once, before it joins a batch, so
-/// it never fails the requests batched with it.
+/// it never fails the requests batched with it. Batches run on the task of a caller whose
+/// request is in the queue, not on a thread of the batcher's own.
 public final class InferenceBatcher: Sendable {
     /// The model every batch runs through.
     public let model: InferenceModel
     /// The most requests one batch holds.
     public let maxBatchSize: Int
-    /// The longest a request waits for others to join its batch.
+    /// How long a request that finds the batcher idle waits for others to join its batch
+    /// (zero: it starts at once).
     public let maxDelay: Duration
 
     private struct Request {
@@ -28,17 +33,17 @@ public final class InferenceBatcher: Sendable {
 
     private struct State {
         var pending: [Request] = []
-        /// Counts the batches taken, so a timer for a batch that already ran does nothing.
-        var generation = 0
-        /// Requests batched so far.
-        var requests = 0
+        /// True from when a batch is due (running, or its delay started) until the queue is
+        /// empty again.
+        var busy = false
+        var requests = 0, batches = 0
     }
 
     private let state = Mutex(State())
 
-    /// A batcher for `model` that runs batches of at most `maxBatchSize` requests, waiting
-    /// at most `maxDelay` for a batch to fill.
-    public init(model: InferenceModel, maxBatchSize: Int = 16, maxDelay: Duration = .milliseconds(1)) {
+    /// A batcher for `model` that runs batches of at most `maxBatchSize` requests; a request
+    /// that finds it idle waits `maxDelay` for others to join.
+    public init(model: InferenceModel, maxBatchSize: Int = 16, maxDelay: Duration = .zero) {
         precondition(maxBatchSize >= 1, "InferenceBatcher: maxBatchSize must be at least 1, got \(maxBatchSize)")
         precondition(maxDelay >= .zero, "InferenceBatcher: maxDelay must not be negative, got \(maxDelay)")
         self.model = model
@@ -54,36 +59,55 @@ public final class InferenceBatcher: Sendable {
         guard example.count == model.exampleCount else {
             throw InferenceError.scalarCount(found: example.count, shape: model.exampleShape, expected: model.exampleCount)
         }
-        return try await withCheckedThrowingContinuation { continuation in
-            let (full, timerGeneration) = state.withLock { s -> ([Request]?, Int?) in
-                s.pending.append(Request(input: example, continuation: continuation))
-                if s.pending.count >= maxBatchSize {
-                    return (take(&s), nil)
-                }
-                return (nil, s.pending.count == 1 ? s.generation : nil)
-            }
-            // A full batch runs right here, on the task whose request filled it.
-            if let full { run(full) }
-            if let generation = timerGeneration {
+        let starts = state.withLock { s -> Bool in
+            defer { s.busy = true }
+            return !s.busy
+        }
+        if starts, maxDelay > .zero {
+            // This request's batch is due after the delay; others queue up behind `busy`.
+            return try await withCheckedThrowingContinuation { continuation in
+                state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
                 Task { [self] in
                     try? await Task.sleep(for: maxDelay)
-                    let due = state.withLock { s in s.generation == generation ? take(&s) : [] }
-                    if !due.isEmpty { run(due) }
+                    drain()
                 }
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            if starts {
+                state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
+                drain()
+            } else {
+                // A batch is running or due: whoever runs it will run this one next, unless
+                // it emptied the queue and went idle meanwhile; then this task runs it.
+                let runsItself = state.withLock { s -> Bool in
+                    s.pending.append(Request(input: example, continuation: continuation))
+                    if s.busy { return false }
+                    s.busy = true
+                    return true
+                }
+                if runsItself { drain() }
             }
         }
     }
 
-    /// Empties the queue and starts a new generation.
-    private func take(_ s: inout State) -> [Request] {
-        defer { s.pending = []; s.generation += 1 }
-        s.requests += s.pending.count
-        return s.pending
+    /// Runs batches until the queue is empty, then marks the batcher idle.
+    private func drain() {
+        while true {
+            let batch = state.withLock { s -> [Request] in
+                let batch = Array(s.pending.prefix(maxBatchSize))
+                s.pending.removeFirst(batch.count)
+                if batch.isEmpty { s.busy = false } else { s.requests += batch.count; s.batches += 1 }
+                return batch
+            }
+            if batch.isEmpty { return }
+            run(batch)
+        }
     }
 
     /// The requests and the batches run so far (their ratio is the mean batch size).
     public var statistics: (requests: Int, batches: Int) {
-        state.withLock { ($0.requests, $0.generation) }
+        state.withLock { ($0.requests, $0.batches) }
     }
 
     /// Runs `batch` as one (N, example shape) input and hands each caller its row.
