@@ -4,7 +4,7 @@ CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
 
-.PHONY: deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
+.PHONY: deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -79,6 +79,20 @@ sanitize-undefined: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(SWIFT) test -c release --disable-swift-testing --scratch-path .build-ubsan $(UBSAN_FLAGS)
 
+## tsan: the concurrency tests (a model shared by 8 tasks, two trainings at once, the
+## batcher, the thread settings) under ThreadSanitizer, with the kernels multi-threaded:
+## Debian's libomp is not built for TSan, so LLVM's Archer (libarcher.so, from
+## libomp-14-dev) tells TSan about libomp's barriers and tasks. Any report fails the run.
+## Its own scratch path; several minutes from clean on 2 cores.
+ARCHER := /usr/lib/llvm-14/lib/libarcher.so
+TSAN_TESTS := ConcurrencyTests|ThreadsTests
+TSAN_RUN := TSAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=66 OMP_TOOL_LIBRARIES=$(ARCHER) ARCHER_OPTIONS=verbose=1
+tsan: deps
+	@test -f $(ARCHER) || { echo "error: $(ARCHER) is missing (Debian's libomp-14-dev ships it)" >&2; exit 1; }
+	$(SWIFT) build -c release --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(TSAN_RUN) $(SWIFT) test -c release --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
+	  --skip-build --filter '$(TSAN_TESTS)'
+
 ## fuzz: libFuzzer on the IDX reader and the checkpoint loader, FUZZ_SECONDS (default 60)
 ## each, from the committed seeds in Fuzz/corpus; new inputs go to Fuzz/.build/work, any
 ## crash to Fuzz/.build/artifacts (then: make it a test in BadInputTests and fix it).
@@ -95,4 +109,4 @@ fuzz: deps
 	  -dict=safetensors.dict -artifact_prefix=.build/artifacts/ .build/work/safetensors corpus/safetensors
 
 clean:
-	rm -rf .build .build-asan .build-ubsan Fuzz/.build
+	rm -rf .build .build-asan .build-ubsan .build-tsan Fuzz/.build
