@@ -32,6 +32,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A label is not a valid class index.
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
 
+    /// One line for a user: the file, then what was wrong and what was expected.
     public var description: String {
         switch self {
         case .directoryNotFound(let path):
