@@ -4,7 +4,7 @@ CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
 
-.PHONY: deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
+.PHONY: doc-comments deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -25,11 +25,19 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
-## test: the consumer check, then the whole test suite in release mode (the naive
-## references are too slow in debug).
+## test: the consumer check, the doc-comment check, then the whole test suite in release
+## mode (the naive references are too slow in debug).
 test: deps
 	./scripts/consumer-check.sh
+	$(MAKE) doc-comments
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
+
+## doc-comments: fails on any public declaration of NN without a doc comment (from the
+## built module's symbol graph; about 10 s after a build), after testing that the check
+## refuses a fixture with undocumented declarations.
+doc-comments: deps
+	SWIFT=$(SWIFT) ./scripts/test-doc-comments.sh
+	SWIFT=$(SWIFT) ./scripts/check-doc-comments.sh NN
 
 ## consumer-check: a throwaway package adds swift-nn by file:// URL and version, imports NN.
 consumer-check: deps
