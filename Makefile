@@ -1,8 +1,9 @@
 # swift-nn: the two commands of the README are `make demo` and `make test`.
 SWIFT   ?= swift
 CONFIG  ?= release
-# Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
-DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
+# Debian packages the project needs (zlib1g-dev for gzip-compressed IDX and CSV files;
+# python3-sklearn for the real CSV tables the tests and examples read).
+DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev python3-sklearn
 
 .PHONY: doc-comments deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
