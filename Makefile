@@ -3,8 +3,9 @@ SWIFT   ?= swift
 CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX and CSV files;
 # python3-sklearn for the real CSV tables the tests and examples read; libc6-dev-arm64-cross
-# for check-aarch64).
-DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev python3-sklearn libc6-dev-arm64-cross
+# for check-aarch64; Open MPI for NNDistributed and its tests).
+DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev python3-sklearn libc6-dev-arm64-cross \
+           libopenmpi-dev openmpi-bin
 
 .PHONY: doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 

@@ -46,6 +46,8 @@ let package = Package(
 
     products: [
         .library(name: "NN", targets: ["NN"]),
+        /// Data-parallel training over MPI (links Open MPI; NN alone never does).
+        .library(name: "NNDistributed", targets: ["NNDistributed"]),
         .executable(name: "nn", targets: ["nn"]),
     ],
 
@@ -69,6 +71,22 @@ let package = Package(
         .target(
             name: "NN",
             dependencies: ["CKernels", "CZlib"]
+        ),
+
+        // MARK: - Distributed training (Open MPI)
+
+        /// Open MPI's C API, found through Debian's pkg-config file (libopenmpi-dev), with
+        /// a shim for the handles that are macros.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        /// `MPICommunicator`: NN's `Communicator` over MPI_COMM_WORLD.
+        .target(
+            name: "NNDistributed",
+            dependencies: ["NN", "CMPI"]
         ),
 
         // MARK: - Command-line tool
@@ -122,6 +140,18 @@ let package = Package(
             name: "CheckpointWriter",
             dependencies: ["NN"],
             path: "Tests/Helpers/CheckpointWriter"
+        ),
+        /// Trains W1 under mpirun (or alone) with injectable faults: DistributedTests runs it.
+        .executableTarget(
+            name: "DistributedTrainer",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Tests/Helpers/DistributedTrainer"
+        ),
+        /// Starts DistributedTrainer under Open MPI's mpirun: N ranks against one process,
+        /// uneven data, and failures that must end the job.
+        .testTarget(
+            name: "DistributedTests",
+            dependencies: ["DistributedTrainer", "NN", "TestSupport"]
         ),
         /// Runs the built `nn` binary: argument errors, a short training run, eval, demos.
         .testTarget(
