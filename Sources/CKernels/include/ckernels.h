@@ -23,6 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// What the system must provide, checked here because every kernel includes this header
+// first: a missing Debian package stops the build with its name, not "file not found".
+// Package.swift defines CK_LIBOMP_MISSING when no libomp is in the linker's search path.
+#if !__has_include(<cblas.h>)
+#error "OpenBLAS's cblas.h not found: install libopenblas-dev (Debian/Ubuntu: apt-get install libopenblas-dev, or 'make deps')"
+#endif
+#ifdef CK_LIBOMP_MISSING
+#error "libomp (LLVM's OpenMP runtime) not found: install libomp-dev (Debian/Ubuntu: apt-get install libomp-dev, or 'make deps')"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
