@@ -4,7 +4,7 @@ CONFIG  ?= release
 # Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
 
-.PHONY: doc-comments deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
+.PHONY: docs doc-comments deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -31,6 +31,13 @@ test: deps
 	./scripts/consumer-check.sh
 	$(MAKE) doc-comments
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
+
+## docs: the DocC catalogue of NN (Sources/NN/NN.docc and every doc comment) as a static
+## site in docs-site/ (open docs-site/documentation/nn/index.html through a web server, or
+## host the directory). Any DocC warning (a broken link, an unknown symbol) fails the build.
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory docs-site generate-documentation --target NN \
+	  --warnings-as-errors --transform-for-static-hosting --output-path docs-site
 
 ## doc-comments: fails on any public declaration of NN without a doc comment (from the
 ## built module's symbol graph; about 10 s after a build), after testing that the check
