@@ -41,7 +41,13 @@ public final class BatchNorm: Layer {
 
     /// Normalizes `input`, (N, C, H, W) or (N, C) with C = `channels`: the same shape out.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        batchNorm(input, gamma: weight.value, beta: bias.value,
+        // Inference only reads the statistics: no inout access, which would be a write
+        // (and a data race) when several tasks share the model.
+        guard isTraining else {
+            return batchNormInference(input, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
+                                      runningVariance: runningVariance.value, epsilon: epsilon)
+        }
+        return batchNorm(input, gamma: weight.value, beta: bias.value,
                   runningMean: &runningMean.value, runningVariance: &runningVariance.value,
                   training: isTraining, momentum: momentum, epsilon: epsilon)
     }
