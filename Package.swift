@@ -77,7 +77,7 @@ let package = Package(
         /// `nn train | eval | demo`: the reference models on Fashion-MNIST, and small demos.
         .executableTarget(
             name: "nn",
-            dependencies: ["NN", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NN", "NNDistributed", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details: the naive reference

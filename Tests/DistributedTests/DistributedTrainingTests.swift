@@ -111,6 +111,30 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1e-3)
     }
 
+    /// With synchronized batch norm, 2 ranks x batch 16 of a conv + batch-norm network ==
+    /// 1 process x batch 32, running statistics included (same tolerance and reasoning as
+    /// above; the statistics are summed in double precision). Without it each rank
+    /// normalizes by its own 16 images and the weights differ by far more.
+    func testSynchronizedBatchNormMatchesOneProcessWithTwiceTheBatch() throws {
+        let alone = try train(ranks: nil, ["--cnn", "1", "--batch", "32"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let reference = try weights(rank: 0)
+        let synchronized = try train(ranks: 2, ["--cnn", "1", "--sync-bn", "1", "--batch", "16"])
+        XCTAssertEqual(synchronized.status, 0, synchronized.output)
+        let rank0 = try weights(rank: 0)
+        XCTAssertTrue(rank0 == (try weights(rank: 1)), "rank 0 and rank 1 hold different weights")
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "synchronized: largest difference from the one-process run")
+
+        let perRank = try train(ranks: 2, ["--cnn", "1", "--batch", "16"])
+        XCTAssertEqual(perRank.status, 0, perRank.output)
+        let unsynchronized = try weights(rank: 0)
+        var apart: Float = 0
+        for i in reference.indices { apart = max(apart, abs(unsynchronized[i] - reference[i])) }
+        XCTAssertGreaterThan(apart, 1e-3, "per-rank batch norm should not match the one-process run")
+    }
+
     /// 203 images over 3 ranks with batch 16: ranks of 68 samples (one padded), 5 steps each.
     func testUnevenDatasetFinishesOnEveryRank() throws {
         let run = try train(ranks: 3, ["--samples", "203", "--batch", "16"])
