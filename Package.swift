@@ -1,25 +1,42 @@
 // swift-tools-version: 6.2
-// 6.2 or later: a package with unsafe flags (needed to reach libomp's header and
-// library) can still be used as a versioned dependency from that release on.
+// 6.2 or later: a package with unsafe flags (-fopenmp, -O3) can still be used as a
+// versioned dependency from that release on.
 
+import Foundation
 import PackageDescription
 
 // MARK: - Build settings for the C kernels
 
-/// Swift's clang ships no `omp.h`; Debian's libomp-dev (LLVM 14) provides the header and
-/// the runtime. One OpenMP runtime only: libomp, never libgomp beside it.
-let openMPInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
-let openMPLib = "/usr/lib/llvm-14/lib"
+/// Our declarations of the OpenMP runtime calls (Sources/CKernels/openmp/omp.h): Swift's
+/// clang ships no omp.h and Debian puts libomp's in a versioned directory.
+let openMPHeaders = Context.packageDirectory + "/Sources/CKernels/openmp"
+
+/// The name libomp links by from the linker's default search path, or nil when it is not
+/// installed. One OpenMP runtime only: libomp, never libgomp beside it. Debian and Ubuntu's
+/// libomp-dev (any LLVM version) install `libomp5.so` in the multiarch directory; other
+/// distributions install `libomp.so`.
+let openMPLibrary: String? = {
+    let libraryDirectories = ["/usr/local/lib", "/usr/lib64", "/usr/lib"]
+        + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? [])
+            .filter { $0.hasSuffix("-linux-gnu") }.sorted().map { "/usr/lib/" + $0 }
+    for name in ["omp", "omp5"] {
+        if libraryDirectories.contains(where: { FileManager.default.fileExists(atPath: "\($0)/lib\(name).so") }) {
+            return name
+        }
+    }
+    return nil
+}()
 
 let kernelCSettings: [CSetting] = [
-    .unsafeFlags(["-fopenmp", "-I\(openMPInclude)", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"]),
-]
+    .unsafeFlags(["-fopenmp", "-I", openMPHeaders, "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"]),
+] + (openMPLibrary == nil
+    // Without libomp, ckernels.h stops the build naming the package.
+    ? [.define("CK_LIBOMP_MISSING")] : [])
 
 let kernelLinkerSettings: [LinkerSetting] = [
     .linkedLibrary("openblas"),
-    .linkedLibrary("omp"),
+    .linkedLibrary(openMPLibrary ?? "omp"),
     .linkedLibrary("m"),
-    .unsafeFlags(["-L\(openMPLib)", "-Xlinker", "-rpath", "-Xlinker", openMPLib]),
 ]
 
 let package = Package(
