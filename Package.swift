@@ -119,6 +119,13 @@ let package = Package(
             path: "Benchmarks/KernelBench"
         ),
 
+        /// The data-parallel rows of `make bench` (all-reduce bandwidth, W2 over ranks), under mpirun.
+        .executableTarget(
+            name: "DistributedBench",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Benchmarks/DistributedBench"
+        ),
+
         // MARK: - Tests
 
         /// One tolerance helper shared by every test target.
