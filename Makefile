@@ -79,8 +79,17 @@ consumer-check: deps
 	./scripts/consumer-check.sh
 
 ## bench: kernel benchmarks against the naive reference (QUICK=1 for a short run).
+# Open MPI as root, two ranks on two cores; shared memory (vader) against TCP over loopback.
+MPIRUN := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1
 bench: deps
 	$(SWIFT) run -c release KernelBench $(if $(QUICK),--quick,)
+	$(SWIFT) build -c release --product DistributedBench
+	$(MPIRUN) --mca btl self,vader -np 2 .build/release/DistributedBench allreduce shm $(if $(QUICK),--quick,)
+	$(MPIRUN) --mca btl self,tcp --mca btl_tcp_if_include lo -np 2 .build/release/DistributedBench allreduce tcp $(if $(QUICK),--quick,)
+	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
+	$(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
+	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
+	$(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
 
 ## bench-pytorch: W1, W2 and W3 in `nn train` and in PyTorch's CPU build (channels-last and
 ## default layout), alternated in separate processes (3 pairs at 1 and 2 threads), and the
