@@ -242,6 +242,9 @@ public final class Trainer {
         precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
         precondition(training.count > 0, "fit: the training set is empty")
         precondition(task.accepts(training.targets), "fit: the \(task.rawValue) task cannot learn these targets")
+        // Each rank would silently train its own model on all the data.
+        precondition(communicator.size == 1, "fit: data-parallel training (a communicator of \(communicator.size) ranks) "
+                     + "covers fit(ImageDataset:) only, not a general Dataset")
         if let validation {
             precondition(validation.featureShape == training.featureShape,
                          "fit: validation features \(validation.featureShape) differ from training \(training.featureShape)")
