@@ -68,8 +68,8 @@ public final class InferenceBatcher: Sendable {
             return try await withCheckedThrowingContinuation { continuation in
                 state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
                 // Swift's Task: NN's own `Task` (the learning task) shadows it inside the module.
-                _Concurrency.Task { [self] in
-                    try? await _Concurrency.Task.sleep(for: maxDelay)
+                Task { [self] in
+                    try? await Task.sleep(for: maxDelay)
                     drain()
                 }
             }
