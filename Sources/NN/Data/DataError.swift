@@ -54,6 +54,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A `.npz` archive is not a zip file this reader can read.
     case badArchive(path: String, reason: String)
 
+    /// One line for a user: the file, then what was wrong and what was expected.
     public var description: String {
         switch self {
         case .directoryNotFound(let path):
