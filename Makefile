@@ -146,7 +146,7 @@ tsan: deps
 	$(TSAN_RUN) $(SWIFT) test -c release --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
 	  --skip-build --filter '$(TSAN_TESTS)'
 
-## fuzz: libFuzzer on the IDX reader and the checkpoint loader, FUZZ_SECONDS (default 60)
+## fuzz: libFuzzer on the IDX reader, the checkpoint loader and the .npy/.npz reader, FUZZ_SECONDS (default 60)
 ## each, from the committed seeds in Fuzz/corpus; new inputs go to Fuzz/.build/work, any
 ## crash to Fuzz/.build/artifacts (then: make it a test in BadInputTests and fix it).
 FUZZ_SECONDS ?= 60
@@ -155,11 +155,13 @@ FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-
 FUZZ_RUN     := SWIFT_BACKTRACE=enable=no
 fuzz: deps
 	cd Fuzz && $(SWIFT) build $(FUZZ_BUILD)
-	mkdir -p Fuzz/.build/work/idx Fuzz/.build/work/safetensors Fuzz/.build/artifacts
+	mkdir -p Fuzz/.build/work/idx Fuzz/.build/work/safetensors Fuzz/.build/work/numpy Fuzz/.build/artifacts
 	cd Fuzz && $(FUZZ_RUN) .build/release/FuzzIDX -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -artifact_prefix=.build/artifacts/ .build/work/idx corpus/idx
 	cd Fuzz && $(FUZZ_RUN) .build/release/FuzzSafeTensors -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -dict=safetensors.dict -artifact_prefix=.build/artifacts/ .build/work/safetensors corpus/safetensors
+	cd Fuzz && $(FUZZ_RUN) .build/release/FuzzNumPy -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=.build/artifacts/ .build/work/numpy corpus/numpy
 
 clean:
 	rm -rf .build .build-asan .build-ubsan .build-tsan Fuzz/.build

@@ -142,7 +142,9 @@ let package = Package(
         ),
         .testTarget(
             name: "NNTests",
-            dependencies: ["NN", "NNReference", "TestSupport"]
+            dependencies: ["NN", "NNReference", "TestSupport"],
+            // .npy/.npz files NumPy wrote, read by path from the tests (not bundled resources).
+            exclude: ["Fixtures"]
         ),
         /// Saves a large checkpoint in a loop: CrashSafetyTests SIGKILLs it mid-save.
         .executableTarget(

@@ -15,7 +15,7 @@ struct Ceilings: Codable {
 /// The unit of a measurement; rates are compared with the ceiling of their kind.
 enum Unit: String, Codable {
     case gflops = "GFLOP/s", gbytes = "GB/s", imagesPerSecond = "images/s", seconds = "s"
-    case megabytes = "MB", fraction = "fraction", ratio = "x"
+    case megabytes = "MB", fraction = "fraction", ratio = "x", megabytesPerSecond = "MB/s"
 }
 
 /// One measurement: one line of the table and one record of bench-results.json.

@@ -4,7 +4,7 @@
 //   swift run -c release KernelBench              full run (about 6-10 minutes on 2 cores)
 //   swift run -c release KernelBench --quick      short budgets (about 1-1.5 minutes)
 //   options: --json PATH (default bench-results.json), --no-workloads, --only-workloads,
-//            --only gemm,conv2d,pooling,batchnorm,activation,optimizer (kernel groups to run)
+//            --only gemm,conv2d,pooling,batchnorm,activation,optimizer,csv (kernel groups to run)
 //   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N] [--conv-direct auto|never]
 //       one workload in this process (the parent spawns these so peak memory is per workload)
 //   KernelBench serving [--threads 1,2] [--quick] [--json PATH]
@@ -33,7 +33,7 @@ struct Options {
     var jsonPath = "bench-results.json"
     var kernels = true
     var workloads = true
-    /// Kernel groups to run (gemm, conv2d, pooling, batchnorm, activation, optimizer); empty: all.
+    /// Kernel groups to run (gemm, conv2d, pooling, batchnorm, activation, optimizer, csv); empty: all.
     var groups: Set<String> = []
 
     func wants(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
@@ -154,6 +154,9 @@ func benchMain(_ options: Options) throws {
         if options.wants("optimizer") {
             bench.optimizerSteps("W2 params", count: Models.cnn().parameterCount)
             bench.optimizerSteps("4M", count: 4 << 20)
+        }
+        if options.wants("csv") {
+            bench.csvParse()
         }
 
         print("")

@@ -45,6 +45,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case unknownColumn(path: String, column: String, available: [String])
     /// A column cannot be used the way asked (e.g. float values as class labels).
     case unsuitableColumn(path: String, column: String, reason: String)
+    /// Values that cannot be converted the way asked (e.g. non-integer floats as class labels).
+    case unsuitableValues(path: String, reason: String)
     /// A NumPy `.npy` file (or an entry of an `.npz` archive) is not well formed.
     case badNumPyFile(path: String, reason: String)
     /// A `.npy` dtype this reader does not convert (complex, strings, objects, ...).
@@ -102,6 +104,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): no column \(column) (columns: \(shown))"
         case .unsuitableColumn(let path, let column, let reason):
             return "\(path): column '\(column)': \(reason)"
+        case .unsuitableValues(let path, let reason):
+            return "\(path): \(reason)"
         case .badNumPyFile(let path, let reason):
             return "\(path): not a valid .npy array: \(reason)"
         case .unsupportedDType(let path, let dtype):

@@ -67,7 +67,6 @@ public final class InferenceBatcher: Sendable {
             // This request's batch is due after the delay; others queue up behind `busy`.
             return try await withCheckedThrowingContinuation { continuation in
                 state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
-                // Swift's Task: NN's own `Task` (the learning task) shadows it inside the module.
                 Task { [self] in
                     try? await Task.sleep(for: maxDelay)
                     drain()
