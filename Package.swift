@@ -46,11 +46,15 @@ let package = Package(
 
     products: [
         .library(name: "NN", targets: ["NN"]),
+        /// Data-parallel training over MPI (links Open MPI; NN alone never does).
+        .library(name: "NNDistributed", targets: ["NNDistributed"]),
         .executable(name: "nn", targets: ["nn"]),
     ],
 
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `make docs`: the DocC catalogue as a static site (no product depends on it).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
 
     targets: [
@@ -71,12 +75,28 @@ let package = Package(
             dependencies: ["CKernels", "CZlib"]
         ),
 
+        // MARK: - Distributed training (Open MPI)
+
+        /// Open MPI's C API, found through Debian's pkg-config file (libopenmpi-dev), with
+        /// a shim for the handles that are macros.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        /// `MPICommunicator`: NN's `Communicator` over MPI_COMM_WORLD.
+        .target(
+            name: "NNDistributed",
+            dependencies: ["NN", "CMPI"]
+        ),
+
         // MARK: - Command-line tool
 
         /// `nn train | eval | demo`: the reference models on Fashion-MNIST, and small demos.
         .executableTarget(
             name: "nn",
-            dependencies: ["NN", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NN", "NNDistributed", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details: the naive reference
@@ -101,6 +121,13 @@ let package = Package(
             path: "Benchmarks/KernelBench"
         ),
 
+        /// The data-parallel rows of `make bench` (all-reduce bandwidth, W2 over ranks), under mpirun.
+        .executableTarget(
+            name: "DistributedBench",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Benchmarks/DistributedBench"
+        ),
+
         // MARK: - Tests
 
         /// One tolerance helper shared by every test target.
@@ -122,6 +149,18 @@ let package = Package(
             name: "CheckpointWriter",
             dependencies: ["NN"],
             path: "Tests/Helpers/CheckpointWriter"
+        ),
+        /// Trains W1 under mpirun (or alone) with injectable faults: DistributedTests runs it.
+        .executableTarget(
+            name: "DistributedTrainer",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Tests/Helpers/DistributedTrainer"
+        ),
+        /// Starts DistributedTrainer under Open MPI's mpirun: N ranks against one process,
+        /// uneven data, and failures that must end the job.
+        .testTarget(
+            name: "DistributedTests",
+            dependencies: ["DistributedTrainer", "NN", "TestSupport"]
         ),
         /// Runs the built `nn` binary: argument errors, a short training run, eval, demos.
         .testTarget(

@@ -42,6 +42,22 @@ public struct EpochMetrics: Sendable, Equatable {
     public var seconds: Double
     /// Training throughput.
     public var imagesPerSecond: Double
+    /// The task's training metrics by name ("r2", "f1", ...; empty for `fit` on an `ImageDataset`).
+    public var metrics: [String: Double] = [:]
+    /// The task's validation metrics by name (nil without validation data).
+    public var validationMetrics: [String: Double]? = nil
+
+    /// The figure called `name`: "loss", "accuracy", a task metric ("r2"), or any of these
+    /// prefixed "val_" for the validation figure; nil when the epoch has none by that name.
+    public func value(named name: String) -> Double? {
+        if name.hasPrefix("val_") {
+            let base = String(name.dropFirst(4))
+            if base == "loss" { return validationLoss }
+            return validationMetrics?[base] ?? (base == "accuracy" ? validationAccuracy : nil)
+        }
+        if name == "loss" { return trainLoss }
+        return metrics[name] ?? (name == "accuracy" && metrics.isEmpty ? trainAccuracy : nil)
+    }
 
     /// Figures of one epoch (the trainer makes these; tests and custom loops may too).
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double? = nil,
@@ -93,8 +109,16 @@ public final class Trainer {
     public let model: any Layer
     /// The optimizer over the model's parameters.
     public let optimizer: any Optimizer
-    /// The loss of a batch from logits and labels (add penalties here).
+    /// The loss of a batch from logits and labels (add penalties here), for `fit` on an
+    /// `ImageDataset`; a trainer made with a `task` has the classification loss here.
     public let lossFunction: (Tensor, [Int32]) -> Tensor
+    /// What the model learns, for `fit` on a `Dataset`: its metrics, and the default loss.
+    public let task: Task
+    /// The loss of a batch from predictions and `DataBatch.targets`, for `fit` on a `Dataset`.
+    public let loss: (Tensor, Tensor) -> Tensor
+    /// The figure `schedule` is stepped with, by name (`EpochMetrics.value(named:)`); nil:
+    /// the validation loss, else the training loss.
+    public var scheduleMonitor: String?
     /// Sets the learning rate after each epoch.
     public var schedule: (any LearningRateSchedule)?
     /// Run after the schedule at each epoch end, in order.
@@ -109,6 +133,13 @@ public final class Trainer {
     public var dataGenerator: RandomGenerator
     /// Metrics of every finished epoch.
     public internal(set) var history: [EpochMetrics] = []
+    /// The processes training together (see Communicator.swift): with more than one, `fit`
+    /// starts from rank 0's weights, each rank trains on its shard of every batch,
+    /// gradients and metrics are averaged over ranks, only rank 0 prints, and an error on
+    /// any rank ends them all. Every rank then holds the same weights and history.
+    public var communicator: any Communicator = SingleProcessCommunicator()
+    /// How gradients are grouped into all-reduces (sizes in bytes).
+    public var gradientBuckets = GradientBuckets()
 
     /// A trainer; `seed` fixes the data order and augmentation.
     public init(model: any Layer, optimizer: any Optimizer, seed: UInt64 = 0,
@@ -116,6 +147,21 @@ public final class Trainer {
         self.model = model
         self.optimizer = optimizer
         self.lossFunction = lossFunction
+        task = .classification
+        loss = { lossFunction($0, classLabels($1)) }
+        dataGenerator = RandomGenerator(seed: seed)
+    }
+
+    /// A trainer for `task`, with the task's default loss unless `loss` is given (a loss
+    /// of predictions and `DataBatch.targets`); `seed` fixes the data order and augmentation.
+    public init(model: any Layer, optimizer: any Optimizer, task: Task, seed: UInt64 = 0,
+                loss: ((Tensor, Tensor) -> Tensor)? = nil) {
+        self.model = model
+        self.optimizer = optimizer
+        self.task = task
+        let loss = loss ?? { task.loss($0, $1) }
+        self.loss = loss
+        lossFunction = { logits, labels in loss(logits, Tensor(labels.map { Float($0) }, shape: [labels.count])) }
         dataGenerator = RandomGenerator(seed: seed)
     }
 
@@ -135,6 +181,21 @@ public final class Trainer {
         precondition(epochs >= 1, "fit: epochs must be at least 1, got \(epochs)")
         precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
         precondition(training.count > 0, "fit: the training set is empty")
+        guard communicator.size > 1 else {
+            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        }
+        // Also after a resume: whatever each rank loaded, rank 0's state is the run's.
+        broadcastModel(from: 0)
+        do {
+            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        } catch {
+            // The other ranks would wait for this one in the next collective.
+            communicator.abort("rank \(communicator.rank) of \(communicator.size): \(error)")
+        }
+    }
+
+    func fitEpochs(_ training: ImageDataset, validation: ImageDataset?, epochs: Int, batchSize: Int,
+                   augmentation: Augmentation?) throws -> [EpochMetrics] {
         var ran: [EpochMetrics] = []
         while epochsCompleted < epochs {
             let epoch = epochsCompleted + 1
@@ -147,29 +208,150 @@ public final class Trainer {
             epochsCompleted = epoch
             history.append(metrics)
             ran.append(metrics)
-            if printsEpochs { print(Trainer.summaryLine(metrics, of: epochs)) }
-            if let schedule {
-                let monitored = metrics.validationLoss ?? metrics.trainLoss
-                optimizer.learningRate = schedule.step(metric: Float(monitored))
-            }
-            var stop = false
-            for callback in callbacks where try callback.epochEnded(metrics, trainer: self) == .stop { stop = true }
-            if stop { break }
+            if printsEpochs && communicator.isLeader { print(Trainer.summaryLine(metrics, of: epochs)) }
+            if try endEpoch(metrics) { break }
         }
         for callback in callbacks { try callback.trainingEnded(trainer: self) }
         return ran
+    }
+
+    /// The schedule step and the callbacks of a finished epoch; true when one asks to stop.
+    private func endEpoch(_ metrics: EpochMetrics) throws -> Bool {
+        if let schedule {
+            let monitored = scheduleMonitor.map { name in
+                guard let value = metrics.value(named: name) else {
+                    preconditionFailure("Trainer.scheduleMonitor: no metric \"\(name)\" in this epoch")
+                }
+                return value
+            } ?? metrics.validationLoss ?? metrics.trainLoss
+            optimizer.learningRate = schedule.step(metric: Float(monitored))
+        }
+        var stop = false
+        for callback in callbacks where try callback.epochEnded(metrics, trainer: self) == .stop { stop = true }
+        return stop
+    }
+
+    /// Trains on any dataset the trainer's `task` accepts, as `fit` on images does (same
+    /// epoch-end order, NaN checks, callbacks and resumability), reporting the task's
+    /// metrics in `EpochMetrics.metrics` and `validationMetrics` (computed over the epoch's
+    /// predictions in training mode, as Keras does, and over the validation set in inference mode).
+    @discardableResult
+    public func fit(_ training: Dataset, validation: Dataset? = nil, epochs: Int, batchSize: Int,
+                    augmentation: Augmentation? = nil) throws -> [EpochMetrics] {
+        precondition(epochs >= 1, "fit: epochs must be at least 1, got \(epochs)")
+        precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
+        precondition(training.count > 0, "fit: the training set is empty")
+        precondition(task.accepts(training.targets), "fit: the \(task.rawValue) task cannot learn these targets")
+        if let validation {
+            precondition(validation.featureShape == training.featureShape,
+                         "fit: validation features \(validation.featureShape) differ from training \(training.featureShape)")
+        }
+        var ran: [EpochMetrics] = []
+        while epochsCompleted < epochs {
+            let epoch = epochsCompleted + 1
+            var metrics = try trainEpoch(training, epoch: epoch, of: epochs, batchSize: batchSize, augmentation: augmentation)
+            if let validation {
+                let evaluation = evaluate(validation, batchSize: max(batchSize, 256))
+                metrics.validationLoss = evaluation.loss
+                metrics.validationMetrics = evaluation.metrics
+                metrics.validationAccuracy = evaluation.metrics["accuracy"]
+            }
+            epochsCompleted = epoch
+            history.append(metrics)
+            ran.append(metrics)
+            if printsEpochs { print(Trainer.summaryLine(metrics, of: epochs, task: task)) }
+            if try endEpoch(metrics) { break }
+        }
+        for callback in callbacks { try callback.trainingEnded(trainer: self) }
+        return ran
+    }
+
+    /// One pass over a general dataset.
+    func trainEpoch(_ data: Dataset, epoch: Int, of epochs: Int, batchSize: Int,
+                    augmentation: Augmentation?) throws -> EpochMetrics {
+        model.setTraining(true)
+        var batches = DataBatches(dataset: data, batchSize: batchSize, shuffle: true, augmentation: augmentation,
+                                  generator: dataGenerator)
+        let epochBatches = batches.nextEpoch()
+        dataGenerator = batches.generator
+        let namedParameters = model.namedParameters
+        let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.count) : nil
+        let start = Date()
+        var lossSum = 0.0, seen = 0
+        var predictions: [Float] = [], targets: [Float] = []
+        predictions.reserveCapacity(data.count * max(data.targets.sizePerSample, 1))
+        for (step, batch) in epochBatches.enumerated() {
+            optimizer.zeroGradients()
+            let output = model(batch.features)
+            let batchLoss = loss(output, batch.targets)
+            let value = batchLoss.scalar
+            guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
+            batchLoss.backward()
+            for (name, parameter) in namedParameters where !parameter.gradientIsFinite {
+                throw TrainingError.nonFiniteGradient(epoch: epoch, step: step + 1, parameter: name)
+            }
+            optimizer.step()
+            lossSum += Double(value) * Double(batch.count)
+            output.withUnsafeBufferPointer { predictions.append(contentsOf: $0) }
+            batch.targets.withUnsafeBufferPointer { targets.append(contentsOf: $0) }
+            seen += batch.count
+            progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        progress?.finish()
+        let values = task.metrics(predictions: predictions, outputs: predictions.count / max(seen, 1), targets: targets)
+        var metrics = EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: values["accuracy"] ?? 0,
+                                   learningRate: optimizer.learningRate, seconds: seconds,
+                                   imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+        metrics.metrics = values
+        return metrics
+    }
+
+    /// The model's outputs for every sample of `data`, `[count] + output shape`, in inference mode.
+    public func predict(_ data: Dataset, batchSize: Int = 500) -> Tensor {
+        Trainer.predict(model, on: data, batchSize: batchSize)
+    }
+
+    /// `model`'s outputs for every sample of `data` in inference mode (restoring its mode).
+    public static func predict(_ model: any Layer, on data: Dataset, batchSize: Int = 500) -> Tensor {
+        precondition(data.count > 0, "predict: the dataset is empty")
+        let wasTraining = model.isTraining
+        model.setTraining(false)
+        defer { model.setTraining(wasTraining) }
+        var batches = DataBatches(dataset: data, batchSize: batchSize, shuffle: false, generator: RandomGenerator(seed: 0))
+        let outputs = withoutGradient { batches.nextEpoch().map { model($0.features) } }
+        return outputs.count == 1 ? outputs[0] : Tensor.concatenate(outputs, alongAxis: 0)
+    }
+
+    /// The loss and the task's metrics (and confusion matrix for classes) on `data`, in inference mode.
+    public func evaluate(_ data: Dataset, batchSize: Int = 500) -> TaskEvaluation {
+        Trainer.evaluate(model, on: data, task: task, batchSize: batchSize, loss: loss)
+    }
+
+    /// Evaluates `model` as a `task` on `data` in inference mode (restoring the mode it had).
+    public static func evaluate(_ model: any Layer, on data: Dataset, task: Task, batchSize: Int = 500,
+                                loss: ((Tensor, Tensor) -> Tensor)? = nil) -> TaskEvaluation {
+        precondition(task.accepts(data.targets), "evaluate: the \(task.rawValue) task cannot score these targets")
+        let predictions = predict(model, on: data, batchSize: batchSize)
+        let targets = DataBatches.batch(data, Array(0..<data.count)).targets
+        let lossValue = withoutGradient { Double((loss ?? { task.loss($0, $1) })(predictions, targets).scalar) }
+        return task.evaluate(predictions: predictions.scalars, outputs: predictions.count / data.count,
+                             targets: targets.scalars, classNames: data.classNames, loss: lossValue)
     }
 
     /// One pass over the training data.
     func trainEpoch(_ data: ImageDataset, epoch: Int, of epochs: Int, batchSize: Int,
                     augmentation: Augmentation?) throws -> EpochMetrics {
         model.setTraining(true)
-        var batches = Minibatches(dataset: data, batchSize: batchSize, shuffle: true,
-                                  augmentation: augmentation, generator: dataGenerator)
+        let ranks = communicator.size
+        var batches = Minibatches(dataset: data, batchSize: batchSize, shuffle: true, augmentation: augmentation,
+                                  generator: dataGenerator,
+                                  shard: ranks > 1 ? Shard(rank: communicator.rank, count: ranks) : nil)
         let epochBatches = batches.nextEpoch()
         dataGenerator = batches.generator
         let namedParameters = model.namedParameters
-        let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
+        let reducer = ranks > 1 ? GradientReducer(model.parameters, buckets: gradientBuckets) : nil
+        let progress = showsProgress && communicator.isLeader ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
         let start = Date()
         var lossSum = 0.0, correct = 0, seen = 0
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: data.classNames.count), count: data.classNames.count)
@@ -181,6 +363,7 @@ public final class Trainer {
             let value = loss.scalar
             guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
             loss.backward()
+            reducer?.average(over: communicator)
             // The loss alone misses a NaN that ReLU turned into 0 on the way forward, while
             // the batch-norm and weight gradients behind it are NaN: one such update would
             // leave NaN weights and a finite loss for the rest of the run.
@@ -193,11 +376,30 @@ public final class Trainer {
             seen += batch.count
             progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
         }
+        if ranks > 1 {
+            // One voice: every rank reports the figures of all ranks' batches together.
+            var totals = [lossSum, Double(correct), Double(seen)]
+            communicator.allReduce(&totals, .sum, label: "epoch \(epoch) metrics")
+            (lossSum, correct, seen) = (totals[0], Int(totals[1]), Int(totals[2]))
+        }
         let seconds = Date().timeIntervalSince(start)
         progress?.finish()
         return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
                             validationLoss: nil, validationAccuracy: nil, learningRate: optimizer.learningRate,
                             seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// Copies rank `root`'s parameters and buffers (batch norm's running statistics) to
+    /// every rank.
+    public func broadcastModel(from root: Int) {
+        for (name, parameter) in model.namedParameters {
+            parameter.update { value, _ in communicator.broadcast(value, root: root, label: "broadcast of \(name)") }
+        }
+        for (name, buffer) in model.namedBuffers {
+            buffer.value.withUnsafeMutableBufferPointer {
+                communicator.broadcast($0, root: root, label: "broadcast of \(name)")
+            }
+        }
     }
 
     /// Loss, accuracy, per-class accuracy and confusion matrix on `data`, in inference mode.
@@ -225,6 +427,19 @@ public final class Trainer {
             }
         }
         return Evaluation(loss: lossSum / Double(max(data.count, 1)), confusion: confusion, classNames: data.classNames)
+    }
+
+    /// The line printed after each epoch of `fit` on a `Dataset`: the loss and every
+    /// metric of the task, for training and validation.
+    public static func summaryLine(_ m: EpochMetrics, of epochs: Int, task: Task) -> String {
+        var line = String(format: "epoch %d/%d  loss %.4f", m.epoch, epochs, m.trainLoss)
+        for name in task.metricNames { if let v = m.metrics[name] { line += String(format: "  %@ %.4f", name, v) } }
+        if let vl = m.validationLoss { line += String(format: "  val_loss %.4f", vl) }
+        for name in task.metricNames {
+            if let v = m.validationMetrics?[name] { line += String(format: "  val_%@ %.4f", name, v) }
+        }
+        line += String(format: "  lr %.3g  %.1fs  %.0f samples/s", m.learningRate, m.seconds, m.imagesPerSecond)
+        return line
     }
 
     /// The plain line printed after each epoch.
