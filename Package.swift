@@ -28,7 +28,7 @@ let openMPLibrary: String? = {
 }()
 
 let kernelCSettings: [CSetting] = [
-    .unsafeFlags(["-fopenmp", "-I", openMPHeaders, "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"]),
+    .unsafeFlags(["-fopenmp", "-I", openMPHeaders, "-O3", "-ffp-contract=fast", "-fno-math-errno"]),
 ] + (openMPLibrary == nil
     // Without libomp, ckernels.h stops the build naming the package.
     ? [.define("CK_LIBOMP_MISSING")] : [])

@@ -41,6 +41,7 @@
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_conv2d_direct_internal.h"
+#include "ck_target.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -356,7 +357,7 @@ static inline void ck_v8_transpose(ck_v8 r[8]) {
 // slots), and each output row is then one contiguous copy (or sum) out of it: scattering
 // the register tiles one float at a time was a large share of the time at 16 channels in
 // (docs/performance.md, "Direct 3x3 convolution").
-static void ck_direct_image_block(float *restrict y, const float *xp, const float *wb, const float *bias,
+CK_MULTIVERSION static void ck_direct_image_block(float *restrict y, const float *xp, const float *wb, const float *bias,
                                   int cin, const ck_direct_layout *L, int lanes, int valid, int accumulate,
                                   float *restrict tile, float *restrict planes) {
     const int oh = L->oh, ow = L->ow, rw = L->rw, slots = L->slots, nslots = ck_direct_tile_slots(L);
@@ -518,7 +519,7 @@ ck_direct_filter_dispatch_stride(float *restrict part, int lanes, const float *r
 }
 
 // ck_direct_filter_rows with its constants chosen: CC = pair, V = lanes / 8, S = stride.
-static void ck_direct_filter_dispatch(float *restrict part, int lanes, const float *restrict dys,
+CK_MULTIVERSION static void ck_direct_filter_dispatch(float *restrict part, int lanes, const float *restrict dys,
                                       const float *restrict x0, const float *restrict x1, int phase, int slots,
                                       int pair, int stride) {
     if (stride == 1) ck_direct_filter_dispatch_stride(part, lanes, dys, x0, x1, phase, slots, pair, 1);

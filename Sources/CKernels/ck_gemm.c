@@ -1,6 +1,7 @@
 // GEMM: a thin, checked wrapper over OpenBLAS's cblas_sgemm (row-major), plus one shape
 // class OpenBLAS handles poorly (below).
 #include "ckernels.h"
+#include "ck_target.h"
 #include "ck_threads_internal.h"
 
 #include <assert.h>
@@ -46,11 +47,11 @@ void ck_sgemm(float *c, int ldc,
 #define CK_GEMM_DOT_MIN_K_PER_THREAD 2048
 #define CK_GEMM_DOT_K_BLOCK 512
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if CK_X86  // AVX2 + FMA, used when the CPU has them (ck_target.h)
 #include <immintrin.h>
 #include <omp.h>
 
-static inline float ck_hsum256(__m256 v) {
+CK_TARGET_AVX2 static inline float ck_hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -59,7 +60,7 @@ static inline float ck_hsum256(__m256 v) {
 
 // out[i*ldo + j] += sum over kk in [k0, k1) of a[i*lda + kk] * b[j*ldb + kk] for i < MI,
 // j < NJ. Always inlined with constant MI and NJ, so the accumulators stay in registers.
-static inline __attribute__((always_inline)) void
+CK_TARGET_AVX2 static inline __attribute__((always_inline)) void
 ck_dot_block(int MI, int NJ, float *out, int ldo, const float *a, int lda, const float *b, int ldb,
              int k0, int k1) {
     __m256 acc[4][3];
@@ -84,7 +85,7 @@ ck_dot_block(int MI, int NJ, float *out, int ldo, const float *a, int lda, const
 }
 
 // out (m,n) += a[:, k0:k1] b[:, k0:k1]^T, k in blocks, 4x3 tiles and their edges.
-static void ck_dot_slice(float *out, const float *a, int lda, const float *b, int ldb, int m, int n,
+CK_TARGET_AVX2 static void ck_dot_slice(float *out, const float *a, int lda, const float *b, int ldb, int m, int n,
                          int k0, int k1) {
     for (int kb = k0; kb < k1; kb += CK_GEMM_DOT_K_BLOCK) {
         const int ke = kb + CK_GEMM_DOT_K_BLOCK < k1 ? kb + CK_GEMM_DOT_K_BLOCK : k1;
@@ -117,7 +118,7 @@ static void ck_dot_slice(float *out, const float *a, int lda, const float *b, in
 // outside the class above, or if the partial sums cannot be allocated.
 static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
                         int m, int n, int k, float alpha, float beta) {
-    if ((long)m * n > CK_GEMM_DOT_MAX_MN || k < CK_GEMM_DOT_MIN_K) return 0;
+    if ((long)m * n > CK_GEMM_DOT_MAX_MN || k < CK_GEMM_DOT_MIN_K || !ck_cpu_has_avx2_fma()) return 0;
     const int max_threads = ck_region_threads();
     const int threads = k / CK_GEMM_DOT_MIN_K_PER_THREAD < max_threads ? k / CK_GEMM_DOT_MIN_K_PER_THREAD
                                                                       : max_threads;

@@ -18,6 +18,7 @@
 // planes of y (forward) and of dx (backward), so overlapping windows that scatter into
 // the same dx element are always handled by one thread and need no atomics.
 #include "ckernels.h"
+#include "ck_target.h"
 #include "ck_threads_internal.h"
 
 #include <assert.h>
@@ -79,7 +80,7 @@ static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
 // The backward pass of max pooling stays a scatter: a dense version (each window's four
 // dx elements get dy or -0.0 by comparing argmax) reads and writes all of dx and measured
 // twice as slow.
-#if defined(__AVX2__)
+#if CK_X86  // AVX2, used when the CPU has it (ck_target.h)
 #include <immintrin.h>
 #include <omp.h>
 #define CK_POOL2D_AVX2 1
@@ -105,7 +106,7 @@ static inline int ck_pool2d_vector_end(long rp, long end, int ow) {
 
 // The even and odd columns of 16 floats, each in the lane order 0 1 4 5 2 3 6 7;
 // ck_pool2d_unpermute restores 0..7.
-static inline void ck_pool2d_split(const float *r, __m256 *even, __m256 *odd) {
+CK_TARGET_AVX2 static inline void ck_pool2d_split(const float *r, __m256 *even, __m256 *odd) {
     const __m256 lo = _mm256_loadu_ps(r), hi = _mm256_loadu_ps(r + 8);
     *even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
     *odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
@@ -113,18 +114,18 @@ static inline void ck_pool2d_split(const float *r, __m256 *even, __m256 *odd) {
 
 // The four elements of 8 windows starting at output column ox: a, b from the top row
 // (even, odd columns), c, d from the bottom row; lane order as ck_pool2d_split.
-static inline void ck_pool2d_windows(const float *r0, const float *r1, int ox,
+CK_TARGET_AVX2 static inline void ck_pool2d_windows(const float *r0, const float *r1, int ox,
                                      __m256 *a, __m256 *b, __m256 *c, __m256 *d) {
     ck_pool2d_split(r0 + 2 * ox, a, b);
     ck_pool2d_split(r1 + 2 * ox, c, d);
 }
 
-static inline __m256 ck_pool2d_unpermute(__m256 v) {
+CK_TARGET_AVX2 static inline __m256 ck_pool2d_unpermute(__m256 v) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 // best/offset take v/its offset where v wins: v > best, or v is NaN (the scalar rule).
-static inline void ck_pool2d_max_step(__m256 *best, __m256 *offset, __m256 v, __m256 v_offset) {
+CK_TARGET_AVX2 static inline void ck_pool2d_max_step(__m256 *best, __m256 *offset, __m256 v, __m256 v_offset) {
     const __m256 wins = _mm256_or_ps(_mm256_cmp_ps(v, *best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     *best = _mm256_blendv_ps(*best, v, wins);
     *offset = _mm256_blendv_ps(*offset, v_offset, wins);
@@ -132,7 +133,7 @@ static inline void ck_pool2d_max_step(__m256 *best, __m256 *offset, __m256 v, __
 
 // Row pairs [begin, end) of the max pooling forward pass; outputs [0, vec_end) of a row
 // by vectors, the rest in scalar (same scan as the general loop).
-static void ck_maxpool2d_2x2_forward_rows(float *y, int32_t *argmax, const float *x, long begin, long end,
+CK_TARGET_AVX2 static void ck_maxpool2d_2x2_forward_rows(float *y, int32_t *argmax, const float *x, long begin, long end,
                                           int h, int w, int oh, int ow) {
     // Offsets within the window as int32 bit patterns in float vectors (for blendv).
     const __m256 off1 = _mm256_castsi256_ps(_mm256_set1_epi32(1));
@@ -172,7 +173,7 @@ static void ck_maxpool2d_2x2_forward_rows(float *y, int32_t *argmax, const float
 
 // Row pairs [begin, end) of the average pooling forward pass, adding in the general
 // loop's order so results are bit-identical to it.
-static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, long end,
+CK_TARGET_AVX2 static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, long end,
                                           int h, int w, int oh, int ow) {
     const __m256 quarter = _mm256_set1_ps(0.25f);
     for (long rp = begin; rp < end; rp++) {
@@ -203,7 +204,7 @@ static void ck_avgpool2d_2x2_forward_rows(float *y, const float *x, long begin, 
 static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,
                                      int h, int w, int oh, int ow) {
 #if CK_POOL2D_AVX2
-    if (ow >= CK_POOL2D_AVX2_MIN_OW) {
+    if (ow >= CK_POOL2D_AVX2_MIN_OW && ck_cpu_has_avx2_fma()) {
         #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
         {
             long begin, end;
@@ -318,7 +319,7 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
     if (ck_pool2d_is_2x2_stride2(p)) {
         // No padding: every window has 4 elements whatever count_include_pad says.
 #if CK_POOL2D_AVX2
-        if (ow >= CK_POOL2D_AVX2_MIN_OW) {
+        if (ow >= CK_POOL2D_AVX2_MIN_OW && ck_cpu_has_avx2_fma()) {
             #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
             {
                 long begin, end;

@@ -1,0 +1,34 @@
+// ck_target.h: the kernels' use of the CPU's vector extensions, chosen at run time.
+//
+// The package compiles the kernels for each architecture's baseline (x86-64: SSE2), never
+// -march=native, so one binary runs on any x86-64 machine (and the same sources compile for
+// aarch64). On x86-64 the hot functions are also compiled for newer CPUs and the best
+// version is picked at run time:
+// - CK_MULTIVERSION on a function: clones for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA)
+//   and the baseline; the dynamic loader picks one (an ifunc) from the CPU's features.
+//   Put it on the function that does the work INSIDE an OpenMP region: clang compiles a
+//   `#pragma omp parallel` body as a separate function that does not inherit the clone's
+//   target (checked in the object code with clang 21), so a clone of the function that
+//   opens the region gains nothing there.
+// - CK_TARGET_AVX2 on code written with AVX2/FMA intrinsics (and the inline helpers it
+//   calls); call it only when ck_cpu_has_avx2_fma() is true.
+// Elsewhere (aarch64) CK_X86 is 0 and both macros expand to nothing.
+#ifndef CK_TARGET_H
+#define CK_TARGET_H
+
+#if defined(__x86_64__) && !defined(CK_NO_MULTIVERSION)
+#define CK_X86 1
+#define CK_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define CK_TARGET_AVX2 __attribute__((target("avx2,fma")))
+/// 1 if the CPU runs AVX2 and FMA (cached by the runtime's CPU model; cheap to call).
+static inline int ck_cpu_has_avx2_fma(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+#define CK_X86 0
+#define CK_MULTIVERSION
+#define CK_TARGET_AVX2
+static inline int ck_cpu_has_avx2_fma(void) { return 0; }
+#endif
+
+#endif // CK_TARGET_H
