@@ -96,7 +96,7 @@ let package = Package(
         /// `nn train | eval | demo`: the reference models on Fashion-MNIST, and small demos.
         .executableTarget(
             name: "nn",
-            dependencies: ["NN", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NN", "NNDistributed", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details: the naive reference
@@ -119,6 +119,13 @@ let package = Package(
             name: "KernelBench",
             dependencies: ["CKernels", "NNReference", "NN", "BenchShim"],
             path: "Benchmarks/KernelBench"
+        ),
+
+        /// The data-parallel rows of `make bench` (all-reduce bandwidth, W2 over ranks), under mpirun.
+        .executableTarget(
+            name: "DistributedBench",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Benchmarks/DistributedBench"
         ),
 
         // MARK: - Tests
