@@ -40,7 +40,7 @@ final class SklearnTablesTests: XCTestCase {
     }
 
     /// Cross-validates `kind` on `data` and returns the mean of `metric`.
-    static func score(_ data: Dataset, task: Task, kind: String, metric: String, epochs: Int = 100,
+    static func score(_ data: Dataset, task: LearningTask, kind: String, metric: String, epochs: Int = 100,
                       standardizeTargets: Bool = false) throws -> (mean: Double, std: Double) {
         let outputs: Int
         switch (task, data.targets) {
@@ -75,7 +75,7 @@ final class SklearnTablesTests: XCTestCase {
             throw XCTSkip("set NN_SKLEARN_TABLE=1 for the whole table (about a minute)")
         }
         let d = Self.directory
-        let rows: [(String, Dataset, Task, String, Bool, Double, Double)] = [
+        let rows: [(String, Dataset, LearningTask, String, Bool, Double, Double)] = [
             ("iris", try SklearnCSV.classification(d + "iris.csv"), .classification, "accuracy", false, 0.960, 0.947),
             ("wine", try SklearnCSV.classification(d + "wine_data.csv"), .classification, "accuracy", false, 0.983, 0.983),
             ("breast_cancer", try SklearnCSV.classification(d + "breast_cancer.csv"), .binary, "accuracy", false, 0.979, 0.974),
