@@ -7,7 +7,7 @@ CONFIG  ?= release
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev python3-sklearn libc6-dev-arm64-cross \
            libopenmpi-dev openmpi-bin
 
-.PHONY: docs doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
+.PHONY: docs doc-comments api-breakage deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -28,11 +28,13 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
-## test: the aarch64 compile check, the consumer check, the doc-comment check, then the
-## whole test suite in release mode (the naive references are too slow in debug).
+## test: the aarch64 compile check, the consumer check, the doc-comment and API-breakage
+## checks, then the whole test suite in release mode (the naive references are too slow
+## in debug).
 test: deps check-aarch64
 	./scripts/consumer-check.sh
 	$(MAKE) doc-comments
+	$(MAKE) api-breakage
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
 
 ## docs: the DocC catalogue of NN (Sources/NN/NN.docc and every doc comment) as a static
@@ -41,6 +43,12 @@ test: deps check-aarch64
 docs: deps
 	$(SWIFT) package --allow-writing-to-directory docs-site generate-documentation --target NN \
 	  --warnings-as-errors --transform-for-static-hosting --output-path docs-site
+
+## api-breakage: fails when the public API of NN breaks that of the last release
+## (api/release; the release's API dump is committed in api/baseline, so only the current
+## code is built). A deliberate break goes into api/breakage-allowlist.txt and CHANGELOG.md.
+api-breakage: deps
+	SWIFT=$(SWIFT) ./scripts/check-api-breakage.sh
 
 ## doc-comments: fails on any public declaration of NN without a doc comment (from the
 ## built module's symbol graph; about 10 s after a build), after testing that the check

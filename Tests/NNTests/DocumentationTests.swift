@@ -267,6 +267,24 @@ final class DocumentationTests: XCTestCase {
         XCTAssertEqual(optimizer.stepCount, 5)
     }
 
+    func testTrainingOnYourOwnDataCSV() throws {
+        let path = try makeTemporaryDirectory(self) + "/flowers.csv"
+        try "length,width,species\n5.1,3.5,setosa\n7.0,3.2,versicolor\n6.3,3.3,virginica\n4.9,3.0,setosa\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+
+        let table = try Table.readCSV(path)
+        let (features, targets) = try table.split(targets: [.name("species")])
+        if case .classes(let labels, let names) = try targets.classes() {
+            let flowers = ImageDataset(images: features.values, labels: labels, channels: 1, height: 1,
+                                       width: features.names.count, classNames: names)
+            print(flowers.count, "samples of", features.names.count, "features in", names.count, "classes")
+        }
+
+        XCTAssertEqual(features.names, ["length", "width"])
+        XCTAssertEqual(features.values, [5.1, 3.5, 7.0, 3.2, 6.3, 3.3, 4.9, 3.0])
+        XCTAssertEqual(try targets.classes(), .classes(labels: [0, 1, 2, 0], names: ["setosa", "versicolor", "virginica"]))
+    }
+
     // MARK: - Checkpoints and PyTorch Interchange
 
     /// 1x28x28 images of random pixels in 10 classes, for the models of `Models`.
