@@ -1,8 +1,9 @@
 # swift-nn: the two commands of the README are `make demo` and `make test`.
 SWIFT   ?= swift
 CONFIG  ?= release
-# Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
-DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
+# Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files, libpng-dev
+# for `nn predict` on PNG files).
+DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev libpng-dev
 
 .PHONY: deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
