@@ -8,7 +8,7 @@ CONFIG  ?= release
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev libpng-dev python3-sklearn libc6-dev-arm64-cross \
            libopenmpi-dev openmpi-bin
 
-.PHONY: doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
+.PHONY: docs doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -35,6 +35,13 @@ test: deps check-aarch64
 	./scripts/consumer-check.sh
 	$(MAKE) doc-comments
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
+
+## docs: the DocC catalogue of NN (Sources/NN/NN.docc and every doc comment) as a static
+## site in docs-site/ (open docs-site/documentation/nn/index.html through a web server, or
+## host the directory). Any DocC warning (a broken link, an unknown symbol) fails the build.
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory docs-site generate-documentation --target NN \
+	  --warnings-as-errors --transform-for-static-hosting --output-path docs-site
 
 ## doc-comments: fails on any public declaration of NN without a doc comment (from the
 ## built module's symbol graph; about 10 s after a build), after testing that the check
@@ -73,8 +80,17 @@ consumer-check: deps
 	./scripts/consumer-check.sh
 
 ## bench: kernel benchmarks against the naive reference (QUICK=1 for a short run).
+# Open MPI as root, two ranks on two cores; shared memory (vader) against TCP over loopback.
+MPIRUN := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1
 bench: deps
 	$(SWIFT) run -c release KernelBench $(if $(QUICK),--quick,)
+	$(SWIFT) build -c release --product DistributedBench
+	$(MPIRUN) --mca btl self,vader -np 2 .build/release/DistributedBench allreduce shm $(if $(QUICK),--quick,)
+	$(MPIRUN) --mca btl self,tcp --mca btl_tcp_if_include lo -np 2 .build/release/DistributedBench allreduce tcp $(if $(QUICK),--quick,)
+	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
+	$(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
+	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
+	$(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
 
 ## bench-pytorch: W1, W2 and W3 in `nn train` and in PyTorch's CPU build (channels-last and
 ## default layout), alternated in separate processes (3 pairs at 1 and 2 threads), and the
@@ -116,6 +132,21 @@ sanitize-undefined: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(SWIFT) test -c release --disable-swift-testing --scratch-path .build-ubsan $(UBSAN_FLAGS)
 
+## tsan: the concurrency tests (a model shared by 8 tasks, two trainings at once, the
+## batcher, the thread settings) under ThreadSanitizer, with the kernels multi-threaded:
+## Debian's libomp is not built for TSan, so LLVM's Archer (libarcher.so, from
+## libomp-N-dev of whichever LLVM libomp-dev pulls in) tells TSan about libomp's barriers
+## and tasks. Any report fails the run.
+## Its own scratch path; several minutes from clean on 2 cores.
+ARCHER := $(firstword $(wildcard /usr/lib/llvm-*/lib/libarcher.so))
+TSAN_TESTS := ConcurrencyTests|ThreadsTests
+TSAN_RUN := TSAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=66 OMP_TOOL_LIBRARIES=$(ARCHER) ARCHER_OPTIONS=verbose=1
+tsan: deps
+	@test -n "$(ARCHER)" || { echo "error: no /usr/lib/llvm-*/lib/libarcher.so (Debian's libomp-N-dev ships it)" >&2; exit 1; }
+	$(SWIFT) build -c release --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(TSAN_RUN) $(SWIFT) test -c release --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
+	  --skip-build --filter '$(TSAN_TESTS)'
+
 ## fuzz: libFuzzer on the IDX reader and the checkpoint loader, FUZZ_SECONDS (default 60)
 ## each, from the committed seeds in Fuzz/corpus; new inputs go to Fuzz/.build/work, any
 ## crash to Fuzz/.build/artifacts (then: make it a test in BadInputTests and fix it).
@@ -132,4 +163,4 @@ fuzz: deps
 	  -dict=safetensors.dict -artifact_prefix=.build/artifacts/ .build/work/safetensors corpus/safetensors
 
 clean:
-	rm -rf .build .build-asan .build-ubsan Fuzz/.build
+	rm -rf .build .build-asan .build-ubsan .build-tsan Fuzz/.build

@@ -7,6 +7,9 @@
 //            --only gemm,conv2d,pooling,batchnorm,activation,optimizer (kernel groups to run)
 //   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N] [--conv-direct auto|never]
 //       one workload in this process (the parent spawns these so peak memory is per workload)
+//   KernelBench serving [--threads 1,2] [--quick] [--json PATH]
+//       W2 served: batch-1 latency and requests/s with 1, 8, 64 callers, with and without
+//       the batcher (see Serving.swift; also part of the full run, after the workloads)
 //   KernelBench conv-direct [--threads 1,2] [--rounds N] [--reps N] [--cpu-time] [--shape N,C,HW,OC]
 //       the direct 3x3 convolution against the lowering, alternated (see ConvDirect.swift)
 //
@@ -190,6 +193,11 @@ func benchMain(_ options: Options) throws {
         }
         print("")
         printWorkloadTable(bench.records)
+
+        let serving = try servingRecords(threadCounts: threadCounts, mode: mode)
+        bench.records += serving
+        print("")
+        printServingTable(serving)
     }
 
     let total = Date().timeIntervalSince(started)
@@ -212,6 +220,9 @@ do {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if arguments.first == "workload" {
         try workloadMain(Array(arguments.dropFirst()))
+    } else if arguments.first == "serving" {
+        Threads.set(nil)
+        try servingMain(Array(arguments.dropFirst()))
     } else if arguments.first == "conv-direct" {
         try convDirectMain(Array(arguments.dropFirst()))
     } else {
