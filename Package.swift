@@ -69,6 +69,8 @@ let package = Package(
         ),
         /// The system zlib, for gzip-compressed IDX files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        /// Debian's libpng (libpng-dev), for `nn predict` on PNG files.
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         /// Tensor, autodiff tape, layers, losses, optimizers, data, training.
         .target(
             name: "NN",
@@ -93,10 +95,10 @@ let package = Package(
 
         // MARK: - Command-line tool
 
-        /// `nn train | eval | demo`: the reference models on Fashion-MNIST, and small demos.
+        /// `nn train | eval | predict | demo`: the reference models on Fashion-MNIST, and small demos.
         .executableTarget(
             name: "nn",
-            dependencies: ["NN", "NNDistributed", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NN", "NNDistributed", "CZlib", "CPNG", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details: the naive reference
@@ -164,10 +166,11 @@ let package = Package(
             name: "DistributedTests",
             dependencies: ["DistributedTrainer", "NN", "TestSupport"]
         ),
-        /// Runs the built `nn` binary: argument errors, a short training run, eval, demos.
+        /// Runs the built `nn` binary: argument errors, a short training run, eval, predict, demos.
+        /// CZlib: the tests write their own PNG files, independently of libpng.
         .testTarget(
             name: "nnCLITests",
-            dependencies: ["nn", "NN"]
+            dependencies: ["nn", "NN", "CZlib"]
         ),
     ]
 )

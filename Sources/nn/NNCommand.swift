@@ -8,8 +8,8 @@ import NNDistributed
 struct NNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nn",
-        abstract: "Train and evaluate small networks on Fashion-MNIST, and run small demos.",
-        subcommands: [TrainCommand.self, EvalCommand.self, DemoCommand.self]
+        abstract: "Train and evaluate small networks on Fashion-MNIST, classify images with them, and run small demos.",
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, DemoCommand.self]
     )
 }
 

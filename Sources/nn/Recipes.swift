@@ -16,6 +16,9 @@ enum ModelName: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
+    /// The images it takes (every model of `Models` reads Fashion-MNIST's 1x28x28 grayscale).
+    var inputShape: (channels: Int, height: Int, width: Int) { (1, 28, 28) }
+
     /// Its name among the project's workloads (`KernelBench workload W1`).
     var workload: String {
         switch self {
