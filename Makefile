@@ -1,10 +1,13 @@
 # swift-nn: the two commands of the README are `make demo` and `make test`.
 SWIFT   ?= swift
 CONFIG  ?= release
-# Debian packages the project needs (zlib1g-dev for gzip-compressed IDX files).
-DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev
+# Debian packages the project needs (zlib1g-dev for gzip-compressed IDX and CSV files;
+# python3-sklearn for the real CSV tables the tests and examples read; libc6-dev-arm64-cross
+# for check-aarch64; Open MPI for NNDistributed and its tests).
+DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev python3-sklearn libc6-dev-arm64-cross \
+           libopenmpi-dev openmpi-bin
 
-.PHONY: deps build test bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
+.PHONY: doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -25,11 +28,44 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
-## test: the consumer check, then the whole test suite in release mode (the naive
-## references are too slow in debug).
-test: deps
+## test: the aarch64 compile check, the consumer check, the doc-comment check, then the
+## whole test suite in release mode (the naive references are too slow in debug).
+test: deps check-aarch64
 	./scripts/consumer-check.sh
+	$(MAKE) doc-comments
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
+
+## doc-comments: fails on any public declaration of NN without a doc comment (from the
+## built module's symbol graph; about 10 s after a build), after testing that the check
+## refuses a fixture with undocumented declarations.
+doc-comments: deps
+	SWIFT=$(SWIFT) ./scripts/test-doc-comments.sh
+	SWIFT=$(SWIFT) ./scripts/check-doc-comments.sh NN
+
+## check-aarch64: compile every C file for aarch64 (Graviton, Ampere) with the clang beside
+## Swift, against Debian's arm64 cross headers and the package's own C flags (no linking).
+## OpenBLAS's headers come from the host: cblas.h is plain C declarations and Debian ships
+## no arm64 cross copy (openblas_config.h's x86 build macros are not used by the kernels).
+CLANG         ?= $(dir $(shell readlink -f $$(command -v $(SWIFT))))clang
+HOST_CBLAS    := $(firstword $(wildcard /usr/include/*-linux-gnu/cblas.h /usr/include/cblas.h))
+AARCH64_FLAGS := --target=aarch64-linux-gnu -fopenmp -O3 -ffp-contract=fast -fno-math-errno \
+	-nostdlibinc -isystem $$($(CLANG) -print-resource-dir)/include -isystem /usr/aarch64-linux-gnu/include \
+	$(if $(HOST_CBLAS),-isystem $(dir $(realpath $(HOST_CBLAS)))) \
+	-I Sources/CKernels/include -I Sources/CKernels/openmp -I Benchmarks/BenchShim/include
+AARCH64_C     := $(wildcard Sources/CKernels/*.c Benchmarks/BenchShim/*.c)
+check-aarch64: deps
+	@test -x "$(CLANG)" || { echo "error: no clang beside $(SWIFT) (set CLANG=...)" >&2; exit 1; }
+	@test -f /usr/aarch64-linux-gnu/include/stdlib.h || { echo "error: no arm64 cross headers: install libc6-dev-arm64-cross" >&2; exit 1; }
+	@for f in $(AARCH64_C); do \
+	  $(CLANG) $(AARCH64_FLAGS) -c $$f -o /dev/null || { echo "error: $$f does not compile for aarch64" >&2; exit 1; }; \
+	done; echo "check-aarch64: $(words $(AARCH64_C)) C files compile for aarch64-linux-gnu"
+
+## test-trixie: the proof on Debian 13: debootstrap a trixie root into .build-trixie/root,
+## bind-mount the Swift toolchain and the local package copies, and run `make test` inside
+## on the committed tree (scripts/trixie-test.sh; needs root; not part of `make test`).
+## Slow the first time (the root, then a build from scratch).
+test-trixie:
+	./scripts/trixie-test.sh
 
 ## consumer-check: a throwaway package adds swift-nn by file:// URL and version, imports NN.
 consumer-check: deps

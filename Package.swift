@@ -1,25 +1,42 @@
 // swift-tools-version: 6.2
-// 6.2 or later: a package with unsafe flags (needed to reach libomp's header and
-// library) can still be used as a versioned dependency from that release on.
+// 6.2 or later: a package with unsafe flags (-fopenmp, -O3) can still be used as a
+// versioned dependency from that release on.
 
+import Foundation
 import PackageDescription
 
 // MARK: - Build settings for the C kernels
 
-/// Swift's clang ships no `omp.h`; Debian's libomp-dev (LLVM 14) provides the header and
-/// the runtime. One OpenMP runtime only: libomp, never libgomp beside it.
-let openMPInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
-let openMPLib = "/usr/lib/llvm-14/lib"
+/// Our declarations of the OpenMP runtime calls (Sources/CKernels/openmp/omp.h): Swift's
+/// clang ships no omp.h and Debian puts libomp's in a versioned directory.
+let openMPHeaders = Context.packageDirectory + "/Sources/CKernels/openmp"
+
+/// The name libomp links by from the linker's default search path, or nil when it is not
+/// installed. One OpenMP runtime only: libomp, never libgomp beside it. Debian and Ubuntu's
+/// libomp-dev (any LLVM version) install `libomp5.so` in the multiarch directory; other
+/// distributions install `libomp.so`.
+let openMPLibrary: String? = {
+    let libraryDirectories = ["/usr/local/lib", "/usr/lib64", "/usr/lib"]
+        + ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? [])
+            .filter { $0.hasSuffix("-linux-gnu") }.sorted().map { "/usr/lib/" + $0 }
+    for name in ["omp", "omp5"] {
+        if libraryDirectories.contains(where: { FileManager.default.fileExists(atPath: "\($0)/lib\(name).so") }) {
+            return name
+        }
+    }
+    return nil
+}()
 
 let kernelCSettings: [CSetting] = [
-    .unsafeFlags(["-fopenmp", "-I\(openMPInclude)", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"]),
-]
+    .unsafeFlags(["-fopenmp", "-I", openMPHeaders, "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"]),
+] + (openMPLibrary == nil
+    // Without libomp, ckernels.h stops the build naming the package.
+    ? [.define("CK_LIBOMP_MISSING")] : [])
 
 let kernelLinkerSettings: [LinkerSetting] = [
     .linkedLibrary("openblas"),
-    .linkedLibrary("omp"),
+    .linkedLibrary(openMPLibrary ?? "omp"),
     .linkedLibrary("m"),
-    .unsafeFlags(["-L\(openMPLib)", "-Xlinker", "-rpath", "-Xlinker", openMPLib]),
 ]
 
 let package = Package(
@@ -29,6 +46,8 @@ let package = Package(
 
     products: [
         .library(name: "NN", targets: ["NN"]),
+        /// Data-parallel training over MPI (links Open MPI; NN alone never does).
+        .library(name: "NNDistributed", targets: ["NNDistributed"]),
         .executable(name: "nn", targets: ["nn"]),
     ],
 
@@ -52,6 +71,22 @@ let package = Package(
         .target(
             name: "NN",
             dependencies: ["CKernels", "CZlib"]
+        ),
+
+        // MARK: - Distributed training (Open MPI)
+
+        /// Open MPI's C API, found through Debian's pkg-config file (libopenmpi-dev), with
+        /// a shim for the handles that are macros.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        /// `MPICommunicator`: NN's `Communicator` over MPI_COMM_WORLD.
+        .target(
+            name: "NNDistributed",
+            dependencies: ["NN", "CMPI"]
         ),
 
         // MARK: - Command-line tool
@@ -105,6 +140,18 @@ let package = Package(
             name: "CheckpointWriter",
             dependencies: ["NN"],
             path: "Tests/Helpers/CheckpointWriter"
+        ),
+        /// Trains W1 under mpirun (or alone) with injectable faults: DistributedTests runs it.
+        .executableTarget(
+            name: "DistributedTrainer",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Tests/Helpers/DistributedTrainer"
+        ),
+        /// Starts DistributedTrainer under Open MPI's mpirun: N ranks against one process,
+        /// uneven data, and failures that must end the job.
+        .testTarget(
+            name: "DistributedTests",
+            dependencies: ["DistributedTrainer", "NN", "TestSupport"]
         ),
         /// Runs the built `nn` binary: argument errors, a short training run, eval, demos.
         .testTarget(

@@ -1,5 +1,6 @@
 // Element-wise activations and PReLU, forward and backward.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -11,7 +12,7 @@
 // owning a contiguous slice. The switch sits outside the loop so every body is
 // branch-free (ternaries become selects) and the compiler can vectorize it.
 #define CK_MAP(body)                                                                    \
-    _Pragma("omp parallel for schedule(static) if (count > CK_ELEMENTWISE_PARALLEL_MIN)") \
+    _Pragma("omp parallel for schedule(static) if (count > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())") \
     for (size_t i = 0; i < count; i++) { body; }
 
 // The logistic function in a form that never overflows: exp(-|x|) <= 1, and the two
@@ -111,7 +112,7 @@ void ck_activation_backward(float *dx, const float *dy, const float *x, const fl
 // x and y are (n,c,s), alpha is (c).
 void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s) {
     assert(n >= 0 && c >= 0 && s >= 0);
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long row = 0; row < (long)n * c; row++) {
         const float a = alpha[row % c];
         const float *xr = x + (size_t)row * s;
@@ -125,7 +126,7 @@ void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c
 void ck_prelu_backward(float *dx, float *dalpha, const float *dy, const float *x,
                        const float *alpha, int n, int c, int s) {
     assert(n >= 0 && c >= 0 && s >= 0);
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int j = 0; j < c; j++) {
         const float a = alpha[j];
         float acc = 0.0f;

@@ -24,6 +24,7 @@
 // iteration per element). Each OpenMP thread owns whole blocks of channels: it writes
 // only its channels of y/dx and of the per-channel outputs.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -46,7 +47,7 @@ static int ck_bn_block(int n, int c, int s) {
     long bc = s == 1 ? CK_BN_MAX_BLOCK : CK_BN_BLOCK_FLOATS / (per_channel > 0 ? per_channel : 1);
     if (bc > CK_BN_MAX_BLOCK) bc = CK_BN_MAX_BLOCK;
     // Never fewer blocks than threads when there are enough channels to go round.
-    const int threads = omp_get_max_threads();
+    const int threads = ck_region_threads();
     const long share = ((long)c + threads - 1) / threads;
     if (bc > share) bc = share;
     return bc < 1 ? 1 : (int)bc;
@@ -165,7 +166,7 @@ void ck_bn_forward_training(float *y, float *save_mean, float *save_invstd,
     assert(y && save_mean && save_invstd && x && gamma && beta);                                 \
     const int bc = ck_bn_block(n, c, s);                                                         \
     const int blocks = (c + bc - 1) / bc;                                                        \
-    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)")       \
+    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
     for (int b = 0; b < blocks; b++)                                                             \
         ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,   \
                                beta, n, c, s, momentum, eps, bc, b, relu);
@@ -195,7 +196,7 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
     if (s == 1) {
         const int bc = ck_bn_block(n, c, s);
         const int blocks = (c + bc - 1) / bc;
-        #pragma omp parallel for schedule(static) if ((long)n * c > CK_BN_PARALLEL_MIN)
+        #pragma omp parallel for schedule(static) if ((long)n * c > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
         for (int b = 0; b < blocks; b++) {
             const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
             double scale[CK_BN_MAX_BLOCK];
@@ -223,7 +224,7 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
     for (int j = 0; j < c; j++)
         scale[j] = (float)((double)gamma[j] / sqrt((double)running_var[j] + (double)eps));
     const long rows = (long)n * c;
-    #pragma omp parallel for schedule(static) if (rows * s > CK_BN_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (rows * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long r = 0; r < rows; r++) {
         const int j = (int)(r % c);
         const float *restrict xr = x + (size_t)r * s;
@@ -333,7 +334,7 @@ void ck_bn_backward(float *dx, float *dgamma, float *dbeta,
     assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);               \
     const int bc = ck_bn_block(n, c, s);                                                         \
     const int blocks = (c + bc - 1) / bc;                                                        \
-    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)")       \
+    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
     for (int b = 0; b < blocks; b++)                                                             \
         ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,      \
                        accumulate, bc, b, relu);
@@ -366,7 +367,7 @@ void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
     assert(dx && dgamma && dbeta && dy && x && gamma && running_mean && running_var);
     const int bc = ck_bn_block(n, c, s);
     const int blocks = (c + bc - 1) / bc;
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int b = 0; b < blocks; b++) {
         const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
         double invstd[CK_BN_MAX_BLOCK], sum_dy[CK_BN_MAX_BLOCK], sum_dy_xc[CK_BN_MAX_BLOCK];

@@ -1,12 +1,13 @@
 // Bias broadcast over a batch, and its gradient.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 
 // y is (n,c,s), bias is (c).
 void ck_bias_add_forward(float *y, const float *bias, int n, int c, int s) {
     assert(n >= 0 && c >= 0 && s >= 0);
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > 32768)
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > 32768) num_threads(ck_region_threads())
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < c; j++) {
             float *row = y + ((size_t)i * c + j) * s;
@@ -27,7 +28,7 @@ void ck_bias_add_backward(float *dbias, const float *dy, int n, int c, int s) {
         }
         return;
     }
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > 32768)
+    #pragma omp parallel for schedule(static) if ((long)n * c * s > 32768) num_threads(ck_region_threads())
     for (int j = 0; j < c; j++) {
         float acc = 0.0f;
         for (int i = 0; i < n; i++) {

@@ -15,6 +15,7 @@
 // measurements behind the kernels"). A reduction of at most CK_CONV2D_SMALL_CKK (a first
 // layer on a 1-channel image) goes image by image in all three passes instead (below).
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 #include "ck_lowering.h"
 #include "ck_conv2d_direct_internal.h"
 
@@ -83,7 +84,7 @@ static int ck_conv2d_chunk_for(const ck_conv2d_params *p, const ck_lowering *g, 
 
 // The chunk at the thread count in force now.
 static int ck_conv2d_chunk(const ck_conv2d_params *p, const ck_lowering *g) {
-    return ck_conv2d_chunk_for(p, g, omp_get_max_threads());
+    return ck_conv2d_chunk_for(p, g, ck_region_threads());
 }
 
 int ck_conv2d_images_per_chunk(const ck_conv2d_params *p) {
@@ -116,7 +117,7 @@ static void ck_im2col_chunk(float *col, const float *x, int nb, const ck_conv2d_
     const size_t ohow = (size_t)g->oh * g->ow, cols = (size_t)nb * ohow;
     const size_t kk = (size_t)p->kh * p->kw, hw = (size_t)p->h * p->w;
     const int pairs = nb * p->c;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) num_threads(ck_region_threads())
     for (int i = 0; i < pairs; i++) {
         const int img = i / p->c, ci = i % p->c;
         ck_im2col_channel(col + ci * kk * cols + img * ohow, cols, x + (size_t)i * hw, g);
@@ -148,7 +149,7 @@ static double ck_copy_and_sum(float *restrict dst, const float *restrict src, si
 static void ck_gather_rows(float *dyt, double *row_sums, const float *dy, int nb, int oc, size_t ohow) {
     const int pairs = nb * oc;
     const size_t cols = (size_t)nb * ohow;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) num_threads(ck_region_threads())
     for (int i = 0; i < pairs; i++) {
         const int img = i / oc, o = i % oc;
         float *dst = dyt + o * cols + img * ohow;
@@ -182,7 +183,7 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
         // Scatter (oc, nb, ohow) to (nb, oc, ohow), adding the bias on the way.
         float *yc = y + (size_t)n0 * p->oc * ohow;
         const int pairs = nb * p->oc;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) num_threads(ck_region_threads())
         for (int i = 0; i < pairs; i++) {
             const int img = i / p->oc, o = i % p->oc;
             const float *src = yt + o * cols + img * ohow;
@@ -217,7 +218,7 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
         // not accumulating, while it is in that thread's cache).
         float *dxc = dx + (size_t)n0 * p->c * hw;
         const int pairs = nb * p->c;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) num_threads(ck_region_threads())
         for (int i = 0; i < pairs; i++) {
             const int img = i / p->c, ci = i % p->c;
             if (!accumulate) memset(dxc + (size_t)i * hw, 0, sizeof(float) * hw);
@@ -283,7 +284,7 @@ static inline void ck_small_combine(float *restrict out, const float *restrict r
 // y_img (oc, ohow) = w (oc, ckk) x col_img (ckk, ohow) + bias, image by image.
 static int ck_conv2d_forward_small(float *y, const float *x, const float *w, const float *bias,
                                    const ck_conv2d_params *p, const ck_lowering *g) {
-    const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
+    const int ckk = p->c * p->kh * p->kw, threads = ck_region_threads();
     const size_t ohow = (size_t)g->oh * g->ow, chw = (size_t)p->c * p->h * p->w;
     float *cols = ck_small_thread_columns(threads, p, g);
     if (cols == NULL) return 0;
@@ -308,7 +309,7 @@ static int ck_conv2d_forward_small(float *y, const float *x, const float *w, con
 // Returns 0 (nothing done) if its buffers cannot be allocated.
 static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *x,
                                            const ck_conv2d_params *p, const ck_lowering *g) {
-    const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
+    const int ckk = p->c * p->kh * p->kw, threads = ck_region_threads();
     const size_t ohow = (size_t)g->oh * g->ow, chw = (size_t)p->c * p->h * p->w;
     const size_t sums = (size_t)p->oc * (ckk + 1);  // dw then dbias, per thread
     double *partial = calloc((size_t)threads * sums, sizeof(double));
@@ -365,7 +366,7 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
 // first when not accumulating).
 static int ck_conv2d_backward_data_small(float *dx, const float *dy, const float *w,
                                          const ck_conv2d_params *p, const ck_lowering *g, int accumulate) {
-    const int ckk = p->c * p->kh * p->kw, threads = omp_get_max_threads();
+    const int ckk = p->c * p->kh * p->kw, threads = ck_region_threads();
     const size_t ohow = (size_t)g->oh * g->ow, hw = (size_t)p->h * p->w, kk = (size_t)p->kh * p->kw;
     float *cols = ck_small_thread_columns(threads, p, g);
     if (cols == NULL) return 0;

@@ -39,6 +39,7 @@
 // Threads own (image, channel-block) pairs: each writes its own output planes, and pads the
 // image into its own scratch when its next pair is of another image.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 #include "ck_conv2d_direct_internal.h"
 
 #include <assert.h>
@@ -406,7 +407,7 @@ static int ck_direct_run(float *y, const float *x, const float *wt, const float 
     const int pairs = n * blocks;
     const size_t per_thread = ck_direct_thread_floats(cin, &L);
     const size_t tile_floats = (size_t)CK_DIRECT_BLOCK * ck_direct_tile_slots(&L);
-    const int threads = omp_get_max_threads() < pairs ? omp_get_max_threads() : pairs;
+    const int all = ck_region_threads(), threads = all < pairs ? all : pairs;
     float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
     if (scratch == NULL) return 0;
     const size_t ohow = (size_t)L.oh * L.ow, in_image = (size_t)cin * h * w, out_image = (size_t)cout * ohow;
@@ -546,7 +547,7 @@ int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, c
     const size_t per_thread = ck_direct_filter_thread_floats(p), weights = (size_t)cin * 9 * coutp;
     const size_t part_at = (size_t)cin * plane + (size_t)coutp * nslots;
     const size_t bias_at = (part_at + weights + 1) / 2 * 2;  // 8-byte aligned for the doubles
-    const int threads = omp_get_max_threads() < p->n ? omp_get_max_threads() : p->n;
+    const int all = ck_region_threads(), threads = all < p->n ? all : p->n;
     float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
     if (scratch == NULL) return 0;
     #pragma omp parallel num_threads(threads)

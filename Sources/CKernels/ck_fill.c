@@ -3,6 +3,7 @@
 // (parameters' gradients between steps, ops recorded without writing first gradients);
 // large ones were filled by one thread while the others waited.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 
@@ -11,6 +12,6 @@
 
 void ck_fill(float *x, float value, size_t count) {
     assert(count == 0 || x != NULL);
-    #pragma omp parallel for schedule(static) if (count >= CK_FILL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (count >= CK_FILL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (size_t i = 0; i < count; i++) x[i] = value;
 }

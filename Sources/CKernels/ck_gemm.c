@@ -1,6 +1,7 @@
 // GEMM: a thin, checked wrapper over OpenBLAS's cblas_sgemm (row-major), plus one shape
 // class OpenBLAS handles poorly (below).
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -117,7 +118,7 @@ static void ck_dot_slice(float *out, const float *a, int lda, const float *b, in
 static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
                         int m, int n, int k, float alpha, float beta) {
     if ((long)m * n > CK_GEMM_DOT_MAX_MN || k < CK_GEMM_DOT_MIN_K) return 0;
-    const int max_threads = omp_get_max_threads();
+    const int max_threads = ck_region_threads();
     const int threads = k / CK_GEMM_DOT_MIN_K_PER_THREAD < max_threads ? k / CK_GEMM_DOT_MIN_K_PER_THREAD
                                                                       : max_threads;
     const size_t mn = (size_t)m * n;

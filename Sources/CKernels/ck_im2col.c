@@ -6,6 +6,7 @@
 // x[ci][oy*stride_h - pad_h + ki*dil_h][ox*stride_w - pad_w + kj*dil_w], zero in the padding.
 // The row order matches w (oc,c,kh,kw) flattened to (oc, c*kh*kw).
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 #include "ck_lowering.h"
 
 #include <assert.h>
@@ -19,7 +20,7 @@ void ck_im2col(float *col, const float *x,
     const ck_lowering g = ck_lowering_make(h, w, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w);
     const size_t ohow = (size_t)g.oh * g.ow;
     const size_t rows_per_channel = (size_t)kh * kw;
-    #pragma omp parallel for schedule(static) if ((size_t)c * rows_per_channel * ohow > 32768)
+    #pragma omp parallel for schedule(static) if ((size_t)c * rows_per_channel * ohow > 32768) num_threads(ck_region_threads())
     for (int ci = 0; ci < c; ci++) {
         ck_im2col_channel(col + (size_t)ci * rows_per_channel * ohow, ohow,
                           x + (size_t)ci * h * w, &g);
@@ -35,7 +36,7 @@ void ck_col2im(float *x, const float *col,
     const ck_lowering g = ck_lowering_make(h, w, kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w);
     const size_t ohow = (size_t)g.oh * g.ow;
     const size_t rows_per_channel = (size_t)kh * kw;
-    #pragma omp parallel for schedule(static) if ((size_t)c * rows_per_channel * ohow > 32768)
+    #pragma omp parallel for schedule(static) if ((size_t)c * rows_per_channel * ohow > 32768) num_threads(ck_region_threads())
     for (int ci = 0; ci < c; ci++) {
         ck_col2im_channel(x + (size_t)ci * h * w, col + (size_t)ci * rows_per_channel * ohow,
                           ohow, &g);

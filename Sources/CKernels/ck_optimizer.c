@@ -9,6 +9,7 @@
 //   per call and rounded to float; the per-element math is float.
 // - Options are loop-invariant branches, which the compiler unswitches out of the loops.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -42,14 +43,14 @@ void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t co
     // PyTorch seeds the buffer with the first gradient itself (no dampening).
     const int first = step == 1;
     if (mu == 0.0f) {
-        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
         for (size_t i = 0; i < count; i++) {
             float g = sign * grad[i];
             if (wd != 0.0f) g += wd * param[i];
             param[i] -= lr * g;
         }
     } else {
-        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
         for (size_t i = 0; i < count; i++) {
             float g = sign * grad[i];
             if (wd != 0.0f) g += wd * param[i];
@@ -69,7 +70,7 @@ void ck_adagrad_step(float *param, float *state_sum, const float *grad, size_t c
     const float clr = (float)((double)p->lr / (1.0 + (double)(step - 1) * (double)p->lr_decay));
     const float wd = p->weight_decay, eps = p->eps;
     const float sign = p->maximize ? -1.0f : 1.0f;
-    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     for (size_t i = 0; i < count; i++) {
         float g = sign * grad[i];
         if (wd != 0.0f) g += wd * param[i];
@@ -94,7 +95,7 @@ void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float
     const float one_minus_alpha = 1.0f - alpha;
     const float sign = p->maximize ? -1.0f : 1.0f;
     const int centered = p->centered, use_momentum = mu > 0.0f;
-    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     for (size_t i = 0; i < count; i++) {
         float g = sign * grad[i];
         if (wd != 0.0f) g += wd * param[i];
@@ -136,7 +137,7 @@ void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_ex
     // Adam folds decay into the gradient (L2); AdamW shrinks the parameter directly.
     const float l2 = decoupled ? 0.0f : p->weight_decay;
     const float shrink = decoupled ? (float)(1.0 - (double)p->lr * (double)p->weight_decay) : 1.0f;
-    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     for (size_t i = 0; i < count; i++) {
         float g = sign * grad[i];
         float w = param[i];

@@ -18,6 +18,7 @@
 // planes of y (forward) and of dx (backward), so overlapping windows that scatter into
 // the same dx element are always handled by one thread and need no atomics.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -203,7 +204,7 @@ static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, 
                                      int h, int w, int oh, int ow) {
 #if CK_POOL2D_AVX2
     if (ow >= CK_POOL2D_AVX2_MIN_OW) {
-        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN)
+        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
         {
             long begin, end;
             ck_pool2d_thread_rows(planes * oh, &begin, &end);
@@ -212,7 +213,7 @@ static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, 
         return;
     }
 #endif
-    #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
         float *yp = y + (size_t)plane * oh * ow;
@@ -254,7 +255,7 @@ void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_po
         ck_maxpool2d_2x2_forward(y, argmax, x, planes, h, w, oh, ow);
         return;
     }
-    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
         float *yp = y + (size_t)plane * oh * ow;
@@ -290,7 +291,7 @@ void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
     const int ohw = ck_pool2d_out_h(p) * ck_pool2d_out_w(p);
     const int hw = p->h * p->w;
     const long planes = (long)p->n * p->c;
-    #pragma omp parallel for schedule(static) if (planes * (ohw + hw) > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * (ohw + hw) > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         float *dxp = dx + (size_t)plane * hw;
         const float *dyp = dy + (size_t)plane * ohw;
@@ -318,7 +319,7 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
         // No padding: every window has 4 elements whatever count_include_pad says.
 #if CK_POOL2D_AVX2
         if (ow >= CK_POOL2D_AVX2_MIN_OW) {
-            #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN)
+            #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
             {
                 long begin, end;
                 ck_pool2d_thread_rows(planes * oh, &begin, &end);
@@ -327,7 +328,7 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
             return;
         }
 #endif
-        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
         for (long plane = 0; plane < planes; plane++) {
             const float *xp = x + (size_t)plane * h * w;
             float *yp = y + (size_t)plane * oh * ow;
@@ -341,7 +342,7 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
         }
         return;
     }
-    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * h * w;
         float *yp = y + (size_t)plane * oh * ow;
@@ -366,7 +367,7 @@ void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p
     const int h = p->h, w = p->w;
     const long planes = (long)p->n * p->c;
     if (ck_pool2d_is_2x2_stride2(p)) {
-        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN)
+        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
         for (long plane = 0; plane < planes; plane++) {
             float *dxp = dx + (size_t)plane * h * w;
             const float *dyp = dy + (size_t)plane * oh * ow;
@@ -382,7 +383,7 @@ void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p
         }
         return;
     }
-    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         float *dxp = dx + (size_t)plane * h * w;
         const float *dyp = dy + (size_t)plane * oh * ow;
@@ -404,7 +405,7 @@ void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p
 void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw) {
     assert(n >= 0 && c >= 0 && hw >= 1);
     const long planes = (long)n * c;
-    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + (size_t)plane * hw;
         // Double, because hw can be large; the simd reduction lets it vectorise anyway.
@@ -419,7 +420,7 @@ void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw) {
 void ck_global_avgpool_backward(float *dx, const float *dy, int n, int c, int hw) {
     assert(n >= 0 && c >= 0 && hw >= 1);
     const long planes = (long)n * c;
-    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         float *dxp = dx + (size_t)plane * hw;
         const float g = dy[plane] / (float)hw;

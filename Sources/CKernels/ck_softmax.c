@@ -1,6 +1,7 @@
 // Row-wise softmax, log-softmax and fused softmax cross-entropy, forward and backward.
 // Rows are independent, so OpenMP splits rows and each thread owns its output rows.
 #include "ckernels.h"
+#include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -28,7 +29,7 @@ static inline double row_exp_shifted(float *y, const float *x, int cols, float m
 // x and y are (rows,cols).
 void ck_softmax_forward(float *y, const float *x, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * cols;
         float *yr = y + (size_t)r * cols;
@@ -40,7 +41,7 @@ void ck_softmax_forward(float *y, const float *x, int rows, int cols) {
 // dy, y, dx are (rows,cols); y is the softmax output.
 void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int r = 0; r < rows; r++) {
         const size_t base = (size_t)r * cols;
         const float *dyr = dy + base, *yr = y + base;
@@ -57,7 +58,7 @@ void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, i
 // written to y first as scratch, then overwritten.
 void ck_log_softmax_forward(float *y, const float *x, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * cols;
         float *yr = y + (size_t)r * cols;
@@ -70,7 +71,7 @@ void ck_log_softmax_forward(float *y, const float *x, int rows, int cols) {
 // dy, y, dx are (rows,cols); y is the log-softmax output, so exp(y) is the softmax.
 void ck_log_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int r = 0; r < rows; r++) {
         const size_t base = (size_t)r * cols;
         const float *dyr = dy + base, *yr = y + base;
@@ -90,7 +91,7 @@ float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const 
                                        int rows, int cols) {
     assert(rows > 0 && cols > 0);
     double total = 0.0;
-    #pragma omp parallel for schedule(static) reduction(+:total) \
+    #pragma omp parallel for schedule(static) reduction(+:total) num_threads(ck_region_threads()) \
         if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
     for (int r = 0; r < rows; r++) {
         const float *xr = logits + (size_t)r * cols;
@@ -110,7 +111,7 @@ float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const 
 void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
                                        int rows, int cols, float scale) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
     for (int r = 0; r < rows; r++) {
         const size_t base = (size_t)r * cols;
         const float *pr = probs + base;

@@ -12,13 +12,30 @@ final class ThreadsTests: XCTestCase {
         ck_set_num_threads(0)
     }
 
-    func testOneCallSetsTheCountAndZeroMeansAllCores() {
+    func testOneCallSetsTheCountAndZeroMeansTheDefault() {
         ck_set_num_threads(1)
         XCTAssertEqual(ck_get_num_threads(), 1)
         ck_set_num_threads(0)
-        XCTAssertEqual(Int(ck_get_num_threads()), ProcessInfo.processInfo.activeProcessorCount)
+        XCTAssertEqual(ck_get_num_threads(), ck_default_threads())
         ck_set_num_threads(-3)
-        XCTAssertEqual(Int(ck_get_num_threads()), ProcessInfo.processInfo.activeProcessorCount)
+        XCTAssertEqual(ck_get_num_threads(), ck_default_threads())
+        // The default is the user's OMP_NUM_THREADS, else the CPUs this process may use.
+        if let omp = ProcessInfo.processInfo.environment["OMP_NUM_THREADS"], let n = Int32(omp), n > 0 {
+            XCTAssertEqual(ck_default_threads(), n)
+        } else {
+            XCTAssertEqual(ck_default_threads(), ck_available_cpus())
+        }
+    }
+
+    /// The affinity mask bounds the available CPUs (the cgroup quota may lower it further).
+    func testAvailableCPUsFollowTheAffinityMask() throws {
+        // The kernel's own account of the mask: "Cpus_allowed:\tff,ffffffff" (hex words).
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed:") })
+        let hex = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit)
+        let inMask = hex.reduce(0) { $0 + Int(String($1), radix: 16)!.nonzeroBitCount }
+        XCTAssertGreaterThanOrEqual(ck_available_cpus(), 1)
+        XCTAssertLessThanOrEqual(Int(ck_available_cpus()), inMask)
     }
 
     /// OpenBLAS's workers must sleep right after a GEMM (see ck_threads.c): the timeout is in

@@ -110,11 +110,9 @@ final class EndToEndTests: XCTestCase {
         }
         XCTAssertLessThan(gradients[1].norm, 1e-4 * gradients[0].norm, "conv bias before batch norm")
 
-        // The graph is released by backward(): a second backward() on the same loss reaches
-        // no parameter, so the gradients do not double.
-        let before = model.parameters.map(\.gradient)
-        loss.backward()
-        XCTAssertEqual(model.parameters.map(\.gradient), before, "second backward() changed gradients")
+        // The graph is released by backward(); a second backward() on the same loss stops
+        // with PyTorch's message (MisuseTests, in a child process) instead of silently
+        // reaching no parameter.
 
         // setTraining switches every layer, nested ones included.
         model = Models.resnet()

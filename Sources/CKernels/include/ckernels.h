@@ -23,20 +23,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// What the system must provide, checked here because every kernel includes this header
+// first: a missing Debian package stops the build with its name, not "file not found".
+// Package.swift defines CK_LIBOMP_MISSING when no libomp is in the linker's search path.
+#if !__has_include(<cblas.h>)
+#error "OpenBLAS's cblas.h not found: install libopenblas-dev (Debian/Ubuntu: apt-get install libopenblas-dev, or 'make deps')"
+#endif
+#ifdef CK_LIBOMP_MISSING
+#error "libomp (LLVM's OpenMP runtime) not found: install libomp-dev (Debian/Ubuntu: apt-get install libomp-dev, or 'make deps')"
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 // MARK: - Threads
-// Loading the library configures nothing: until these are called, OpenMP and OpenBLAS run
-// with their own defaults (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, else all cores) and wait
-// between kernels as they do by default.
+// Loading the library configures nothing: until ck_set_num_threads, the kernels' OpenMP
+// regions use the default count below and OpenBLAS its own default (OPENBLAS_NUM_THREADS,
+// else its CPU count), and both pools wait between kernels as they do by default.
+// The count is process-wide: every kernel uses it whichever OS thread calls it (each
+// OpenMP region passes it in num_threads), so results do not depend on the calling thread.
 
-/// Sets the thread count of OpenMP and OpenBLAS together; n <= 0 means all cores.
+/// Sets the thread count of every kernel and of OpenBLAS, for the whole process; n <= 0
+/// returns to the default (ck_default_threads). Set it between kernel calls, not during.
 void ck_set_num_threads(int n);
-/// The thread count in force: the last ck_set_num_threads's, or before any, OpenMP's own
-/// (which OpenBLAS's may differ from until then). Reading it changes nothing.
+/// The thread count in force: the last ck_set_num_threads's, else the default. Reading it
+/// changes nothing.
 int ck_get_num_threads(void);
+/// The default count: OMP_NUM_THREADS when the user set it, else ck_available_cpus(),
+/// read once per process.
+int ck_default_threads(void);
+/// The CPUs this process may use: its sched affinity mask, capped by its cgroup's CPU
+/// quota (v2 cpu.max or v1 cfs quota/period, rounded up), not the online core count.
+int ck_available_cpus(void);
+/// The threads a kernel's parallel region gets when started from the calling thread now
+/// (what the tests check on threads other than the one that set the count).
+int ck_threads_in_region(void);
 /// Tunes how the two thread pools wait between kernels, once per process (later calls do
 /// nothing): libomp's workers spin 1 ms after a parallel region (kmp_set_blocktime), and
 /// OpenBLAS's workers sleep right after each GEMM instead of spinning on (it sets

@@ -42,6 +42,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     /// A metadata entry is missing or not of the expected form.
     case badMetadataValue(path: String, key: String, reason: String)
 
+    /// One line for a user: the file, then the tensor or field, then what was wrong and
+    /// what was expected.
     public var description: String {
         switch self {
         case .cannotRead(let path, let reason):

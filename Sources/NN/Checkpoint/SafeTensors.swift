@@ -6,18 +6,32 @@ import Foundation
 /// (`SafeTensorsScalar`) also have typed accessors. 64-bit integers (I64, U64) are there for
 /// optimizer step counts and `RandomGenerator` state, which Float cannot hold exactly.
 public enum SafeTensorsDType: String, CaseIterable, Sendable {
+    /// One byte per boolean, 0 or 1 (torch.bool).
     case bool = "BOOL"
+    /// Unsigned 8-bit integers (torch.uint8; Swift `UInt8`).
     case u8 = "U8"
+    /// Signed 8-bit integers (torch.int8; Swift `Int8`).
     case i8 = "I8"
+    /// Unsigned 16-bit integers (torch.uint16; Swift `UInt16`).
     case u16 = "U16"
+    /// Signed 16-bit integers (torch.int16; Swift `Int16`).
     case i16 = "I16"
+    /// IEEE 754 half-precision floats (torch.float16); raw bytes only.
     case f16 = "F16"
+    /// bfloat16: the upper half of a float32 (torch.bfloat16); raw bytes only.
     case bf16 = "BF16"
+    /// Unsigned 32-bit integers (torch.uint32; Swift `UInt32`).
     case u32 = "U32"
+    /// Signed 32-bit integers (torch.int32; Swift `Int32`).
     case i32 = "I32"
+    /// IEEE 754 single-precision floats (torch.float32; Swift `Float`): every parameter,
+    /// buffer and optimizer state tensor.
     case f32 = "F32"
+    /// Unsigned 64-bit integers (torch.uint64; Swift `UInt64`): `RandomGenerator` states.
     case u64 = "U64"
+    /// Signed 64-bit integers (torch.int64, e.g. PyTorch's `num_batches_tracked`; Swift `Int64`).
     case i64 = "I64"
+    /// IEEE 754 double-precision floats (torch.float64; Swift `Double`).
     case f64 = "F64"
 
     /// Bytes per element.
@@ -37,16 +51,56 @@ public protocol SafeTensorsScalar: BitwiseCopyable, Sendable {
     static var safeTensorsDType: SafeTensorsDType { get }
 }
 
-extension Float: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .f32 } }
-extension Double: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .f64 } }
-extension Int8: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .i8 } }
-extension Int16: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .i16 } }
-extension Int32: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .i32 } }
-extension Int64: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .i64 } }
-extension UInt8: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .u8 } }
-extension UInt16: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .u16 } }
-extension UInt32: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .u32 } }
-extension UInt64: SafeTensorsScalar { public static var safeTensorsDType: SafeTensorsDType { .u64 } }
+/// Float is stored as F32.
+extension Float: SafeTensorsScalar {
+    /// `.f32`.
+    public static var safeTensorsDType: SafeTensorsDType { .f32 }
+}
+/// Double is stored as F64.
+extension Double: SafeTensorsScalar {
+    /// `.f64`.
+    public static var safeTensorsDType: SafeTensorsDType { .f64 }
+}
+/// Int8 is stored as I8.
+extension Int8: SafeTensorsScalar {
+    /// `.i8`.
+    public static var safeTensorsDType: SafeTensorsDType { .i8 }
+}
+/// Int16 is stored as I16.
+extension Int16: SafeTensorsScalar {
+    /// `.i16`.
+    public static var safeTensorsDType: SafeTensorsDType { .i16 }
+}
+/// Int32 is stored as I32.
+extension Int32: SafeTensorsScalar {
+    /// `.i32`.
+    public static var safeTensorsDType: SafeTensorsDType { .i32 }
+}
+/// Int64 is stored as I64.
+extension Int64: SafeTensorsScalar {
+    /// `.i64`.
+    public static var safeTensorsDType: SafeTensorsDType { .i64 }
+}
+/// UInt8 is stored as U8.
+extension UInt8: SafeTensorsScalar {
+    /// `.u8`.
+    public static var safeTensorsDType: SafeTensorsDType { .u8 }
+}
+/// UInt16 is stored as U16.
+extension UInt16: SafeTensorsScalar {
+    /// `.u16`.
+    public static var safeTensorsDType: SafeTensorsDType { .u16 }
+}
+/// UInt32 is stored as U32.
+extension UInt32: SafeTensorsScalar {
+    /// `.u32`.
+    public static var safeTensorsDType: SafeTensorsDType { .u32 }
+}
+/// UInt64 is stored as U64.
+extension UInt64: SafeTensorsScalar {
+    /// `.u64`.
+    public static var safeTensorsDType: SafeTensorsDType { .u64 }
+}
 
 /// One tensor of a safetensors file: dtype, shape (`[]` for a scalar) and little-endian bytes.
 public struct StoredTensor: Sendable, Equatable {

@@ -99,6 +99,9 @@ final class Node {
     var pullback: ((_ gradient: UnsafePointer<Float>, _ parentGradients: [InputGradient]) -> Void)?
     /// Allocated the first time a gradient reaches this node.
     private(set) var gradient: TensorStorage?
+    /// True once a `backward()` has run this node's pullback and released it: a later
+    /// backward through it would silently drop every gradient above it.
+    private(set) var isReleased = false
     /// True after `zeroGradient()` on a leaf: `gradient` keeps its storage for reuse but
     /// holds no values, so the next backward writes it as a first gradient instead of
     /// adding into zeros (PyTorch's `zero_grad(set_to_none=True)`, without the allocation).
@@ -173,6 +176,15 @@ final class Node {
         gradientIsCleared = false
     }
 
+    /// Frees what backward no longer needs (the pullback, its captures, the gradient) and
+    /// marks the node released.
+    func release() {
+        pullback = nil
+        parents = []
+        releaseGradient()
+        isReleased = true
+    }
+
     /// Forgets the accumulated gradient: it reads as zeros from now on, and the next
     /// gradient to arrive is written over the buffer rather than added to zeros.
     func zeroGradient() {
@@ -232,6 +244,16 @@ extension Tensor {
                 stack.append((parent, false))
             }
         }
+        // PyTorch raises here too: the pullbacks and what they saved are gone, so the
+        // gradients of everything before the released node would be silently lost.
+        // fatalError, not preconditionFailure: -O builds drop a precondition's message.
+        if order.contains(where: { $0.isReleased }) {
+            fatalError("""
+                backward(): trying to backward through the graph a second time. A previous \
+                backward() released this graph (its saved values are freed after backward to \
+                save memory); compute the value again with a new forward pass, then call backward()
+                """)
+        }
         seed.withUnsafePointer { addScaled($0, into: root.gradientBuffer(), count: count) }
         for node in order.reversed() {
             guard let pullback = node.pullback, let gradient = node.gradient else { continue }
@@ -240,16 +262,8 @@ extension Tensor {
             // is complete and used up: free it and what its pullback captured (the forward
             // activations) now rather than after the whole pass. This bounds the peak to
             // the activations not yet visited plus the gradients in flight.
-            if !node.isLeaf {
-                node.pullback = nil
-                node.parents = []
-                node.releaseGradient()
-            }
+            if !node.isLeaf { node.release() }
         }
-        for node in order where !node.isLeaf {
-            node.pullback = nil
-            node.parents = []
-            node.releaseGradient()
-        }
+        for node in order where !node.isLeaf { node.release() }
     }
 }

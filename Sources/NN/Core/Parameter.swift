@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A trainable tensor: a layer's weight or bias. Its value is a leaf of the autodiff graph
@@ -35,6 +36,12 @@ public final class Parameter {
     /// copy `gradient` makes.
     func withGradient<R>(_ body: (UnsafeBufferPointer<Float>) -> R) -> R {
         body(UnsafeBufferPointer(start: node.gradientBuffer(), count: Tensor.elementCount(shape)))
+    }
+
+    /// Calls `body` with the accumulated gradient to change in place (valid only inside
+    /// `body`): data-parallel training replaces it with the average over ranks.
+    func withMutableGradient<R>(_ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
+        body(UnsafeMutableBufferPointer(start: node.gradientBuffer(), count: Tensor.elementCount(shape)))
     }
 
     /// Calls `body` with the value to update in place and the gradient buffer (valid only
@@ -88,17 +95,59 @@ public final class Buffer {
 }
 
 /// The generator layers draw their initial weights from unless given one: seeded with
-/// `manualSeed(_:)`, like `torch.manual_seed`.
+/// `manualSeed(_:)`, like `torch.manual_seed`. Any thread may use it; calls are serialized.
 public enum DefaultRandom {
     private static let shared = Mutex(RandomGenerator(seed: 0x5EED))
 
+    /// Whether this thread is inside `with`'s body (a nested `with` would lock again).
+    private static let insideBody = ThreadLocalFlag()
+
     /// Reseeds the default generator.
     public static func manualSeed(_ seed: UInt64) {
+        if insideBody.isSet { fatalError("DefaultRandom.manualSeed called inside DefaultRandom.with { }; \(notReentrant)") }
         shared.withLock { $0 = RandomGenerator(seed: seed) }
     }
 
-    /// Runs `body` with the default generator.
+    /// Runs `body` with the default generator, holding its lock.
+    ///
+    /// Not re-entrant, and a nested call traps with a message rather than deadlocking: the
+    /// body has the generator `inout`, and Swift forbids a second access to it (the nested
+    /// call's) while that one lasts, so a nested call could only see a stale generator and
+    /// draw the same numbers twice. Building a layer inside `with` is such a nested call
+    /// (its initializer draws from here): build layers outside, or pass the generator to
+    /// `Initializer.make(_:using:)`.
     public static func with<R>(_ body: (inout RandomGenerator) -> R) -> R {
-        shared.withLock { body(&$0) }
+        // fatalError, not precondition: -O builds drop a precondition's message, and a
+        // nested call is what this message must explain.
+        if insideBody.isSet { fatalError("DefaultRandom.with called inside DefaultRandom.with { }; \(notReentrant)") }
+        return shared.withLock { generator in
+            insideBody.isSet = true
+            defer { insideBody.isSet = false }
+            return body(&generator)
+        }
+    }
+
+    private static let notReentrant = """
+        the body holds the generator inout, so a nested call could only draw from a stale \
+        copy (the same numbers twice). Build layers outside the body, or draw from the \
+        body's generator with Initializer.make(_:using:)
+        """
+}
+
+/// A per-thread Boolean (a pthread key): which thread is inside a critical section.
+final class ThreadLocalFlag: Sendable {
+    private let key: pthread_key_t
+
+    init() {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed (\(status))")
+        self.key = key
+    }
+
+    /// This thread's value; false until it sets it.
+    var isSet: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }
 }

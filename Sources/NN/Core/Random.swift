@@ -29,6 +29,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         (s0, s1, s2, s3) = state
     }
 
+    /// The next 64 random bits (one xoshiro256** step); advances the state.
     public mutating func next() -> UInt64 {
         let result = rotl(s1 &* 5, 7) &* 9
         let t = s1 << 17
@@ -51,6 +52,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         return (-2 * log(u1)).squareRoot() * cos(2 * Float.pi * u2)
     }
 
+    /// True when both generators have the same state, and so will draw the same numbers.
     public static func == (a: RandomGenerator, b: RandomGenerator) -> Bool {
         a.s0 == b.s0 && a.s1 == b.s1 && a.s2 == b.s2 && a.s3 == b.s3
     }

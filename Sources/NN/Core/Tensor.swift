@@ -61,7 +61,6 @@ public struct Tensor {
     }
 
     /// The number of elements of a tensor of `shape`.
-
     public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
     // MARK: Creation
@@ -107,7 +106,6 @@ public struct Tensor {
     }
 
     /// A tensor of `shape` computed element by element by `body` into uninitialized memory.
-
     static func build(shape: [Int], _ body: (UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         let storage = TensorStorage(uninitializedCount: elementCount(shape))
         body(storage.pointer, storage.count)
@@ -129,14 +127,12 @@ public struct Tensor {
     }
 
     /// Calls `body` with the elements; the pointer must not escape.
-
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: storage.pointer, count: storage.count))
     }
 
     /// Calls `body` with writable elements, copying them first if they are shared.
     /// The pointer must not escape.
-
     public mutating func withUnsafeMutableBufferPointer<R>(
         _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {

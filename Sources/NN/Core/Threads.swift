@@ -3,12 +3,20 @@ import CKernels
 /// The thread count of the C kernels (OpenMP and OpenBLAS together), and how their two
 /// thread pools wait between kernels.
 ///
+/// The count is one setting for the whole process: every kernel uses it, whichever thread
+/// or task calls it, so a count set on the main thread holds inside a detached task, N
+/// concurrent callers start at most N x count kernel threads, and results do not depend on
+/// the calling thread. Before any `set` the count is the default: `OMP_NUM_THREADS` if the
+/// user set it, else `available` (the CPUs this process may use).
+///
 /// Loading the library configures nothing. Call `Threads.set(_:)` once at startup, before
 /// training (the `nn` command and KernelBench do; `Trainer` does not): it sets the thread
-/// count and, the first time, tunes the waiting. Without it the kernels still run, with
-/// OpenMP's and OpenBLAS's own defaults.
+/// count and, the first time, tunes the waiting. Without it the kernels still run, at the
+/// default count, with the pools' own waiting and OpenBLAS at its own default count.
 public enum Threads {
-    /// Sets the thread count for every kernel; `nil` or a value below 1 means all cores.
+    /// Sets the thread count of every kernel and of OpenBLAS, for the whole process; `nil`
+    /// or a value below 1 returns to the default (`OMP_NUM_THREADS`, else `available`).
+    /// Call it between kernel calls, not while another task runs one.
     ///
     /// The first call in a process also tunes how the two pools wait between kernels
     /// (`ck_configure_thread_waiting`): libomp's workers spin 1 ms after a parallel region
@@ -25,7 +33,15 @@ public enum Threads {
         ck_set_num_threads(Int32(count ?? 0))
     }
 
-    /// The thread count in force: the last `set`'s, or before any, OpenMP's own
-    /// (`OMP_NUM_THREADS`, else all cores). Reading it changes nothing.
+    /// The thread count in force on every thread: the last `set`'s, else the default.
+    /// Reading it changes nothing.
     public static var count: Int { Int(ck_get_num_threads()) }
+
+    /// The CPUs this process may use: its affinity mask (taskset, cpusets), capped by its
+    /// cgroup's CPU quota (a container's CPU limit), rather than the machine's online cores.
+    public static var available: Int { Int(ck_available_cpus()) }
+
+    /// The threads a kernel gets when the calling thread starts one now: `count` on every
+    /// thread and task (a check, and a diagnostic for servers).
+    public static var inKernel: Int { Int(ck_threads_in_region()) }
 }

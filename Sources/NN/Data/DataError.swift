@@ -31,7 +31,28 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case countMismatch(imagesPath: String, imageCount: Int, labelsPath: String, labelCount: Int)
     /// A label is not a valid class index.
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
+    /// A CSV field is missing or not a number where its column is numeric (or missing in a
+    /// text column); `line` and `column` count from 1, `name` is the column's name.
+    case invalidValue(path: String, line: Int, column: Int, name: String, value: String, reason: String)
+    /// A CSV row has a different number of fields than the first row (or the header).
+    case raggedRow(path: String, line: Int, fields: Int, expected: Int)
+    /// A quoted CSV field is not closed, or a closing quote is followed by something other
+    /// than a delimiter or the end of the line.
+    case badQuotes(path: String, line: Int, reason: String)
+    /// The file holds no data rows (every line skipped, blank, a comment or the header).
+    case noRows(path: String, reason: String)
+    /// A target column named or indexed that the table does not have.
+    case unknownColumn(path: String, column: String, available: [String])
+    /// A column cannot be used the way asked (e.g. float values as class labels).
+    case unsuitableColumn(path: String, column: String, reason: String)
+    /// A NumPy `.npy` file (or an entry of an `.npz` archive) is not well formed.
+    case badNumPyFile(path: String, reason: String)
+    /// A `.npy` dtype this reader does not convert (complex, strings, objects, ...).
+    case unsupportedDType(path: String, dtype: String)
+    /// A `.npz` archive is not a zip file this reader can read.
+    case badArchive(path: String, reason: String)
 
+    /// One line for a user: the file, then what was wrong and what was expected.
     public var description: String {
         switch self {
         case .directoryNotFound(let path):
@@ -67,6 +88,26 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(imagesPath) has \(imageCount) images but \(labelsPath) has \(labelCount) labels"
         case .labelOutOfRange(let path, let index, let label, let classCount):
             return "\(path): label \(index) is \(label), expected 0..<\(classCount)"
+        case .invalidValue(let path, let line, let column, let name, let value, let reason):
+            return "\(path): line \(line), column \(column) ('\(name)'): \(reason)"
+                + (value.isEmpty ? "" : " '\(value.count > 40 ? String(value.prefix(40)) + "..." : value)'")
+        case .raggedRow(let path, let line, let fields, let expected):
+            return "\(path): line \(line) has \(fields) fields, expected \(expected) like the first row"
+        case .badQuotes(let path, let line, let reason):
+            return "\(path): line \(line): bad quotes: \(reason)"
+        case .noRows(let path, let reason):
+            return "\(path): no data rows: \(reason)"
+        case .unknownColumn(let path, let column, let available):
+            let shown = available.count > 12 ? available.prefix(12).joined(separator: ", ") + ", ..." : available.joined(separator: ", ")
+            return "\(path): no column \(column) (columns: \(shown))"
+        case .unsuitableColumn(let path, let column, let reason):
+            return "\(path): column '\(column)': \(reason)"
+        case .badNumPyFile(let path, let reason):
+            return "\(path): not a valid .npy array: \(reason)"
+        case .unsupportedDType(let path, let dtype):
+            return "\(path): unsupported dtype '\(dtype)', expected float32/64, int8-64, uint8-64 or bool"
+        case .badArchive(let path, let reason):
+            return "\(path): not a valid .npz (zip) archive: \(reason)"
         }
     }
 }

@@ -3,11 +3,17 @@ import Foundation
 
 /// The element types the IDX format defines (the third byte of the magic number).
 public enum IDXElementType: UInt8, Sendable, CustomStringConvertible {
+    /// Unsigned bytes (0x08): MNIST's pixels and labels.
     case uint8 = 0x08
+    /// Signed bytes (0x09).
     case int8 = 0x09
+    /// Big-endian 16-bit signed integers (0x0B).
     case int16 = 0x0B
+    /// Big-endian 32-bit signed integers (0x0C).
     case int32 = 0x0C
+    /// Big-endian IEEE 754 single-precision floats (0x0D).
     case float32 = 0x0D
+    /// Big-endian IEEE 754 double-precision floats (0x0E).
     case float64 = 0x0E
 
     /// Bytes per element in the payload.
@@ -20,6 +26,7 @@ public enum IDXElementType: UInt8, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The type's name in the IDX specification's words, with its code (for error messages).
     public var description: String {
         let name: String
         switch self {

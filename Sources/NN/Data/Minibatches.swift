@@ -47,10 +47,13 @@ public struct Minibatches: Sendable {
     /// The generator every epoch's order and augmentation are drawn from: save and restore
     /// its `state` to make a resumed run identical.
     public var generator: RandomGenerator
+    /// This rank's part of every epoch in data-parallel training (nil: the whole dataset).
+    /// Every rank must use the same generator state so they draw the same permutation.
+    public var shard: Shard?
 
     /// Batches of `batchSize` from `dataset`.
     public init(dataset: ImageDataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
-                augmentation: Augmentation? = nil, generator: RandomGenerator) {
+                augmentation: Augmentation? = nil, generator: RandomGenerator, shard: Shard? = nil) {
         precondition(batchSize > 0, "Minibatches: batchSize is \(batchSize), expected > 0")
         if let a = augmentation {
             precondition(a.cropPadding <= min(dataset.height, dataset.width),
@@ -62,11 +65,15 @@ public struct Minibatches: Sendable {
         self.dropLast = dropLast
         self.augmentation = augmentation
         self.generator = generator
+        self.shard = shard
     }
+
+    /// Samples one epoch visits on this rank (the whole dataset without a shard).
+    public var samplesPerEpoch: Int { shard?.samples(of: dataset.count) ?? dataset.count }
 
     /// Batches in one epoch.
     public var batchesPerEpoch: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        dropLast ? samplesPerEpoch / batchSize : (samplesPerEpoch + batchSize - 1) / batchSize
     }
 
     /// Starts an epoch: draws its order (if shuffling) and its augmentation seed.
@@ -75,7 +82,13 @@ public struct Minibatches: Sendable {
         if shuffle { shuffleIndices(&order, using: &generator) }
         // Drawn even without augmentation so the generator advances the same way whatever the
         // options, and per-batch streams derive from it so a resumed epoch can skip batches.
-        let augmentationSeed = generator.next()
+        var augmentationSeed = generator.next()
+        if let shard {
+            order = shard.select(order)
+            // Each rank augments its own images with its own streams; mix64(0) is 0, so
+            // rank 0 draws what an unsharded run draws.
+            augmentationSeed ^= mix64(UInt64(shard.rank) << 32)
+        }
         return Epoch(dataset: dataset, order: order, batchSize: batchSize, batchCount: batchesPerEpoch,
                      augmentation: augmentation, augmentationSeed: augmentationSeed)
     }

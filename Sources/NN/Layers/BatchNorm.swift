@@ -10,8 +10,13 @@ public final class BatchNorm: Layer {
     public let runningMean: Buffer
     /// Running (unbiased) variance, updated in training with `momentum`.
     public let runningVariance: Buffer
+    /// The weight of the batch statistic in each running update (PyTorch: `momentum`,
+    /// default 0.1); in [0, 1].
     public let momentum: Float
+    /// Added to the variance before the square root (PyTorch: `eps`, default 1e-5); positive.
     public let epsilon: Float
+    /// Training normalizes with the batch's statistics and updates the running ones;
+    /// inference normalizes with the running statistics and changes nothing.
     public var isTraining = true
 
     /// Batch norm over `channels` features; running = (1 - momentum) * running + momentum * batch.
@@ -26,13 +31,23 @@ public final class BatchNorm: Layer {
         (self.momentum, self.epsilon) = (momentum, epsilon)
     }
 
+    /// The scale and shift, as "weight" and "bias" (PyTorch's names).
     public var ownParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    /// The running statistics, as "running_mean" and "running_var" (PyTorch's names; this
+    /// layer keeps no `num_batches_tracked`).
     public var ownBuffers: [(name: String, buffer: Buffer)] {
         [("running_mean", runningMean), ("running_var", runningVariance)]
     }
 
+    /// Normalizes `input`, (N, C, H, W) or (N, C) with C = `channels`: the same shape out.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        batchNorm(input, gamma: weight.value, beta: bias.value,
+        // Inference only reads the statistics: no inout access, which would be a write
+        // (and a data race) when several tasks share the model.
+        guard isTraining else {
+            return batchNormInference(input, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
+                                      runningVariance: runningVariance.value, epsilon: epsilon)
+        }
+        return batchNorm(input, gamma: weight.value, beta: bias.value,
                   runningMean: &runningMean.value, runningVariance: &runningVariance.value,
                   training: isTraining, momentum: momentum, epsilon: epsilon)
     }

@@ -2,10 +2,14 @@
 /// the identity or a projection (e.g. a 1x1 strided convolution + batch norm) when the
 /// body changes the shape.
 public final class Residual: Layer {
+    /// The main path; its output must have the shortcut's shape.
     public let body: any Layer
+    /// The projection applied to the input before the addition, or nil for the identity.
     public let shortcut: (any Layer)?
     /// Whether ReLU follows the addition (true for the basic block).
     public let activationAfterAdd: Bool
+    /// This block's own flag; the block itself behaves the same either way (use
+    /// `setTraining(_:)` to switch its body and shortcut too).
     public var isTraining = true
 
     /// A residual block around `body`, with an optional projection `shortcut`.
@@ -15,10 +19,13 @@ public final class Residual: Layer {
         self.activationAfterAdd = activationAfterAdd
     }
 
+    /// "body", then "shortcut" when there is one.
     public var children: [(name: String, layer: any Layer)] {
         [("body", body)] + (shortcut.map { [("shortcut", $0)] } ?? [])
     }
 
+    /// body(input) + shortcut(input) (then ReLU if `activationAfterAdd`); a precondition
+    /// names both shapes when they differ.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         let main = body(input)
         let skip = shortcut.map { $0(input) } ?? input
@@ -50,7 +57,10 @@ public final class Residual: Layer {
 /// Parallel branches applied to the same input and concatenated along channels
 /// (dimension 1), as in an Inception module.
 public final class Concat: Layer {
+    /// The branches, in the order their outputs are concatenated.
     public let branches: [any Layer]
+    /// This layer's own flag; concatenation behaves the same either way (use
+    /// `setTraining(_:)` to switch the branches too).
     public var isTraining = true
 
     /// Branches built with the result builder.
@@ -58,11 +68,15 @@ public final class Concat: Layer {
     /// The given branches.
     public init(_ branches: [any Layer]) { self.branches = branches }
 
+    /// The branches, named "0", "1", ... in order.
     public var children: [(name: String, layer: any Layer)] {
         branches.enumerated().map { (String($0.offset), $0.element) }
     }
 
+    /// Every branch's output for `input`, concatenated along dimension 1: (N, C1 + C2 + ...,
+    /// ...); the other dimensions must agree.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        Tensor.concatenate(branches.map { $0(input) }, alongAxis: 1)
+        Tensor.concatenate(
+branches.map { $0(input) }, alongAxis: 1)
     }
 }

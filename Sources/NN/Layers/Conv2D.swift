@@ -4,9 +4,13 @@ public final class Conv2D: Layer {
     public let weight: Parameter
     /// The bias, shape (outChannels), or nil (e.g. before a batch norm).
     public let bias: Parameter?
+    /// The step between windows, (vertical, horizontal).
     public let stride: (Int, Int)
+    /// Zeros added on each side, (top and bottom, left and right).
     public let padding: (Int, Int)
+    /// The spacing between kernel taps, (vertical, horizontal); 1 is a dense kernel.
     public let dilation: (Int, Int)
+    /// Unused: a convolution computes the same in training and inference.
     public var isTraining = true
 
     /// A convolution; weights He-uniform by default (for layers feeding ReLU), bias zeros.
@@ -30,10 +34,13 @@ public final class Conv2D: Layer {
                   useBias: useBias, weightInitializer: weightInitializer, biasInitializer: biasInitializer)
     }
 
+    /// "weight", then "bias" when there is one (PyTorch's names).
     public var ownParameters: [(name: String, parameter: Parameter)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
+    /// The convolution of `input`, (N, inChannels, H, W), to (N, outChannels, OH, OW) with
+    /// OH = (H + 2 padding.0 - dilation.0 (kernel.0 - 1) - 1) / stride.0 + 1 (likewise OW).
     public func callAsFunction(_ input: Tensor) -> Tensor {
         conv2d(input, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, dilation: dilation)
     }

@@ -4,6 +4,7 @@ public final class Dense: Layer {
     public let weight: Parameter
     /// The bias, shape (outputSize), or nil.
     public let bias: Parameter?
+    /// Unused: a dense layer computes the same in training and inference.
     public var isTraining = true
 
     /// A dense layer; weights He-uniform by default (for layers feeding ReLU), bias zeros.
@@ -15,10 +16,13 @@ public final class Dense: Layer {
         bias = useBias ? Parameter(biasInitializer.make([outputSize])) : nil
     }
 
+    /// "weight", then "bias" when there is one (PyTorch's names).
     public var ownParameters: [(name: String, parameter: Parameter)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
+    /// x * weight^T + bias for `input` x of shape (N, inputSize): (N, outputSize). A
+    /// precondition names both shapes when they do not fit.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(input.rank == 2 && input.shape[1] == weight.shape[1],
                      "Dense: input shape \(input.shape) does not fit weight shape \(weight.shape) (expected [N, \(weight.shape[1])])")
@@ -29,9 +33,11 @@ public final class Dense: Layer {
 
 /// Flattens (N, ...) to (N, rest).
 public final class Flatten: Layer {
+    /// Unused: flattening is the same in training and inference.
     public var isTraining = true
     /// A flattening layer.
     public init() {}
+    /// `input` (N, d1, d2, ...) as (N, d1 * d2 * ...), sharing its elements.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.flattenedBatch() }
 }
 
@@ -39,8 +45,12 @@ public final class Flatten: Layer {
 public final class Reshape: Layer {
     /// The per-example target shape.
     public let shape: [Int]
+    /// Unused: reshaping is the same in training and inference.
     public var isTraining = true
     /// A layer reshaping each example to `shape`.
     public init(_ shape: [Int]) { self.shape = shape }
-    public func callAsFunction(_ input: Tensor) -> Tensor { input.reshaped(to: [input.shape[0]] + shape) }
+    /// `input` (N, ...) as (N, shape...); each example must hold exactly the product of
+    /// `shape` elements.
+    public func callAsFunction
+(_ input: Tensor) -> Tensor { input.reshaped(to: [input.shape[0]] + shape) }
 }

@@ -19,9 +19,13 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
+    /// None: a layer without parameters (an activation, a pooling) need not declare any.
     public var ownParameters: [(name: String, parameter: Parameter)] { [] }
+    /// None: only layers with running statistics (`BatchNorm`) have buffers.
     public var ownBuffers: [(name: String, buffer: Buffer)] { [] }
+    /// None: only layers that draw random numbers (`Dropout`) have random states.
     public var ownRandomStates: [(name: String, state: RandomState)] { [] }
+    /// None: a leaf layer has no sub-layers.
     public var children: [(name: String, layer: any Layer)] { [] }
 
     /// Every parameter of this layer and its sub-layers, named by path ("0.weight").
@@ -76,11 +80,17 @@ extension Layer {
 /// Builds the layer list of a `Sequential` from a block of layer expressions.
 @resultBuilder
 public enum LayerBuilder {
+    /// One layer statement: a list of that layer.
     public static func buildExpression(_ layer: any Layer) -> [any Layer] { [layer] }
+    /// The statements of a block, in order.
     public static func buildBlock(_ parts: [any Layer]...) -> [any Layer] { parts.flatMap { $0 } }
+    /// An `if` without `else`: its layers, or none when the condition is false.
     public static func buildOptional(_ part: [any Layer]?) -> [any Layer] { part ?? [] }
+    /// The `if` branch of an `if`/`else` (or the first case of a `switch`).
     public static func buildEither(first part: [any Layer]) -> [any Layer] { part }
+    /// The `else` branch of an `if`/`else` (or a later case of a `switch`).
     public static func buildEither(second part: [any Layer]) -> [any Layer] { part }
+    /// A `for` loop: the layers of every iteration, in order.
     public static func buildArray(_ parts: [[any Layer]]) -> [any Layer] { parts.flatMap { $0 } }
 }
 
@@ -88,6 +98,8 @@ public enum LayerBuilder {
 public final class Sequential: Layer {
     /// The layers, in order.
     public let layers: [any Layer]
+    /// This container's own flag; chaining behaves the same either way (use
+    /// `setTraining(_:)` to switch the layers too).
     public var isTraining = true
 
     /// A sequence built with the result builder: `Sequential { Dense(...); ReLU() }`.
@@ -96,12 +108,14 @@ public final class Sequential: Layer {
     /// A sequence of `layers`.
     public init(_ layers: [any Layer]) { self.layers = layers }
 
+    /// The layers, named "0", "1", ... in order (PyTorch's `nn.Sequential` names).
     public var children: [(name: String, layer: any Layer)] {
         layers.enumerated().map { (String($0.offset), $0.element) }
     }
 
-    /// Applies the layers in order; a `BatchNorm` directly followed by a `ReLU` runs as one
-    /// fused op (`BatchNorm.withReLU`), same values and gradients, two passes fewer each way.
+    /// Each layer applied to the previous one's output, first to last; `input` unchanged
+    /// when there are no layers. A `BatchNorm` directly followed by a `ReLU` runs as one
+    /// fused op (`BatchNorm.withReLU`): same values and gradients, two passes fewer each way.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         var x = input
         var i = 0

@@ -4,7 +4,24 @@ import CKernels
 
 /// The C kernel's name for each element-wise activation.
 public enum ActivationKind: Sendable {
-    case identity, binaryStep, sigmoid, tanh, arctan, relu, leakyReLU, elu, softplus
+    /// x.
+    case identity
+    /// 1 if x >= 0 else 0; its gradient is zero everywhere.
+    case binaryStep
+    /// 1 / (1 + exp(-x)).
+    case sigmoid
+    /// tanh(x).
+    case tanh
+    /// atan(x).
+    case arctan
+    /// max(x, 0); the gradient at 0 is 0, as in PyTorch.
+    case relu
+    /// x if x > 0 else alpha * x.
+    case leakyReLU
+    /// x if x > 0 else alpha * (exp(x) - 1).
+    case elu
+    /// log(1 + exp(x)).
+    case softplus
 
     var kernel: ck_activation {
         switch self {

@@ -18,30 +18,8 @@ public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
         return batchNormTraining(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
                                  momentum: momentum, epsilon: epsilon, relu: false)
     } else {
-        let (rm, rv) = (runningMean.detached, runningVariance.detached)
-        var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
-            Tensor.withUnsafePointers(rm, rv) { pm, pv in
-                Tensor.build(shape: x.shape) { out, _ in
-                    ck_batchnorm_forward_inference(out, px, pg, pb, pm, pv, n, c, s, epsilon)
-                }
-            }
-        }
-        let (cx, cg) = (x.detached, gamma.detached)
-        func batchNormInferenceBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
-            // The kernel adds into all three; scratch stands in for those nobody needs.
-            let scratch = (grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil,
-                           grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
-            Tensor.withUnsafePointers(cx, cg) { px, pg in
-                Tensor.withUnsafePointers(rm, rv) { pm, pv in
-                    ck_batchnorm_backward_inference(grads[0]?.zeroedIfFirst(count: cx.count) ?? scratch.0!.pointer,
-                                                    grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
-                                                    grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
-                                                    dy, px, pg, pm, pv, n, c, s, epsilon)
-                }
-            }
-        }
-        Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormInferenceBackward)
-        return y
+        return batchNormInference(x, gamma: gamma, beta: beta, runningMean: runningMean,
+                                  runningVariance: runningVariance, epsilon: epsilon)
     }
 }
 
@@ -107,5 +85,43 @@ private func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor,
         }
     }
     Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormBackward)
+    return y
+}
+
+/// Batch normalization of x (N,C,H,W) or (N,F) with the running statistics (C), as in
+/// inference: reads them and writes nothing else, so any number of threads may normalize
+/// with the same statistics at once.
+public func batchNormInference(_ x: Tensor, gamma: Tensor, beta: Tensor,
+                               runningMean: Tensor, runningVariance: Tensor, epsilon: Float = 1e-5) -> Tensor {
+    precondition(x.rank == 2 || x.rank == 4, "batchNorm needs (N,F) or (N,C,H,W), shape is \(x.shape)")
+    let channels = x.shape[1]
+    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
+        precondition(t.shape == [channels], "batchNorm: \(name) shape \(t.shape) does not fit input \(x.shape)")
+    }
+    let (n, c) = (Int32(x.shape[0]), Int32(channels))
+    let s = Int32(x.count / max(x.shape[0] * channels, 1))
+    let (rm, rv) = (runningMean.detached, runningVariance.detached)
+    var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
+        Tensor.withUnsafePointers(rm, rv) { pm, pv in
+            Tensor.build(shape: x.shape) { out, _ in
+                ck_batchnorm_forward_inference(out, px, pg, pb, pm, pv, n, c, s, epsilon)
+            }
+        }
+    }
+    let (cx, cg) = (x.detached, gamma.detached)
+    func batchNormInferenceBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        // The kernel adds into all three; scratch stands in for those nobody needs.
+        let scratch = (grads[0] == nil ? TensorStorage(count: cx.count, repeating: 0) : nil,
+                       grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
+        Tensor.withUnsafePointers(cx, cg) { px, pg in
+            Tensor.withUnsafePointers(rm, rv) { pm, pv in
+                ck_batchnorm_backward_inference(grads[0]?.zeroedIfFirst(count: cx.count) ?? scratch.0!.pointer,
+                                                grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
+                                                grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
+                                                dy, px, pg, pm, pv, n, c, s, epsilon)
+            }
+        }
+    }
+    Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormInferenceBackward)
     return y
 }

@@ -6,6 +6,8 @@ import CKernels
 /// Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and Stochastic
 /// Optimization", JMLR 2011.
 public final class AdaGrad: Optimizer {
+    /// The parameters this optimizer updates, in the order given to `init` (the order that
+    /// numbers their state: "0.sum" is the first one's).
     public let parameters: [Parameter]
     /// The step size before decay (PyTorch: `lr`, default 1e-2).
     public var learningRate: Float
@@ -19,6 +21,7 @@ public final class AdaGrad: Optimizer {
     public let epsilon: Float
     /// Climbs the gradient instead of descending it (PyTorch: `maximize`, default false).
     public let maximize: Bool
+    /// Calls to `step()` so far; the decay uses it (restored by `load(state:stepCount:)`).
     public private(set) var stepCount = 0
     private let sums: StateBuffers
 
@@ -39,6 +42,9 @@ public final class AdaGrad: Optimizer {
         sums = StateBuffers("sum", parameters, initialValue: initialAccumulatorValue)
     }
 
+    /// Updates every parameter in place from its accumulated gradient: g += weightDecay * p,
+    /// s += g², p -= lr_t * g / (sqrt(s) + epsilon) with lr_t the decayed rate. Does not zero
+    /// the gradients.
     public func step() {
         stepCount += 1
         var p = ck_adagrad_params(lr: learningRate, lr_decay: learningRateDecay, weight_decay: weightDecay,
@@ -50,9 +56,15 @@ public final class AdaGrad: Optimizer {
         }
     }
 
+    /// "i.sum", the running sum of squared gradients of each parameter i (PyTorch's key).
     public var state: [String: Tensor] { exportState([sums]) }
 
-    public func load(state: [String: Tensor], stepCount: Int) throws {
+    /// Restores the sums saved by `state` and the step count.
+    ///
+    /// - Throws: `OptimizerStateError`, changing nothing, when a sum is missing, has another
+    ///   shape than its parameter, or a key belongs to no buffer of this optimizer.
+    public func load(
+state: [String: Tensor], stepCount: Int) throws {
         try loadState(state, into: [sums], optimizer: "AdaGrad")
         self.stepCount = stepCount
     }

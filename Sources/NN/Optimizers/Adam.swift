@@ -6,6 +6,8 @@ import CKernels
 /// Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; AMSGrad from
 /// Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
 public class Adam: Optimizer {
+    /// The parameters this optimizer updates, in the order given to `init` (the order that
+    /// numbers their state: "0.exp_avg" is the first one's).
     public let parameters: [Parameter]
     /// The step size (PyTorch: `lr`, default 1e-3).
     public var learningRate: Float
@@ -27,6 +29,8 @@ public class Adam: Optimizer {
     public let maximize: Bool
     /// True for AdamW: weight decay shrinks the parameter instead of entering the gradient.
     let decoupledWeightDecay: Bool
+    /// Calls to `step()` so far; the bias corrections 1 - β^t use it (restored by
+    /// `load(state:stepCount:)`).
     public private(set) var stepCount = 0
     private let expAvg: StateBuffers, expAvgSq: StateBuffers, maxExpAvgSq: StateBuffers
 
@@ -58,6 +62,10 @@ public class Adam: Optimizer {
         maxExpAvgSq = StateBuffers("max_exp_avg_sq", amsgrad ? parameters : [])
     }
 
+    /// Updates every parameter in place from its accumulated gradient: m = β1 m + (1 - β1) g,
+    /// v = β2 v + (1 - β2) g², p -= learningRate * m̂ / (sqrt(v̂) + epsilon) with the
+    /// bias-corrected m̂, v̂, and weight decay as ``weightDecay`` says. Does not zero the
+    /// gradients.
     public func step() {
         stepCount += 1
         var p = ck_adam_params(lr: learningRate, beta1: beta1, beta2: beta2, eps: epsilon, weight_decay: weightDecay,
@@ -76,9 +84,17 @@ public class Adam: Optimizer {
         }
     }
 
+    /// "i.exp_avg" and "i.exp_avg_sq" for each parameter i, plus "i.max_exp_avg_sq" with
+    /// AMSGrad (PyTorch's keys).
     public var state: [String: Tensor] { exportState([expAvg, expAvgSq, maxExpAvgSq]) }
 
-    public func load(state: [String: Tensor], stepCount: Int) throws {
+    /// Restores the moments saved by `state` and the step count. Adam's and AdamW's states
+    /// are interchangeable.
+    ///
+    /// - Throws: `OptimizerStateError`, changing nothing, when a moment is missing, has
+    ///   another shape than its parameter, or a key belongs to no buffer of this optimizer.
+    public func load(
+state: [String: Tensor], stepCount: Int) throws {
         try loadState(state, into: [expAvg, expAvgSq, maxExpAvgSq], optimizer: name)
         self.stepCount = stepCount
     }

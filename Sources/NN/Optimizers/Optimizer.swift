@@ -32,6 +32,7 @@ extension Optimizer {
 
 /// A problem restoring an optimizer's state.
 public struct OptimizerStateError: Error, CustomStringConvertible {
+    /// What is wrong, naming the state key (e.g. `optimizer state lacks "0.exp_avg"`).
     public let description: String
 }
 

@@ -7,6 +7,8 @@ import CKernels
 /// Learning, 2012; the centered form from Graves, "Generating Sequences With Recurrent
 /// Neural Networks", 2013.
 public final class RMSProp: Optimizer {
+    /// The parameters this optimizer updates, in the order given to `init` (the order that
+    /// numbers their state: "0.square_avg" is the first one's).
     public let parameters: [Parameter]
     /// The step size (PyTorch: `lr`, default 1e-2).
     public var learningRate: Float
@@ -26,6 +28,7 @@ public final class RMSProp: Optimizer {
     public let centered: Bool
     /// Climbs the gradient instead of descending it (PyTorch: `maximize`, default false).
     public let maximize: Bool
+    /// Calls to `step()` so far (restored by `load(state:stepCount:)`).
     public private(set) var stepCount = 0
     private let squareAvg: StateBuffers, momentumBuffers: StateBuffers, gradAvg: StateBuffers
 
@@ -46,6 +49,9 @@ public final class RMSProp: Optimizer {
         gradAvg = StateBuffers("grad_avg", centered ? parameters : [])
     }
 
+    /// Updates every parameter in place from its accumulated gradient: g += weightDecay * p,
+    /// v = alpha v + (1 - alpha) g², then p -= learningRate * g / (sqrt(v) + epsilon), through
+    /// the momentum buffer when momentum > 0. Does not zero the gradients.
     public func step() {
         stepCount += 1
         var p = ck_rmsprop_params(lr: learningRate, alpha: alpha, eps: epsilon, weight_decay: weightDecay,
@@ -63,9 +69,17 @@ public final class RMSProp: Optimizer {
         }
     }
 
+    /// "i.square_avg" for each parameter i, plus "i.momentum_buffer" when momentum > 0 and
+    /// "i.grad_avg" when centered (PyTorch's keys).
     public var state: [String: Tensor] { exportState([squareAvg, momentumBuffers, gradAvg]) }
 
-    public func load(state: [String: Tensor], stepCount: Int) throws {
+    /// Restores the buffers saved by `state` and the step count.
+    ///
+    /// - Throws: `OptimizerStateError`, changing nothing, when a buffer is missing, has
+    ///   another shape than its parameter, or a key belongs to no buffer of this optimizer
+    ///   (e.g. "0.grad_avg" offered to an RMSProp that is not centered).
+    public func load(
+state: [String: Tensor], stepCount: Int) throws {
         try loadState(state, into: [squareAvg, momentumBuffers, gradAvg], optimizer: "RMSProp")
         self.stepCount = stepCount
     }

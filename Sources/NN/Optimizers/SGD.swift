@@ -6,6 +6,8 @@ import CKernels
 /// Nesterov momentum in the form of Sutskever, Martens, Dahl & Hinton, "On the importance
 /// of initialization and momentum in deep learning", ICML 2013.
 public final class SGD: Optimizer {
+    /// The parameters this optimizer updates, in the order given to `init` (the order that
+    /// numbers their state: "0.momentum_buffer" is the first one's).
     public let parameters: [Parameter]
     /// The step size (PyTorch: `lr`; no default, as in PyTorch).
     public var learningRate: Float
@@ -23,6 +25,7 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     /// Climbs the gradient instead of descending it (PyTorch: `maximize`, default false).
     public let maximize: Bool
+    /// Calls to `step()` so far (restored by `load(state:stepCount:)`).
     public private(set) var stepCount = 0
     private let momentumBuffers: StateBuffers
 
@@ -41,6 +44,9 @@ public final class SGD: Optimizer {
         momentumBuffers = StateBuffers("momentum_buffer", momentum > 0 ? parameters : [])
     }
 
+    /// Updates every parameter in place from its accumulated gradient: g += weightDecay * p,
+    /// b = μ b + (1 - dampening) g (b = g on the first step), then p -= learningRate * b
+    /// (g + μ b with Nesterov). Does not zero the gradients.
     public func step() {
         stepCount += 1
         var p = ck_sgd_params(lr: learningRate, momentum: momentum, dampening: dampening,
@@ -54,9 +60,16 @@ public final class SGD: Optimizer {
         }
     }
 
+    /// "i.momentum_buffer" for each parameter i (PyTorch's key), or nothing when momentum
+    /// is 0.
     public var state: [String: Tensor] { exportState([momentumBuffers]) }
 
-    public func load(state: [String: Tensor], stepCount: Int) throws {
+    /// Restores the momentum buffers saved by `state` and the step count.
+    ///
+    /// - Throws: `OptimizerStateError`, changing nothing, when a buffer is missing, has
+    ///   another shape than its parameter, or a key belongs to no buffer of this optimizer.
+    public func load(
+state: [String: Tensor], stepCount: Int) throws {
         try loadState(state, into: [momentumBuffers], optimizer: "SGD")
         self.stepCount = stepCount
     }

@@ -109,6 +109,13 @@ public final class Trainer {
     public var dataGenerator: RandomGenerator
     /// Metrics of every finished epoch.
     public internal(set) var history: [EpochMetrics] = []
+    /// The processes training together (see Communicator.swift): with more than one, `fit`
+    /// starts from rank 0's weights, each rank trains on its shard of every batch,
+    /// gradients and metrics are averaged over ranks, only rank 0 prints, and an error on
+    /// any rank ends them all. Every rank then holds the same weights and history.
+    public var communicator: any Communicator = SingleProcessCommunicator()
+    /// How gradients are grouped into all-reduces (sizes in bytes).
+    public var gradientBuckets = GradientBuckets()
 
     /// A trainer; `seed` fixes the data order and augmentation.
     public init(model: any Layer, optimizer: any Optimizer, seed: UInt64 = 0,
@@ -135,6 +142,21 @@ public final class Trainer {
         precondition(epochs >= 1, "fit: epochs must be at least 1, got \(epochs)")
         precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
         precondition(training.count > 0, "fit: the training set is empty")
+        guard communicator.size > 1 else {
+            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        }
+        // Also after a resume: whatever each rank loaded, rank 0's state is the run's.
+        broadcastModel(from: 0)
+        do {
+            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        } catch {
+            // The other ranks would wait for this one in the next collective.
+            communicator.abort("rank \(communicator.rank) of \(communicator.size): \(error)")
+        }
+    }
+
+    func fitEpochs(_ training: ImageDataset, validation: ImageDataset?, epochs: Int, batchSize: Int,
+                   augmentation: Augmentation?) throws -> [EpochMetrics] {
         var ran: [EpochMetrics] = []
         while epochsCompleted < epochs {
             let epoch = epochsCompleted + 1
@@ -147,7 +169,7 @@ public final class Trainer {
             epochsCompleted = epoch
             history.append(metrics)
             ran.append(metrics)
-            if printsEpochs { print(Trainer.summaryLine(metrics, of: epochs)) }
+            if printsEpochs && communicator.isLeader { print(Trainer.summaryLine(metrics, of: epochs)) }
             if let schedule {
                 let monitored = metrics.validationLoss ?? metrics.trainLoss
                 optimizer.learningRate = schedule.step(metric: Float(monitored))
@@ -164,12 +186,15 @@ public final class Trainer {
     func trainEpoch(_ data: ImageDataset, epoch: Int, of epochs: Int, batchSize: Int,
                     augmentation: Augmentation?) throws -> EpochMetrics {
         model.setTraining(true)
-        var batches = Minibatches(dataset: data, batchSize: batchSize, shuffle: true,
-                                  augmentation: augmentation, generator: dataGenerator)
+        let ranks = communicator.size
+        var batches = Minibatches(dataset: data, batchSize: batchSize, shuffle: true, augmentation: augmentation,
+                                  generator: dataGenerator,
+                                  shard: ranks > 1 ? Shard(rank: communicator.rank, count: ranks) : nil)
         let epochBatches = batches.nextEpoch()
         dataGenerator = batches.generator
         let namedParameters = model.namedParameters
-        let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
+        let reducer = ranks > 1 ? GradientReducer(model.parameters, buckets: gradientBuckets) : nil
+        let progress = showsProgress && communicator.isLeader ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
         let start = Date()
         var lossSum = 0.0, correct = 0, seen = 0
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: data.classNames.count), count: data.classNames.count)
@@ -181,6 +206,7 @@ public final class Trainer {
             let value = loss.scalar
             guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
             loss.backward()
+            reducer?.average(over: communicator)
             // The loss alone misses a NaN that ReLU turned into 0 on the way forward, while
             // the batch-norm and weight gradients behind it are NaN: one such update would
             // leave NaN weights and a finite loss for the rest of the run.
@@ -193,11 +219,30 @@ public final class Trainer {
             seen += batch.count
             progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
         }
+        if ranks > 1 {
+            // One voice: every rank reports the figures of all ranks' batches together.
+            var totals = [lossSum, Double(correct), Double(seen)]
+            communicator.allReduce(&totals, .sum, label: "epoch \(epoch) metrics")
+            (lossSum, correct, seen) = (totals[0], Int(totals[1]), Int(totals[2]))
+        }
         let seconds = Date().timeIntervalSince(start)
         progress?.finish()
         return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
                             validationLoss: nil, validationAccuracy: nil, learningRate: optimizer.learningRate,
                             seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// Copies rank `root`'s parameters and buffers (batch norm's running statistics) to
+    /// every rank.
+    public func broadcastModel(from root: Int) {
+        for (name, parameter) in model.namedParameters {
+            parameter.update { value, _ in communicator.broadcast(value, root: root, label: "broadcast of \(name)") }
+        }
+        for (name, buffer) in model.namedBuffers {
+            buffer.value.withUnsafeMutableBufferPointer {
+                communicator.broadcast($0, root: root, label: "broadcast of \(name)")
+            }
+        }
     }
 
     /// Loss, accuracy, per-class accuracy and confusion matrix on `data`, in inference mode.

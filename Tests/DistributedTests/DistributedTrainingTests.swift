@@ -1,0 +1,154 @@
+import Foundation
+import NN
+import TestSupport
+import XCTest
+
+/// Starts the DistributedTrainer helper under Open MPI's mpirun (as root, oversubscribed:
+/// this machine has 2 cores) and checks what data-parallel training promises: N ranks with
+/// batch B reach the weights of one process with batch N·B, every rank holds the same bits,
+/// uneven data finishes, and a failing, killed or missing rank ends the job with a message
+/// instead of hanging it.
+final class DistributedTrainingTests: XCTestCase {
+    /// The helper SwiftPM built beside this test bundle.
+    static let helper: URL? = {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [runner.deletingLastPathComponent().appendingPathComponent("DistributedTrainer"),
+                          Bundle(for: DistributedTrainingTests.self).bundleURL.deletingLastPathComponent()
+                              .appendingPathComponent("DistributedTrainer")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// Open MPI's launcher, which `make deps` installs (openmpi-bin).
+    static let mpirun = "/usr/bin/mpirun.openmpi"
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var seconds: Double
+    }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.mpirun) else {
+            throw XCTSkip("Open MPI's mpirun is not installed (make deps installs openmpi-bin)")
+        }
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("DistributedTests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let scratch { try? FileManager.default.removeItem(at: scratch) }
+    }
+
+    /// Runs the helper: under `mpirun -np ranks` when `ranks` is given, else alone.
+    func train(ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:],
+               file: StaticString = #filePath, line: UInt = #line) throws -> Run {
+        guard let helper = Self.helper else {
+            XCTFail("DistributedTrainer is not beside the test bundle", file: file, line: line)
+            throw XCTSkip("no helper")
+        }
+        let process = Process()
+        var environment = ProcessInfo.processInfo.environment
+        // One kernel thread per rank: the ranks are the parallelism here.
+        environment["OMP_NUM_THREADS"] = "1"
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        let helperArguments = [scratch.path] + arguments
+        if let ranks {
+            process.executableURL = URL(fileURLWithPath: Self.mpirun)
+            // --bind-to none: two ranks pinned to one core each would be fine, but more
+            // ranks than cores must share them; the yield keeps waiting ranks off the CPU.
+            process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                                 "--mca", "mpi_yield_when_idle", "1", "-np", String(ranks), helper.path] + helperArguments
+        } else {
+            process.executableURL = helper
+            process.arguments = helperArguments
+        }
+        let log = scratch.appendingPathComponent("\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        defer { try? handle.close() }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        let start = Date()
+        try process.run()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "",
+                   seconds: Date().timeIntervalSince(start))
+    }
+
+    func weights(rank: Int) throws -> [Float] {
+        let data = try Data(contentsOf: scratch.appendingPathComponent("rank\(rank).bin"))
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    /// 2 ranks x batch 16 for 8 steps == 1 process x batch 32. Each rank's gradient is the mean over its
+    /// 16 images and the ranks' average is the mean over all 32, the same sum in another
+    /// order: float rounding (about 1e-7 relative per step) is all that differs, and Adam
+    /// (which divides by the root of the second moment) can stretch that to about 1e-5 of
+    /// a weight's size over a few steps; 1e-4 absolute on weights of size ~0.05 leaves room.
+    func testTwoRanksMatchOneProcessWithTwiceTheBatch() throws {
+        let alone = try train(ranks: nil, ["--samples", "256", "--batch", "32"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let reference = try weights(rank: 0)
+        let together = try train(ranks: 2, ["--samples", "256", "--batch", "16"])
+        XCTAssertEqual(together.status, 0, together.output)
+        let rank0 = try weights(rank: 0), rank1 = try weights(rank: 1)
+        XCTAssertEqual(rank0.count, reference.count)
+        // Bit-identical on every rank: all apply the same averaged gradient to the same weights.
+        XCTAssertTrue(rank0 == rank1, "rank 0 and rank 1 hold different weights")
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run")
+        // Training moved the weights far more than the tolerance, so the test can fail.
+        DefaultRandom.manualSeed(7)
+        let initial = Models.mlp().parameters.flatMap { $0.value.scalars }
+        var moved: Float = 0
+        for i in initial.indices { moved = max(moved, abs(reference[i] - initial[i])) }
+        XCTAssertGreaterThan(moved, 1e-3)
+    }
+
+    /// 203 images over 3 ranks with batch 16: ranks of 68 samples (one padded), 5 steps each.
+    func testUnevenDatasetFinishesOnEveryRank() throws {
+        let run = try train(ranks: 3, ["--samples", "203", "--batch", "16"])
+        XCTAssertEqual(run.status, 0, run.output)
+        let rank0 = try weights(rank: 0)
+        for rank in 1..<3 { XCTAssertTrue(try weights(rank: rank) == rank0, "rank \(rank) differs from rank 0") }
+    }
+
+    /// An error thrown on rank 1 ends the job non-zero and its message reaches the user.
+    func testAnErrorOnOneRankEndsTheJobWithItsMessage() throws {
+        let run = try train(ranks: 2, ["--epochs", "3", "--fail-rank", "1"])
+        XCTAssertNotEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("error: rank 1 of 2: bad data file injected.idx"), run.output)
+        XCTAssertLessThan(run.seconds, 30, run.output)
+    }
+
+    /// A rank killed by a signal ends the job non-zero within seconds, not at the timeout.
+    func testAKilledRankEndsTheJob() throws {
+        let run = try train(ranks: 2, ["--epochs", "3", "--kill-rank", "1", "--timeout", "120"])
+        XCTAssertNotEqual(run.status, 0, run.output)
+        XCTAssertLessThan(run.seconds, 30, run.output)
+    }
+
+    /// A rank that never joins the next all-reduce: the others abort after the timeout,
+    /// naming the collective.
+    func testACollectivePastItsTimeoutAbortsWithAMessage() throws {
+        let run = try train(ranks: 2, ["--epochs", "2", "--skip-rank", "1", "--timeout", "2"])
+        XCTAssertNotEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("rank 0 of 2: all-reduce of gradient bucket"), run.output)
+        XCTAssertTrue(run.output.contains("waited more than 2.0 s"), run.output)
+        XCTAssertLessThan(run.seconds, 60, run.output)
+    }
+
+    /// A process that sees a world of 1 while the launcher says 2 (another MPI's mpiexec)
+    /// refuses to train.
+    func testAnotherMPIsLauncherIsRefused() throws {
+        let run = try train(ranks: nil, ["--samples", "64"], environment: ["OMPI_COMM_WORLD_SIZE": "2"])
+        XCTAssertNotEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("the launcher started 2 processes"), run.output)
+    }
+}

@@ -1,0 +1,90 @@
+// DistributedTrainer: the program DistributedTests starts under mpirun (and alone, for the
+// one-process reference).
+//
+//     DistributedTrainer <out-dir> [--samples N] [--batch B] [--epochs E] [--timeout S]
+//                        [--fail-rank R] [--kill-rank R] [--skip-rank R]
+//
+// Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images, then
+// writes every parameter and buffer of its model, as raw little-endian floats, to
+// <out-dir>/rank<r>.bin. Started by mpirun it trains with MPICommunicator, alone with the
+// single-process default. The fault options act on one rank in the first epoch: --fail-rank
+// throws an error there, --kill-rank sends itself SIGKILL, --skip-rank leaves the job's
+// all-reduces to the others (sleeps past their timeout), as a rank stuck elsewhere would.
+import Foundation
+import NN
+import NNDistributed
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("DistributedTrainer: \(message)\n".utf8))
+    exit(2)
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard let outDirectory = arguments.first else { fail("usage: DistributedTrainer <out-dir> [options]") }
+arguments.removeFirst()
+var options: [String: Int] = ["--samples": 256, "--batch": 32, "--epochs": 1, "--timeout": 60,
+                              "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1]
+while !arguments.isEmpty {
+    let name = arguments.removeFirst()
+    guard options[name] != nil, let text = arguments.first, let value = Int(text) else { fail("bad option \(name)") }
+    arguments.removeFirst()
+    options[name] = value
+}
+
+/// A fault injected on one rank, thrown as a user-visible error would be.
+struct InjectedFault: Error, CustomStringConvertible {
+    var description: String { "bad data file injected.idx: the header says 9 dimensions, expected 3" }
+}
+
+/// Acts out the chosen fault at the first epoch's end, on its rank only.
+final class FaultInjector: TrainingCallback {
+    let rank: Int, options: [String: Int]
+    init(rank: Int, options: [String: Int]) { (self.rank, self.options) = (rank, options) }
+    func epochEnded(_ metrics: EpochMetrics, trainer: Trainer) throws -> TrainingDecision {
+        guard metrics.epoch == 1 else { return .proceed }
+        if options["--fail-rank"] == rank { throw InjectedFault() }
+        if options["--kill-rank"] == rank { kill(getpid(), SIGKILL) }
+        if options["--skip-rank"] == rank { sleep(600) }
+        return .proceed
+    }
+}
+
+let communicator: any Communicator
+do {
+    communicator = MPICommunicator.isLaunchedByMPI
+        ? try MPICommunicator(timeout: Double(options["--timeout"]!)) : SingleProcessCommunicator()
+} catch {
+    fail("\(error)")
+}
+
+// Synthetic images whose class is readable from their pixels, from one seed on every rank.
+var generator = RandomGenerator(seed: 2024)
+let samples = options["--samples"]!
+var images = [Float](repeating: 0, count: samples * 784)
+var labels = [Int32](repeating: 0, count: samples)
+for i in 0..<samples {
+    let label = Int32(generator.next() % 10)
+    labels[i] = label
+    for p in 0..<784 { images[i * 784 + p] = generator.nextNormal() * 0.5 + (p % 10 == Int(label) ? 1 : 0) }
+}
+let data = ImageDataset(images: images, labels: labels, channels: 1, height: 28, width: 28,
+                        classNames: (0..<10).map(String.init))
+
+DefaultRandom.manualSeed(7)
+let model = Models.mlp()
+let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
+trainer.communicator = communicator
+trainer.showsProgress = false
+trainer.callbacks = [FaultInjector(rank: communicator.rank, options: options)]
+try trainer.fit(data, epochs: options["--epochs"]!, batchSize: options["--batch"]!)
+
+var weights: [Float] = []
+for parameter in model.parameters { weights += parameter.value.scalars }
+for (_, buffer) in model.namedBuffers { weights += buffer.value.scalars }
+let url = URL(fileURLWithPath: outDirectory).appendingPathComponent("rank\(communicator.rank).bin")
+try weights.withUnsafeBytes { try Data($0).write(to: url) }
+if let mpi = communicator as? MPICommunicator {
+    mpi.barrier(label: "the final barrier")
+    mpi.finalize()
+}
+print("rank \(communicator.rank) of \(communicator.size): loss \(trainer.history.last!.trainLoss)")
