@@ -54,18 +54,15 @@ static int ck_bn_block(int n, int c, int s) {
 }
 
 // x and y are (n,c,s); gamma, beta, save_mean, save_invstd, running_mean, running_var are (c).
-void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invstd,
-                                   float *running_mean, float *running_var,
-                                   const float *x, const float *gamma, const float *beta,
-                                   int n, int c, int s, float momentum, float eps) {
-    assert(n >= 1 && c >= 0 && s >= 1);
-    assert(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f);
-    assert(y && save_mean && save_invstd && x && gamma && beta);
+// One block b of bc channels. With relu set, y = max(BN(x), 0): the ReLU in the same pass
+// as the normalisation (inlined with relu constant, so the plain kernel keeps its loops).
+static inline __attribute__((always_inline))
+void ck_bn_forward_training(float *y, float *save_mean, float *save_invstd,
+                            float *running_mean, float *running_var,
+                            const float *x, const float *gamma, const float *beta,
+                            int n, int c, int s, float momentum, float eps, int bc, int b, const int relu) {
     const long count = (long)n * s;
-    const int bc = ck_bn_block(n, c, s);
-    const int blocks = (c + bc - 1) / bc;
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int b = 0; b < blocks; b++) {
+    {
         const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
         double mean[CK_BN_MAX_BLOCK], m2[CK_BN_MAX_BLOCK], scale[CK_BN_MAX_BLOCK];
         // Float passes (s > 1) work relative to a shift, the channel's first value: values
@@ -139,8 +136,10 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
             const size_t row = ((size_t)i * c + j0) * s;
             if (s == 1) {
                 #pragma omp simd
-                for (int jj = 0; jj < nb; jj++)
-                    y[row + jj] = (float)(((double)x[row + jj] - mean[jj]) * scale[jj] + (double)beta[j0 + jj]);
+                for (int jj = 0; jj < nb; jj++) {
+                    const float v = (float)(((double)x[row + jj] - mean[jj]) * scale[jj] + (double)beta[j0 + jj]);
+                    y[row + jj] = relu ? fmaxf(v, 0.0f) : v;
+                }
                 continue;
             }
             for (int jj = 0; jj < nb; jj++) {
@@ -150,11 +149,42 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
                 const float m = (float)mean[jj], sc = (float)scale[jj];
                 const float bt = (float)((double)beta[j0 + jj] - (mean[jj] - (double)m) * scale[jj]);
                 #pragma omp simd
-                for (int k = 0; k < s; k++) yr[k] = (xr[k] - m) * sc + bt;
+                for (int k = 0; k < s; k++) {
+                    const float v = (xr[k] - m) * sc + bt;
+                    yr[k] = relu ? fmaxf(v, 0.0f) : v;
+                }
             }
         }
     }
 }
+
+// Both public forwards: the checks, then one block of channels per iteration on each thread
+// (the block body inlined with relu constant, inside each function's own parallel loop).
+#define CK_BN_FORWARD_TRAINING(relu)                                                             \
+    assert(n >= 1 && c >= 0 && s >= 1);                                                          \
+    assert(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f);                                 \
+    assert(y && save_mean && save_invstd && x && gamma && beta);                                 \
+    const int bc = ck_bn_block(n, c, s);                                                         \
+    const int blocks = (c + bc - 1) / bc;                                                        \
+    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
+    for (int b = 0; b < blocks; b++)                                                             \
+        ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,   \
+                               beta, n, c, s, momentum, eps, bc, b, relu);
+
+void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invstd,
+                                   float *running_mean, float *running_var,
+                                   const float *x, const float *gamma, const float *beta,
+                                   int n, int c, int s, float momentum, float eps) {
+    CK_BN_FORWARD_TRAINING(0)
+}
+
+void ck_batchnorm_relu_forward_training(float *y, float *save_mean, float *save_invstd,
+                                        float *running_mean, float *running_var,
+                                        const float *x, const float *gamma, const float *beta,
+                                        int n, int c, int s, float momentum, float eps) {
+    CK_BN_FORWARD_TRAINING(1)
+}
+#undef CK_BN_FORWARD_TRAINING
 
 // x and y are (n,c,s); gamma, beta, running_mean, running_var are (c).
 void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
@@ -211,17 +241,17 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
 //   dbeta += sum(dy), dgamma += sum(dy * xhat),
 //   dx += gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)),
 // the last because mean and invstd are themselves functions of x.
-void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
-                           const float *dy, const float *x, const float *gamma,
-                           const float *save_mean, const float *save_invstd,
-                           int n, int c, int s, int accumulate) {
-    assert(n >= 1 && c >= 0 && s >= 1);
-    assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);
+// One block b of bc channels. With relu set, dy is the gradient of y = max(BN(x), 0) and
+// counts only where y > 0, as ReLU's own backward would have passed it.
+static inline __attribute__((always_inline))
+void ck_bn_backward(float *dx, float *dgamma, float *dbeta,
+                    const float *dy, const float *y, const float *x, const float *gamma,
+                    const float *save_mean, const float *save_invstd,
+                    int n, int c, int s, int accumulate, int bc, int b, const int relu) {
+    // The gradient reaching the normalisation at element i (a select, so loops vectorize).
+    #define CK_BN_G(i) (relu ? (y[i] > 0.0f ? dy[i] : 0.0f) : dy[i])
     const double count = (double)n * s;
-    const int bc = ck_bn_block(n, c, s);
-    const int blocks = (c + bc - 1) / bc;
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int b = 0; b < blocks; b++) {
+    {
         const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
         double sum_dy[CK_BN_MAX_BLOCK], sum_dy_xc[CK_BN_MAX_BLOCK];
         for (int jj = 0; jj < nb; jj++) sum_dy[jj] = sum_dy_xc[jj] = 0.0;
@@ -231,20 +261,21 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
             if (s == 1) {
                 #pragma omp simd
                 for (int jj = 0; jj < nb; jj++) {
-                    sum_dy[jj] += dy[row + jj];
-                    sum_dy_xc[jj] += (double)dy[row + jj] * ((double)x[row + jj] - save_mean[j0 + jj]);
+                    sum_dy[jj] += CK_BN_G(row + jj);
+                    sum_dy_xc[jj] += (double)CK_BN_G(row + jj) * ((double)x[row + jj] - save_mean[j0 + jj]);
                 }
                 continue;
             }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
-                const float *dyr = dy + row + (size_t)jj * s;
+                const size_t o = row + (size_t)jj * s;
                 const double m = save_mean[j0 + jj];
                 double a = 0.0, bsum = 0.0;
                 #pragma omp simd reduction(+:a, bsum)
                 for (int k = 0; k < s; k++) {
-                    a += dyr[k];
-                    bsum += (double)dyr[k] * ((double)xr[k] - m);
+                    const float g = CK_BN_G(o + k);
+                    a += g;
+                    bsum += (double)g * ((double)xr[k] - m);
                 }
                 sum_dy[jj] += a;
                 sum_dy_xc[jj] += bsum;
@@ -267,7 +298,7 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
             const size_t row = ((size_t)i * c + j0) * s;
             // Each sum written or added by its own loop: the writing one never reads dx.
             if (s == 1) {
-                #define CK_BN_DX_FEATURE (float)(ca[jj] * dy[row + jj] \
+                #define CK_BN_DX_FEATURE (float)(ca[jj] * CK_BN_G(row + jj) \
                                                  + cb[jj] * ((double)x[row + jj] - save_mean[j0 + jj]) + cc[jj])
                 if (accumulate) {
                     #pragma omp simd
@@ -281,20 +312,48 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
             }
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
-                const float *dyr = dy + row + (size_t)jj * s;
-                float *dxr = dx + row + (size_t)jj * s;
+                const size_t o = row + (size_t)jj * s;
+                float *dxr = dx + o;
                 const double m = save_mean[j0 + jj], a = ca[jj], bq = cb[jj], cq = cc[jj];
                 if (accumulate) {
                     #pragma omp simd
-                    for (int k = 0; k < s; k++) dxr[k] += (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
+                    for (int k = 0; k < s; k++) dxr[k] += (float)(a * CK_BN_G(o + k) + bq * ((double)xr[k] - m) + cq);
                 } else {
                     #pragma omp simd
-                    for (int k = 0; k < s; k++) dxr[k] = (float)(a * dyr[k] + bq * ((double)xr[k] - m) + cq);
+                    for (int k = 0; k < s; k++) dxr[k] = (float)(a * CK_BN_G(o + k) + bq * ((double)xr[k] - m) + cq);
                 }
             }
         }
     }
+    #undef CK_BN_G
 }
+
+// Both public backwards, as the forwards above.
+#define CK_BN_BACKWARD(y, relu)                                                                  \
+    assert(n >= 1 && c >= 0 && s >= 1);                                                          \
+    assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);               \
+    const int bc = ck_bn_block(n, c, s);                                                         \
+    const int blocks = (c + bc - 1) / bc;                                                        \
+    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
+    for (int b = 0; b < blocks; b++)                                                             \
+        ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,      \
+                       accumulate, bc, b, relu);
+
+void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *x, const float *gamma,
+                           const float *save_mean, const float *save_invstd,
+                           int n, int c, int s, int accumulate) {
+    CK_BN_BACKWARD(NULL, 0)
+}
+
+void ck_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta,
+                                const float *dy, const float *y, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd,
+                                int n, int c, int s, int accumulate) {
+    assert(y);
+    CK_BN_BACKWARD(y, 1)
+}
+#undef CK_BN_BACKWARD
 
 // dy, x and dx are (n,c,s); gamma, running_mean, running_var, dgamma, dbeta are (c).
 // The statistics are constants here, so y is affine in x per channel:

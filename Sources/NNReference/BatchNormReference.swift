@@ -175,3 +175,14 @@ public func referenceBatchNormInferenceBackward(
     }
     return grads
 }
+
+/// Backward of y = max(BN(x), 0) in training: the batch-norm backward of dy where y > 0
+/// and of 0 elsewhere (ReLU's derivative, taken at the output as the library's ReLU does).
+public func referenceBatchNormReLUBackward(
+    dy: [Float], y: [Float], x: [Float], gamma: [Float], mean: [Float], invstd: [Float],
+    n: Int, c: Int, s: Int
+) -> BatchNormGradients {
+    precondition(y.count == dy.count, "batch norm + ReLU backward: y has \(y.count) elements, dy \(dy.count)")
+    let masked = zip(dy, y).map { $1 > 0 ? $0 : 0 }
+    return referenceBatchNormBackward(dy: masked, x: x, gamma: gamma, mean: mean, invstd: invstd, n: n, c: c, s: s)
+}

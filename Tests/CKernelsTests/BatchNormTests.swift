@@ -184,6 +184,50 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    /// The fused batch norm + ReLU against the reference batch norm followed by max(., 0)
+    /// and its backward against the reference backward of the masked dy, on every shape;
+    /// dx added to and written. float32 tolerance as the unfused kernels (same arithmetic;
+    /// the mask is exact). beta spreads around 0 so both sides of the ReLU occur.
+    func testFusedReLUTrainingForwardAndBackwardMatchReference() {
+        var rng = SeededGenerator(seed: 47)
+        for (n, c, s) in Self.shapes {
+            let shape = "(\(n),\(c),\(s))"
+            let x = randomFloats(n * c * s, in: -1...3, using: &rng)
+            let gamma = randomFloats(c, in: 0.5...1.5, using: &rng), beta = randomFloats(c, using: &rng)
+            let mean0 = randomFloats(c, using: &rng), var0 = randomFloats(c, in: 0.5...2, using: &rng)
+            let expected = referenceBatchNormTrainingForward(x: x, gamma: gamma, beta: beta,
+                                                             runningMean: mean0, runningVar: var0,
+                                                             n: n, c: c, s: s, momentum: momentum, eps: eps)
+            var y = [Float](repeating: .nan, count: x.count)
+            var mean = [Float](repeating: .nan, count: c), invstd = [Float](repeating: .nan, count: c)
+            var runningMean = mean0, runningVar = var0
+            ck_batchnorm_relu_forward_training(&y, &mean, &invstd, &runningMean, &runningVar, x, gamma, beta,
+                                               Int32(n), Int32(c), Int32(s), momentum, eps)
+            assertClose(expected.y.map { max($0, 0) }, y, .float32, "ck_batchnorm_relu_forward_training y \(shape)",
+                        shape: [n, c, s])
+            assertClose(expected.mean, mean, .float32, "ck_batchnorm_relu_forward_training mean \(shape)", shape: [c])
+            assertClose(expected.invstd, invstd, .float32, "ck_batchnorm_relu_forward_training invstd \(shape)", shape: [c])
+            assertClose(expected.runningVar, runningVar, .float32,
+                        "ck_batchnorm_relu_forward_training running var \(shape)", shape: [c])
+
+            let dy = randomFloats(n * c * s, using: &rng)
+            let grads = referenceBatchNormReLUBackward(dy: dy, y: y, x: x, gamma: gamma, mean: mean, invstd: invstd,
+                                                       n: n, c: c, s: s)
+            let dx0 = randomFloats(x.count, using: &rng)
+            var dx = dx0, dgamma = [Float](repeating: 0, count: c), dbeta = [Float](repeating: 0, count: c)
+            ck_batchnorm_relu_backward(&dx, &dgamma, &dbeta, dy, y, x, gamma, mean, invstd,
+                                       Int32(n), Int32(c), Int32(s), 1)
+            assertClose(zip(dx0, grads.dx).map { $0 + $1 }, dx, .float32, "ck_batchnorm_relu_backward dx \(shape)",
+                        shape: [n, c, s])
+            assertClose(grads.dgamma, dgamma, .float32, "ck_batchnorm_relu_backward dgamma \(shape)", shape: [c])
+            assertClose(grads.dbeta, dbeta, .float32, "ck_batchnorm_relu_backward dbeta \(shape)", shape: [c])
+            var written = [Float](repeating: .nan, count: x.count)
+            ck_batchnorm_relu_backward(&written, &dgamma, &dbeta, dy, y, x, gamma, mean, invstd,
+                                       Int32(n), Int32(c), Int32(s), 0)
+            assertClose(grads.dx, written, .float32, "ck_batchnorm_relu_backward dx written \(shape)", shape: [n, c, s])
+        }
+    }
+
     func testInferenceBackwardMatchesReference() {
         var rng = SeededGenerator(seed: 46)
         for (n, c, s) in Self.shapes + [(1, 5, 1)] {

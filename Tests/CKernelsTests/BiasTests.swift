@@ -9,6 +9,7 @@ final class BiasTests: XCTestCase {
         var shapes: [(Int, Int, Int)] = []
         for n in [1, 7] { for c in [1, 3, 13, 32] { for s in [1, 5, 49] { shapes.append((n, c, s)) } } }
         shapes.append((64, 32, 49))  // 100_352 elements: past the OpenMP threshold.
+        shapes.append((64, 256, 1))  // W1's first bias: the row-sum path at its size.
         for (n, c, s) in shapes {
             let count = n * c * s
             let bias = randomFloats(c, using: &rng)

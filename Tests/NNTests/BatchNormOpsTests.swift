@@ -16,6 +16,83 @@ final class BatchNormOpsTests: XCTestCase {
         ([3, 2, 2, 3], 3, 2, 6),
     ]
 
+    /// The fused batch norm + ReLU: values and gradients equal to relu(batchNorm) (float32),
+    /// and a finite-difference check on an input whose normalized values all stay 0.08 from
+    /// the kink (the first such seed; h = 1e-2 moves them by under 0.04); in both layouts,
+    /// and in inference (the two ops).
+    func testFusedReLUMatchesTheTwoOpsAndGradients() {
+        for layout in Self.layouts + [([1, 3, 2, 3], 1, 3, 6)] {
+            let c = layout.c
+            let gamma = randomTensor([c], in: 0.5...1.5, seed: 5), beta = randomTensor([c], in: -0.5...0.5, seed: 6)
+            func pre(_ x: Tensor) -> Tensor {
+                var rm = Tensor(zeros: [c]), rv = Tensor(ones: [c])
+                return withoutGradient {
+                    batchNorm(x, gamma: gamma, beta: beta, runningMean: &rm, runningVariance: &rv, training: true)
+                }
+            }
+            guard let x = (1...200).lazy.map({ randomTensor(layout.shape, seed: UInt64($0)) })
+                .first(where: { pre($0).scalars.allSatisfy { abs($0) > 0.08 } }) else {
+                return XCTFail("no input clear of the ReLU kink for \(layout.shape)")
+            }
+            XCTAssertTrue(pre(x).scalars.contains { $0 < 0 } && pre(x).scalars.contains { $0 > 0 },
+                          "both sides of the ReLU occur \(layout.shape)")
+            for training in [true, false] {
+                let what = "batchNormReLU \(training ? "training" : "inference") \(layout.shape)"
+                func fused(_ t: [Tensor]) -> Tensor {
+                    var rm = Tensor(zeros: [c]), rv = Tensor(ones: [c])
+                    return batchNormReLU(t[0], gamma: t[1], beta: t[2], runningMean: &rm, runningVariance: &rv,
+                                         training: training)
+                }
+                func separate(_ t: [Tensor]) -> Tensor {
+                    var rm = Tensor(zeros: [c]), rv = Tensor(ones: [c])
+                    return relu(batchNorm(t[0], gamma: t[1], beta: t[2], runningMean: &rm, runningVariance: &rv,
+                                          training: training))
+                }
+                let seed = randomTensor(layout.shape, seed: 99)
+                var gradients: [[[Float]]] = []
+                for f in [fused, separate] {
+                    let leaves = [x, gamma, beta].map { $0.requiringGradient() }
+                    f(leaves).backward(seed: seed)
+                    gradients.append(leaves.map { $0.gradient!.scalars })
+                }
+                assertClose(separate([x, gamma, beta]).scalars, fused([x, gamma, beta]).scalars, .float32,
+                            "\(what) values", shape: layout.shape)
+                for (k, name) in ["x", "gamma", "beta"].enumerated() {
+                    assertClose(gradients[1][k], gradients[0][k], .float32, "\(what) d\(name)")
+                }
+                checkGradients(what, inputs: [x, gamma, beta], fused)
+            }
+        }
+    }
+
+    /// Sequential runs BatchNorm then ReLU as the fused op: its output and gradients are
+    /// those of the layers applied one by one, and the running statistics move the same.
+    func testSequentialFusesBatchNormAndReLU() {
+        DefaultRandom.manualSeed(5)
+        let model = Sequential {
+            Conv2D(inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1)
+            BatchNorm2D(3)
+            ReLU()
+            Flatten()
+        }
+        let x = randomTensor([2, 2, 4, 4], seed: 3)
+        let fused = model(x)
+        let fusedStatistics = (model.layers[1] as! BatchNorm).runningMean.value.scalars
+        let seed = randomTensor(fused.shape, seed: 4)
+        fused.backward(seed: seed)
+        let fusedGradients = model.parameters.map(\.gradient.scalars)
+        model.zeroGradients()
+        (model.layers[1] as! BatchNorm).runningMean.value = Tensor(zeros: [3])
+        let separate = model.layers.reduce(x) { $1($0) }
+        separate.backward(seed: seed)
+        assertClose(separate.scalars, fused.scalars, .float32, "Sequential BN+ReLU output", shape: fused.shape)
+        assertClose((model.layers[1] as! BatchNorm).runningMean.value.scalars, fusedStatistics, .float32,
+                    "Sequential BN+ReLU running mean")
+        for (k, gradient) in model.parameters.map(\.gradient.scalars).enumerated() {
+            assertClose(gradient, fusedGradients[k], .float32, "Sequential BN+ReLU parameter \(k) gradient")
+        }
+    }
+
     func testTrainingMatchesReferenceAndGradients() {
         for layout in Self.layouts {
             let c = layout.c

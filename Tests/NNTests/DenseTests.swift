@@ -21,6 +21,37 @@ final class DenseTests: XCTestCase {
         checkGradients("Dense", inputs: [x], parameters: layer.parameters) { layer($0[0]) }
     }
 
+    /// `linear` against the naive GEMM plus bias on batch 1, odd sizes and W1's first layer
+    /// (past the GEMM's and the bias kernel's thread thresholds); float32 tolerance, since
+    /// the reference sums in Double and the GEMM's order differs.
+    func testLinearMatchesReferenceOverShapes() {
+        for (m, k, n) in [(1, 1, 1), (1, 7, 3), (5, 13, 9), (64, 784, 256), (3, 130, 10)] {
+            let x = randomTensor([m, k], seed: UInt64(m * 1000 + k))
+            let w = randomTensor([n, k], seed: UInt64(n * 7 + 1))
+            let b = randomTensor([n], seed: UInt64(n + 99))
+            var expected = [Float](repeating: 0, count: m * n)
+            referenceGemm(c: &expected, ldc: n, a: x.scalars, lda: k, transA: false,
+                          b: w.scalars, ldb: k, transB: true, m: m, n: n, k: k, alpha: 1, beta: 0)
+            let bias = b.scalars
+            expected = expected.enumerated().map { $0.element + bias[$0.offset % n] }
+            assertClose(expected, linear(x, weight: w, bias: b).scalars, .float32,
+                        "linear (\(m),\(k)) x (\(n),\(k))^T + bias", shape: [m, n])
+        }
+    }
+
+    /// Finite differences for all three inputs; each input feeds two ops, so the pullback's
+    /// first-write and accumulate paths both run (first gradients are poisoned).
+    func testLinearGradients() {
+        for (m, k, n) in [(1, 3, 2), (4, 5, 3), (6, 9, 7)] {
+            let x = randomTensor([m, k], seed: 11)
+            let w = randomTensor([n, k], seed: 12)
+            let b = randomTensor([n], seed: 13)
+            checkGradients("linear (\(m),\(k)) x (\(n),\(k))^T", inputs: [x, w, b]) {
+                linear($0[0], weight: $0[1], bias: $0[2]) + linear($0[0] * 0.5, weight: $0[1], bias: $0[2])
+            }
+        }
+    }
+
     func testSequentialNamesAndModes() {
         let model = Sequential {
             Dense(inputSize: 4, outputSize: 3)

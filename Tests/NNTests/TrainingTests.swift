@@ -168,6 +168,28 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue(kept, "the checkpoint of epoch 1 changed")
     }
 
+    /// The check the trainer runs before each update finds one NaN or infinity at every
+    /// position: in each of its four vector sums and in the scalar tail, on sizes around
+    /// its 64-element blocks.
+    func testGradientIsFiniteFindsEveryPosition() {
+        for count in [1, 15, 16, 17, 63, 64, 65, 130] {
+            let parameter = Parameter(Tensor(ones: [count]))
+            let finite = (0..<count).map { Float($0) - 1e30 * Float($0 % 2) }
+            parameter.zeroGradient()
+            (parameter.value * 1).backward(seed: Tensor(finite, shape: [count]))
+            XCTAssertTrue(parameter.gradientIsFinite, "count \(count), all finite")
+            for position in 0..<count {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    var values = finite
+                    values[position] = bad
+                    parameter.zeroGradient()
+                    (parameter.value * 1).backward(seed: Tensor(values, shape: [count]))
+                    XCTAssertFalse(parameter.gradientIsFinite, "count \(count), \(bad) at \(position)")
+                }
+            }
+        }
+    }
+
     func testAHugeLearningRateStopsWithNonFiniteLoss() throws {
         let data = try FashionData.subsets(train: 512).train
         let url = try temporaryFile(self, "run.safetensors")

@@ -196,6 +196,12 @@ void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invst
                                    float *running_mean, float *running_var,
                                    const float *x, const float *gamma, const float *beta,
                                    int n, int c, int s, float momentum, float eps);
+/// Training forward followed by ReLU in the same pass: y = max(BN(x), 0); saves and
+/// updates the statistics as ck_batchnorm_forward_training.
+void ck_batchnorm_relu_forward_training(float *y, float *save_mean, float *save_invstd,
+                                        float *running_mean, float *running_var,
+                                        const float *x, const float *gamma, const float *beta,
+                                        int n, int c, int s, float momentum, float eps);
 /// Inference forward with the running statistics.
 void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
                                     const float *running_mean, const float *running_var,
@@ -206,6 +212,12 @@ void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
                            int n, int c, int s, int accumulate);
+/// Backward of ck_batchnorm_relu_forward_training: dy is the gradient of its output y,
+/// counted where y > 0; dgamma, dbeta += their gradients; dx written or added per accumulate.
+void ck_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta,
+                                const float *dy, const float *y, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd,
+                                int n, int c, int s, int accumulate);
 /// Backward of the inference forward (statistics are constants): dx, dgamma, dbeta += their
 /// gradients.
 void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,

@@ -59,6 +59,14 @@ public final class BatchNorm: Layer {
                   runningMean: &runningMean.value, runningVariance: &runningVariance.value,
                   training: isTraining, momentum: momentum, epsilon: epsilon)
     }
+
+    /// relu(self(input)) as one fused op (`batchNormReLU`): what `Sequential` runs for a
+    /// batch norm followed by a `ReLU` layer.
+    public func withReLU(_ input: Tensor) -> Tensor {
+        batchNormReLU(input, gamma: weight.value, beta: bias.value,
+                      runningMean: &runningMean.value, runningVariance: &runningVariance.value,
+                      training: isTraining, momentum: momentum, epsilon: epsilon)
+    }
 }
 
 extension Layer {

@@ -26,8 +26,8 @@ public final class Dense: Layer {
     public func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(input.rank == 2 && input.shape[1] == weight.shape[1],
                      "Dense: input shape \(input.shape) does not fit weight shape \(weight.shape) (expected [N, \(weight.shape[1])])")
-        let y = matmul(input, weight.value, transposeB: true)
-        return bias.map { y.addingBias($0.value) } ?? y
+        guard let bias else { return matmul(input, weight.value, transposeB: true) }
+        return linear(input, weight: weight.value, bias: bias.value)
     }
 }
 

@@ -15,39 +15,77 @@ public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
     let (n, c) = (Int32(x.shape[0]), Int32(channels))
     let s = Int32(x.count / max(x.shape[0] * channels, 1))
     if training {
-        precondition(Int(n) * Int(s) > 1, "batchNorm: training needs more than one value per channel, input shape \(x.shape)")
-        let mean = TensorStorage(uninitializedCount: channels)
-        let invstd = TensorStorage(uninitializedCount: channels)
-        var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
-            Tensor.build(shape: x.shape) { out, _ in
-                runningMean.withUnsafeMutableBufferPointer { rm in
-                    runningVariance.withUnsafeMutableBufferPointer { rv in
-                        ck_batchnorm_forward_training(out, mean.pointer, invstd.pointer, rm.baseAddress, rv.baseAddress,
-                                                      px, pg, pb, n, c, s, momentum, epsilon)
-                    }
-                }
-            }
-        }
-        let (cx, cg) = (x.detached, gamma.detached)
-        func batchNormBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
-            // The kernel writes dx and adds into dgamma and dbeta; scratch stands in for
-            // those nobody needs.
-            let scratch = (grads[0] == nil ? TensorStorage(uninitializedCount: cx.count) : nil,
-                           grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
-            Tensor.withUnsafePointers(cx, cg) { px, pg in
-                ck_batchnorm_backward(grads[0]?.pointer ?? scratch.0!.pointer,
-                                      grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer,
-                                      grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels,
-                                      dy, px, pg, mean.pointer, invstd.pointer, n, c, s,
-                                      grads[0]?.accumulateFlag ?? 0)
-            }
-        }
-        Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormBackward)
-        return y
+        return batchNormTraining(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
+                                 momentum: momentum, epsilon: epsilon, relu: false)
     } else {
         return batchNormInference(x, gamma: gamma, beta: beta, runningMean: runningMean,
                                   runningVariance: runningVariance, epsilon: epsilon)
     }
+}
+
+/// relu(batchNorm(x, ...)): in training one kernel normalizes and clamps in the same pass and
+/// its backward applies the ReLU's mask while it reduces (two passes over memory fewer each
+/// way than the two ops); in inference the two ops.
+public func batchNormReLU(_ x: Tensor, gamma: Tensor, beta: Tensor,
+                          runningMean: inout Tensor, runningVariance: inout Tensor,
+                          training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
+    guard training else {
+        return relu(batchNorm(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
+                              training: false, momentum: momentum, epsilon: epsilon))
+    }
+    return batchNormTraining(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
+                             momentum: momentum, epsilon: epsilon, relu: true)
+}
+
+/// Training batch norm with the batch statistics, optionally followed by ReLU in the same kernel.
+private func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor,
+                               runningMean: inout Tensor, runningVariance: inout Tensor,
+                               momentum: Float, epsilon: Float, relu: Bool) -> Tensor {
+    let what = relu ? "batchNormReLU" : "batchNorm"
+    precondition(x.rank == 2 || x.rank == 4, "\(what) needs (N,F) or (N,C,H,W), shape is \(x.shape)")
+    let channels = x.shape[1]
+    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
+        precondition(t.shape == [channels], "\(what): \(name) shape \(t.shape) does not fit input \(x.shape)")
+    }
+    let (n, c) = (Int32(x.shape[0]), Int32(channels))
+    let s = Int32(x.count / max(x.shape[0] * channels, 1))
+    precondition(Int(n) * Int(s) > 1, "\(what): training needs more than one value per channel, input shape \(x.shape)")
+    let mean = TensorStorage(uninitializedCount: channels)
+    let invstd = TensorStorage(uninitializedCount: channels)
+    var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
+        Tensor.build(shape: x.shape) { out, _ in
+            runningMean.withUnsafeMutableBufferPointer { rm in
+                runningVariance.withUnsafeMutableBufferPointer { rv in
+                    (relu ? ck_batchnorm_relu_forward_training : ck_batchnorm_forward_training)(
+                        out, mean.pointer, invstd.pointer, rm.baseAddress, rv.baseAddress, px, pg, pb, n, c, s, momentum, epsilon)
+                }
+            }
+        }
+    }
+    // The fused backward reads the ReLU's mask from its output (y > 0).
+    let (cx, cg, cy) = (x.detached, gamma.detached, relu ? y.detached : nil)
+    func batchNormBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        // The kernel writes dx and adds into dgamma and dbeta; scratch stands in for
+        // those nobody needs.
+        let scratch = (grads[0] == nil ? TensorStorage(uninitializedCount: cx.count) : nil,
+                       grads[1] == nil || grads[2] == nil ? TensorStorage(count: 2 * channels, repeating: 0) : nil)
+        Tensor.withUnsafePointers(cx, cg) { px, pg in
+            let dx = grads[0]?.pointer ?? scratch.0!.pointer
+            let dgamma = grads[1]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer
+            let dbeta = grads[2]?.zeroedIfFirst(count: channels) ?? scratch.1!.pointer + channels
+            let accumulate = grads[0]?.accumulateFlag ?? 0
+            if let cy {
+                cy.withUnsafePointer { py in
+                    ck_batchnorm_relu_backward(dx, dgamma, dbeta, dy, py, px, pg, mean.pointer, invstd.pointer,
+                                               n, c, s, accumulate)
+                }
+            } else {
+                ck_batchnorm_backward(dx, dgamma, dbeta, dy, px, pg, mean.pointer, invstd.pointer, n, c, s, accumulate)
+            }
+        }
+    }
+    Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormBackward)
+    return y
 }
 
 /// Batch normalization of x (N,C,H,W) or (N,F) with the running statistics (C), as in

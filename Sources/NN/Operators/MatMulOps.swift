@@ -44,3 +44,37 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     Tensor.record(&y, inputs: [a, b], pullback: matmulBackward)
     return y
 }
+
+/// A dense layer's affine map, x (N, in) * weight^T + bias, for weight (out, in) and bias
+/// (out), as one op: the output starts as the bias rows and the GEMM adds into it (beta 1),
+/// and the pullback reads the output gradient straight, where `matmul` then `addingBias`
+/// would make a second output-sized tensor each way.
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+    precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
+                 "linear: input shape \(x.shape) does not fit weight shape \(weight.shape) (expected [N, \(weight.rank == 2 ? weight.shape[1] : -1)])")
+    precondition(bias.shape == [weight.shape[0]],
+                 "linear: bias shape \(bias.shape) does not match weight shape \(weight.shape) (expected [\(weight.shape[0])])")
+    let (m, k, n) = (x.shape[0], x.shape[1], weight.shape[0])
+    var y = Tensor.withUnsafePointers(x, weight, bias) { px, pw, pb in
+        Tensor.build(shape: [m, n]) { out, _ in
+            for i in 0..<m { (out + i * n).initialize(from: pb, count: n) }
+            ck_sgemm(out, Int32(n), px, Int32(k), 0, pw, Int32(k), 1, Int32(m), Int32(n), Int32(k), 1, 1)
+        }
+    }
+    let (cx, cw) = (x.detached, weight.detached)
+    func linearBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        Tensor.withUnsafePointers(cx, cw) { px, pw in
+            if let dx = grads[0] {  // dx (m,k) = dy W
+                ck_sgemm(dx.pointer, Int32(k), dy, Int32(n), 0, pw, Int32(k), 0,
+                         Int32(m), Int32(k), Int32(n), 1, dx.accumulate ? 1 : 0)
+            }
+            if let dw = grads[1] {  // dW (n,k) = dy^T x
+                ck_sgemm(dw.pointer, Int32(k), dy, Int32(n), 1, px, Int32(k), 0,
+                         Int32(n), Int32(k), Int32(m), 1, dw.accumulate ? 1 : 0)
+            }
+        }
+        if let db = grads[2]?.zeroedIfFirst(count: n) { ck_bias_add_backward(db, dy, Int32(m), Int32(n), 1) }
+    }
+    Tensor.record(&y, inputs: [x, weight, bias], pullback: linearBackward)
+    return y
+}

@@ -489,29 +489,3 @@ final class ProgressBar {
         FileHandle.standardOutput.write("\r\u{1B}[K".data(using: .utf8)!)
     }
 }
-
-extension Parameter {
-    /// Whether every element of the accumulated gradient is finite: the trainer checks this
-    /// before each update.
-    fileprivate var gradientIsFinite: Bool {
-        withGradient { gradient in
-            // x * 0 is 0 for finite x and NaN for NaN or infinity, so the sum is 0 exactly
-            // when every element is finite; eight lanes at a time, since a scalar float sum
-            // does not vectorize (about 0.1 ms per million elements).
-            let count = gradient.count
-            guard count > 0, let base = gradient.baseAddress else { return true }
-            var lanes = SIMD8<Float>(repeating: 0)
-            var i = 0
-            while i + 8 <= count {
-                lanes += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self) * 0
-                i += 8
-            }
-            var sum = lanes.sum()
-            while i < count {
-                sum += base[i] * 0
-                i += 1
-            }
-            return sum == 0
-        }
-    }
-}
