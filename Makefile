@@ -7,7 +7,7 @@ CONFIG  ?= release
 DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev python3-sklearn libc6-dev-arm64-cross \
            libopenmpi-dev openmpi-bin
 
-.PHONY: doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
+.PHONY: docs doc-comments deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -34,6 +34,13 @@ test: deps check-aarch64
 	./scripts/consumer-check.sh
 	$(MAKE) doc-comments
 	$(SWIFT) test -c $(CONFIG) --disable-swift-testing
+
+## docs: the DocC catalogue of NN (Sources/NN/NN.docc and every doc comment) as a static
+## site in docs-site/ (open docs-site/documentation/nn/index.html through a web server, or
+## host the directory). Any DocC warning (a broken link, an unknown symbol) fails the build.
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory docs-site generate-documentation --target NN \
+	  --warnings-as-errors --transform-for-static-hosting --output-path docs-site
 
 ## doc-comments: fails on any public declaration of NN without a doc comment (from the
 ## built module's symbol graph; about 10 s after a build), after testing that the check
@@ -72,8 +79,17 @@ consumer-check: deps
 	./scripts/consumer-check.sh
 
 ## bench: kernel benchmarks against the naive reference (QUICK=1 for a short run).
+# Open MPI as root, two ranks on two cores; shared memory (vader) against TCP over loopback.
+MPIRUN := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1
 bench: deps
 	$(SWIFT) run -c release KernelBench $(if $(QUICK),--quick,)
+	$(SWIFT) build -c release --product DistributedBench
+	$(MPIRUN) --mca btl self,vader -np 2 .build/release/DistributedBench allreduce shm $(if $(QUICK),--quick,)
+	$(MPIRUN) --mca btl self,tcp --mca btl_tcp_if_include lo -np 2 .build/release/DistributedBench allreduce tcp $(if $(QUICK),--quick,)
+	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
+	$(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
+	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
+	$(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
 
 ## bench-pytorch: W1, W2 and W3 in `nn train` and in PyTorch's CPU build (channels-last and
 ## default layout), alternated in separate processes (3 pairs at 1 and 2 threads), and the

@@ -53,6 +53,8 @@ let package = Package(
 
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `make docs`: the DocC catalogue as a static site (no product depends on it).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
 
     targets: [
@@ -94,7 +96,7 @@ let package = Package(
         /// `nn train | eval | demo`: the reference models on Fashion-MNIST, and small demos.
         .executableTarget(
             name: "nn",
-            dependencies: ["NN", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NN", "NNDistributed", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: - Implementation details: the naive reference
@@ -117,6 +119,13 @@ let package = Package(
             name: "KernelBench",
             dependencies: ["CKernels", "NNReference", "NN", "BenchShim"],
             path: "Benchmarks/KernelBench"
+        ),
+
+        /// The data-parallel rows of `make bench` (all-reduce bandwidth, W2 over ranks), under mpirun.
+        .executableTarget(
+            name: "DistributedBench",
+            dependencies: ["NN", "NNDistributed"],
+            path: "Benchmarks/DistributedBench"
         ),
 
         // MARK: - Tests

@@ -2,6 +2,7 @@ import ArgumentParser
 @preconcurrency import Glibc  // `stdout`, a C global, for setvbuf and fflush
 import Foundation
 import NN
+import NNDistributed
 
 /// `nn`: train, evaluate and demonstrate the networks of NN's `Models`.
 struct NNCommand: ParsableCommand {
@@ -31,8 +32,22 @@ enum Main {
         // every subcommand; `--threads` then sets the count it names.
         Threads.set(nil)
         do {
+            // Under mpirun every rank runs this same command; MPI starts before anything
+            // can fail, so any failure can end the whole job.
+            if MPICommunicator.isLaunchedByMPI {
+                let communicator = try MPICommunicator()
+                job = communicator
+                // One voice: the other ranks' standard output goes nowhere (errors still show).
+                if !communicator.isLeader { _ = freopen("/dev/null", "w", stdout) }
+            }
             var command = try NNCommand.parseAsRoot()
             try command.run()
+            if let job {
+                job.barrier(label: "the barrier at the end of the run")
+                job.finalize()
+            }
+        } catch let error as DistributedError {
+            fail(error.description)
         } catch let error as DataError {
             fail(error.description)
         } catch let error as CheckpointError {
@@ -49,9 +64,14 @@ enum Main {
         }
     }
 
-    /// Prints `error: <message>` as one line on standard error and exits with status 1.
+    /// The MPI job this process is a rank of (nil when not started by mpirun).
+    nonisolated(unsafe) static var job: MPICommunicator?
+
+    /// Prints `error: <message>` as one line on standard error and exits with status 1; in
+    /// an MPI job of several ranks, ends every rank with this rank's message.
     static func fail(_ message: String) -> Never {
         fflush(stdout)
+        if let job, job.size > 1 { job.abort("rank \(job.rank) of \(job.size): \(oneLine(message))") }
         FileHandle.standardError.write(Data("error: \(oneLine(message))\n".utf8))
         exit(1)
     }

@@ -74,6 +74,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Draw the training curves (loss and accuracy per epoch) into this SVG file.")
     var plot: String?
 
+    @Flag(help: "Under mpirun: batch norm over all ranks' images (N ranks x batch B compute what one process does with N*B).")
+    var syncBatchNorm = false
+
+    @Option(help: "Under mpirun: seconds a collective may wait for the other ranks before the job is aborted (default: 300).")
+    var collectiveTimeout: Double?
+
     func validate() throws {
         if model == nil && resume == nil {
             throw ValidationError("--model is required (mlp, cnn or resnet) unless --resume is given")
@@ -90,6 +96,9 @@ struct TrainCommand: ParsableCommand {
         if let valSplit, !(valSplit >= 0 && valSplit < 1) {
             throw ValidationError("--val-split must be in [0, 1), got \(valSplit)")
         }
+        if let collectiveTimeout, !(collectiveTimeout > 0 && collectiveTimeout.isFinite) {
+            throw ValidationError("--collective-timeout must be a positive number of seconds, got \(collectiveTimeout)")
+        }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
         if let cropPadding, !(0...8).contains(cropPadding) {
             throw ValidationError("--crop-padding must be in 0...8, got \(cropPadding)")
@@ -101,6 +110,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Threads.set(threads) }
+        let communicator: any Communicator = Main.job ?? SingleProcessCommunicator()
+        if let collectiveTimeout { Main.job?.timeout = collectiveTimeout }
+        // Only rank 0 writes files; every rank reads (the resume checkpoint, the data).
+        let leader = communicator.isLeader
 
         // What a resumed run continues: its checkpoint's recipe fills every option not given.
         let resumeURL = resume.map { URL(fileURLWithPath: $0) }
@@ -147,7 +160,7 @@ struct TrainCommand: ParsableCommand {
         let logURL = log.map { URL(fileURLWithPath: $0) }
         let plotURL = plot.map { URL(fileURLWithPath: $0) }
         for (option, url) in [("--checkpoint", checkpointURL), ("--log", logURL), ("--plot", plotURL)] {
-            if let url { try prepareOutput(url, option: option) }
+            if let url, leader { try prepareOutput(url, option: option) }
         }
 
         // Data: the split and the statistics come from the training images only.
@@ -174,6 +187,8 @@ struct TrainCommand: ParsableCommand {
         let optimizer = recipe.optimizer.make(network.parameters, learningRate: recipe.learningRate,
                                               weightDecay: recipe.weightDecay)
         let trainer = Trainer(model: network, optimizer: optimizer, seed: seed)
+        trainer.communicator = communicator
+        if syncBatchNorm { network.synchronizeBatchNorm(over: communicator) }
         trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
         if let resumeURL {
             try Checkpoint.resume(from: resumeURL, trainer: trainer)
@@ -202,12 +217,14 @@ struct TrainCommand: ParsableCommand {
             + (augment ? (cropPadding > 0 ? ", flip + crop \(cropPadding)" : ", flip") : "")
         let recorder = RunRecorder(checkpoint: checkpointURL, log: logURL, plot: plotURL, standardization: statistics,
                                    metadata: metadata, title: title)
-        trainer.callbacks = [recorder]
+        trainer.callbacks = leader ? [recorder] : []
 
         print("nn train: \(modelName.rawValue) (\(modelName.workload), \(network.parameterCount) parameters), "
               + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), "
               + "batch \(recipe.batchSize), schedule \(recipe.schedule.rawValue), augmentation \(augment ? (cropPadding > 0 ? "flip + crop pad \(cropPadding)" : "flip") : "off"), "
-              + "seed \(seed), \(Threads.count) threads")
+              + "seed \(seed), \(Threads.count) threads"
+              + (communicator.size > 1 ? " x \(communicator.size) ranks (batch \(recipe.batchSize) per rank"
+                  + (syncBatchNorm ? ", synchronized batch norm)" : ")") : ""))
         print("data: \(training.count) training, \(validation?.count ?? 0) validation, \(test.count) test images from \(data)")
         if trainer.epochsCompleted > 0 {
             print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)")
@@ -218,6 +235,8 @@ struct TrainCommand: ParsableCommand {
             try trainer.fit(training, validation: validation, epochs: recipe.epochs, batchSize: recipe.batchSize,
                             augmentation: augment ? Augmentation(horizontalFlip: true, cropPadding: cropPadding) : nil)
         }
+        // The other ranks are done: their weights are rank 0's.
+        guard leader else { return }
         // Once more at the end: the outputs then match the final state even after an early stop.
         try recorder.record(trainer)
 

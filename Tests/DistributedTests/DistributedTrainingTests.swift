@@ -41,8 +41,9 @@ final class DistributedTrainingTests: XCTestCase {
         if let scratch { try? FileManager.default.removeItem(at: scratch) }
     }
 
-    /// Runs the helper: under `mpirun -np ranks` when `ranks` is given, else alone.
-    func train(ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:],
+    /// Runs the helper: under `mpirun -np ranks` when `ranks` is given (with `mpiOptions`
+    /// before the program), else alone.
+    func train(ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:], mpiOptions: [String] = [],
                file: StaticString = #filePath, line: UInt = #line) throws -> Run {
         guard let helper = Self.helper else {
             XCTFail("DistributedTrainer is not beside the test bundle", file: file, line: line)
@@ -61,7 +62,8 @@ final class DistributedTrainingTests: XCTestCase {
             // --bind-to none: two ranks pinned to one core each would be fine, but more
             // ranks than cores must share them; the yield keeps waiting ranks off the CPU.
             process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                                 "--mca", "mpi_yield_when_idle", "1", "-np", String(ranks), helper.path] + helperArguments
+                                 "--mca", "mpi_yield_when_idle", "1"] + mpiOptions
+                + ["-np", String(ranks), helper.path] + helperArguments
         } else {
             process.executableURL = helper
             process.arguments = helperArguments
@@ -111,6 +113,30 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1e-3)
     }
 
+    /// With synchronized batch norm, 2 ranks x batch 16 of a conv + batch-norm network ==
+    /// 1 process x batch 32, running statistics included (same tolerance and reasoning as
+    /// above; the statistics are summed in double precision). Without it each rank
+    /// normalizes by its own 16 images and the weights differ by far more.
+    func testSynchronizedBatchNormMatchesOneProcessWithTwiceTheBatch() throws {
+        let alone = try train(ranks: nil, ["--cnn", "1", "--batch", "32"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let reference = try weights(rank: 0)
+        let synchronized = try train(ranks: 2, ["--cnn", "1", "--sync-bn", "1", "--batch", "16"])
+        XCTAssertEqual(synchronized.status, 0, synchronized.output)
+        let rank0 = try weights(rank: 0)
+        XCTAssertTrue(rank0 == (try weights(rank: 1)), "rank 0 and rank 1 hold different weights")
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "synchronized: largest difference from the one-process run")
+
+        let perRank = try train(ranks: 2, ["--cnn", "1", "--batch", "16"])
+        XCTAssertEqual(perRank.status, 0, perRank.output)
+        let unsynchronized = try weights(rank: 0)
+        var apart: Float = 0
+        for i in reference.indices { apart = max(apart, abs(unsynchronized[i] - reference[i])) }
+        XCTAssertGreaterThan(apart, 1e-3, "per-rank batch norm should not match the one-process run")
+    }
+
     /// 203 images over 3 ranks with batch 16: ranks of 68 samples (one padded), 5 steps each.
     func testUnevenDatasetFinishesOnEveryRank() throws {
         let run = try train(ranks: 3, ["--samples", "203", "--batch", "16"])
@@ -142,6 +168,48 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(run.output.contains("rank 0 of 2: all-reduce of gradient bucket"), run.output)
         XCTAssertTrue(run.output.contains("waited more than 2.0 s"), run.output)
         XCTAssertLessThan(run.seconds, 60, run.output)
+    }
+
+    /// Two "hosts" on this machine: network namespaces on a bridge, mpirun reaching them
+    /// through scripts/netns-hosts.sh instead of ssh, MPI's TCP transport and its runtime
+    /// restricted to their subnet. The equivalence of the first test holds across them.
+    func testTwoRanksOnTwoNamespacedHostsMatchOneProcess() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/netns-hosts.sh").path
+        guard getuid() == 0 else { throw XCTSkip("namespaced hosts need root") }
+        let tag = String(getpid() % 10000), subnet = "10.231.\(getpid() % 200 + 20)"
+        let prefix = "nnm\(tag)h"
+        func shell(_ arguments: [String]) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: script)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(["NETNS_SUBNET": subnet]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        let up = try shell(["up", prefix, "2"])
+        defer { _ = try? shell(["down", prefix, "2"]) }
+        if up == 77 { throw XCTSkip("network namespaces are not allowed here (ip link add ... type bridge failed)") }
+        XCTAssertEqual(up, 0, "netns-hosts.sh up failed")
+        let hostfile = scratch.appendingPathComponent("hosts")
+        try "\(subnet).2 slots=1\n\(subnet).3 slots=1\n".write(to: hostfile, atomically: true, encoding: .utf8)
+
+        let alone = try train(ranks: nil, ["--samples", "256", "--batch", "32"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let reference = try weights(rank: 0)
+        // Each fake host would bind its rank to core 0 (both "hosts" are this machine).
+        let across = try train(ranks: 2, ["--samples", "256", "--batch", "16"], mpiOptions: [
+            "--hostfile", hostfile.path, "--mca", "plm_rsh_agent", "\(script) agent", "--mca", "routed", "direct",
+            "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "\(subnet).0/24",
+            "--mca", "oob_tcp_if_include", "\(subnet).0/24"])
+        XCTAssertEqual(across.status, 0, across.output)
+        let rank0 = try weights(rank: 0)
+        XCTAssertTrue(rank0 == (try weights(rank: 1)), "the two hosts hold different weights")
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run")
     }
 
     /// A process that sees a world of 1 while the launcher says 2 (another MPI's mpiexec)

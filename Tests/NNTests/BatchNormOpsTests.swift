@@ -48,6 +48,42 @@ final class BatchNormOpsTests: XCTestCase {
         }
     }
 
+    /// Over one rank the synchronized op is plain batch norm: the same outputs, running
+    /// statistics and gradients (Tolerance.float32: its sums run in double precision, the
+    /// kernel's in another order), and its own central-difference gradients.
+    func testSynchronizedOverOneRankMatchesBatchNorm() {
+        let communicator = SingleProcessCommunicator()
+        for layout in Self.layouts {
+            let c = layout.c
+            let x = randomTensor(layout.shape, seed: 14).requiringGradient()
+            let gamma = randomTensor([c], in: 0.5...1.5, seed: 15).requiringGradient()
+            let beta = randomTensor([c], seed: 16).requiringGradient()
+            let rm0 = randomTensor([c], seed: 17), rv0 = randomTensor([c], in: 0.5...2, seed: 18)
+            let weights = randomTensor(layout.shape, seed: 19)
+            var (rm, rv, srm, srv) = (rm0, rv0, rm0, rv0)
+            let y = batchNorm(x, gamma: gamma, beta: beta, runningMean: &rm, runningVariance: &rv, training: true, momentum: 0.2)
+            y.backward(seed: weights)
+            let expected = [x.gradient!.scalars, gamma.gradient!.scalars, beta.gradient!.scalars]
+            let (x2, gamma2, beta2) = (x.detached.requiringGradient(), gamma.detached.requiringGradient(),
+                                       beta.detached.requiringGradient())
+            let z = synchronizedBatchNorm(x2, gamma: gamma2, beta: beta2, runningMean: &srm, runningVariance: &srv,
+                                          momentum: 0.2, communicator: communicator)
+            z.backward(seed: weights)
+            let what = "synchronizedBatchNorm \(layout.shape)"
+            assertClose(y.scalars, z.scalars, .float32, what, shape: x.shape)
+            assertClose(rm.scalars, srm.scalars, .float32, "\(what) running mean")
+            assertClose(rv.scalars, srv.scalars, .float32, "\(what) running variance")
+            assertClose(expected[0], x2.gradient!.scalars, .float32, "\(what) dx", shape: x.shape)
+            assertClose(expected[1], gamma2.gradient!.scalars, .float32, "\(what) dgamma")
+            assertClose(expected[2], beta2.gradient!.scalars, .float32, "\(what) dbeta")
+            checkGradients(what, inputs: [x.detached, gamma.detached, beta.detached]) {
+                var rm = rm0, rv = rv0
+                return synchronizedBatchNorm($0[0], gamma: $0[1], beta: $0[2], runningMean: &rm, runningVariance: &rv,
+                                             communicator: communicator)
+            }
+        }
+    }
+
     func testInferenceMatchesReferenceAndGradients() {
         for layout in Self.layouts {
             let c = layout.c

@@ -200,6 +200,64 @@ public enum Checkpoint {
         return Standardization(mean: mean, std: std)
     }
 
+    /// `__metadata__` entries describing what a model was trained on, for eval and predict:
+    /// the task, the class (or label) names, the feature names and per-sample shape (pass
+    /// the feature statistics as `standardization` to `save`), and the statistics targets
+    /// were standardized with for regression, if any.
+    public static func datasetMetadata(task: LearningTask, data: Dataset, targetStandardization: Standardization? = nil)
+        -> [String: String] {
+        var metadata = ["task": task.rawValue,
+                        "feature_shape": data.featureShape.map(String.init).joined(separator: ",")]
+        if let names = data.classNames { metadata["class_names"] = jsonStringArray(names) }
+        if !data.featureNames.isEmpty { metadata["feature_names"] = jsonStringArray(data.featureNames) }
+        if let t = targetStandardization {
+            metadata["target_standardization_mean"] = t.mean.map { "\($0)" }.joined(separator: ",")
+            metadata["target_standardization_std"] = t.std.map { "\($0)" }.joined(separator: ",")
+        }
+        return metadata
+    }
+
+    /// The task stored with a model; nil when absent, an error when not one of `LearningTask`'s names.
+    public static func task(in file: SafeTensorsFile, path: String) throws -> LearningTask? {
+        guard let text = file.metadata["task"] else { return nil }
+        guard let task = LearningTask(rawValue: text) else {
+            throw CheckpointError.badMetadataValue(path: path, key: "task", reason: "\"\(text)\" is not one of "
+                + LearningTask.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return task
+    }
+
+    /// The class names stored with a model (nil when absent), an error when not a JSON list of strings.
+    public static func classNames(in file: SafeTensorsFile, path: String) throws -> [String]? {
+        try stringList("class_names", in: file, path: path)
+    }
+
+    /// The feature names stored with a model (nil when absent).
+    public static func featureNames(in file: SafeTensorsFile, path: String) throws -> [String]? {
+        try stringList("feature_names", in: file, path: path)
+    }
+
+    /// The statistics regression targets were standardized with (nil when absent).
+    public static func targetStandardization(in file: SafeTensorsFile) -> Standardization? {
+        guard let mean = file.metadata["target_standardization_mean"]?.split(separator: ",").compactMap({ Float($0) }),
+              let std = file.metadata["target_standardization_std"]?.split(separator: ",").compactMap({ Float($0) }),
+              !mean.isEmpty, mean.count == std.count, mean.allSatisfy(\.isFinite),
+              std.allSatisfy({ $0 > 0 && $0.isFinite }) else { return nil }
+        return Standardization(mean: mean, std: std)
+    }
+
+    private static func stringList(_ key: String, in file: SafeTensorsFile, path: String) throws -> [String]? {
+        guard let text = file.metadata[key] else { return nil }
+        guard let list = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+            throw CheckpointError.badMetadataValue(path: path, key: key, reason: "not a JSON list of strings")
+        }
+        return list
+    }
+
+    private static func jsonStringArray(_ strings: [String]) -> String {
+        String(data: (try? JSONEncoder().encode(strings)) ?? Data("[]".utf8), encoding: .utf8) ?? "[]"
+    }
+
     /// A one-line description of the model's layers (stored in the metadata).
     public static func describe(_ model: any Layer) -> String {
         func walk(_ layer: any Layer) -> String {
@@ -238,16 +296,24 @@ struct HistoryRecord: Codable {
     var epoch: Int, trainLoss: Double, trainAccuracy: Double
     var validationLoss: Double?, validationAccuracy: Double?
     var learningRate: Float, seconds: Double, imagesPerSecond: Double
+    /// Optional so format-1 histories without them still decode; JSON has no NaN, so
+    /// non-finite values are left out.
+    var taskMetrics: [String: Double]?, validationMetrics: [String: Double]?
 
     init(_ m: EpochMetrics) {
+        taskMetrics = m.metrics.isEmpty ? nil : m.metrics.filter { $0.value.isFinite }
+        validationMetrics = m.validationMetrics?.filter { $0.value.isFinite }
         (epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy) =
             (m.epoch, m.trainLoss, m.trainAccuracy, m.validationLoss, m.validationAccuracy)
         (learningRate, seconds, imagesPerSecond) = (m.learningRate, m.seconds, m.imagesPerSecond)
     }
 
     var metrics: EpochMetrics {
-        EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validationLoss: validationLoss,
+        var m = EpochMetrics(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validationLoss: validationLoss,
                      validationAccuracy: validationAccuracy, learningRate: learningRate, seconds: seconds,
                      imagesPerSecond: imagesPerSecond)
+        m.metrics = taskMetrics ?? [:]
+        m.validationMetrics = validationMetrics
+        return m
     }
 }

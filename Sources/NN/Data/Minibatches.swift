@@ -174,7 +174,7 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
 /// `dst[c,y,x] = src[c, y + shiftY, x' + shiftX]` with `x' = flip ? W-1-x : x`, and
 /// `fill[c]` where that falls outside the image. That is pad-then-crop with the crop's
 /// corner at (pad + shiftY, pad + shiftX) in the padded image, followed by the flip.
-private func augmentImage(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
+func augmentImage(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
                           channels: Int, height: Int, width: Int,
                           shiftY: Int, shiftX: Int, flip: Bool, fill: [Float]) {
     for c in 0..<channels {
@@ -197,7 +197,7 @@ private func augmentImage(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoint
 }
 
 /// The murmur3 64-bit finalizer: a bijection that scatters nearby inputs.
-private func mix64(_ value: UInt64) -> UInt64 {
+func mix64(_ value: UInt64) -> UInt64 {
     var z = value
     z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
     z = (z ^ (z >> 33)) &* 0xC4CE_B9FE_1A85_EC53

@@ -18,6 +18,9 @@ public final class BatchNorm: Layer {
     /// Training normalizes with the batch's statistics and updates the running ones;
     /// inference normalizes with the running statistics and changes nothing.
     public var isTraining = true
+    /// When set, training-mode statistics span every rank of this communicator
+    /// (`synchronizedBatchNorm`); nil: this process's batch only (as DDP's default).
+    public var communicator: (any Communicator)?
 
     /// Batch norm over `channels` features; running = (1 - momentum) * running + momentum * batch.
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
@@ -47,9 +50,23 @@ public final class BatchNorm: Layer {
             return batchNormInference(input, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
                                       runningVariance: runningVariance.value, epsilon: epsilon)
         }
+        if let communicator {
+            return synchronizedBatchNorm(input, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
+                                         runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon,
+                                         communicator: communicator)
+        }
         return batchNorm(input, gamma: weight.value, beta: bias.value,
                   runningMean: &runningMean.value, runningVariance: &runningVariance.value,
                   training: isTraining, momentum: momentum, epsilon: epsilon)
+    }
+}
+
+extension Layer {
+    /// Makes every batch norm in this layer and its sub-layers synchronize its training
+    /// statistics over `communicator` (PyTorch's `SyncBatchNorm.convert_sync_batchnorm`).
+    public func synchronizeBatchNorm(over communicator: any Communicator) {
+        if let batchNorm = self as? BatchNorm { batchNorm.communicator = communicator }
+        for child in children { child.layer.synchronizeBatchNorm(over: communicator) }
     }
 }
 

@@ -171,3 +171,58 @@ public func l2Penalty(_ parameters: [Parameter], weight: Float = 1) -> Tensor {
     }
     return total ?? Tensor(scalar: 0)
 }
+
+/// Mean (or summed) absolute error |p - t| between predictions and targets of the same
+/// shape; its gradient is sign(p - t) (0 where they are equal, as PyTorch's `l1_loss`).
+public func l1Loss(_ predictions: Tensor, _ targets: Tensor, reduction: Reduction = .mean) -> Tensor {
+    huberLike("l1Loss", predictions, targets, delta: nil, reduction: reduction)
+}
+
+/// Huber loss of predictions against targets of the same shape: 0.5 d² where |d| <= delta,
+/// delta (|d| - 0.5 delta) beyond (d = p - t), as PyTorch's `huber_loss`; its gradient is d
+/// clipped to [-delta, delta].
+public func huberLoss(_ predictions: Tensor, _ targets: Tensor, delta: Float = 1, reduction: Reduction = .mean) -> Tensor {
+    precondition(delta > 0, "huberLoss: delta is \(delta), expected > 0")
+    return huberLike("huberLoss", predictions, targets, delta: delta, reduction: reduction)
+}
+
+/// L1 (delta nil) or Huber loss, forward in Double and its pullback beside it.
+private func huberLike(_ op: String, _ p: Tensor, _ t: Tensor, delta: Float?, reduction: Reduction) -> Tensor {
+    Tensor.checkSameShape(op, p, t)
+    let n = p.count
+    let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1
+    let total = Tensor.withUnsafePointers(p, t) { pp, pt in
+        var total = 0.0
+        for i in 0..<n {
+            let d = Double(pp[i]) - Double(pt[i]), a = abs(d)
+            if let delta {
+                let k = Double(delta)
+                total += a <= k ? 0.5 * d * d : k * (a - 0.5 * k)
+            } else {
+                total += a
+            }
+        }
+        return total
+    }
+    var y = Tensor(scalar: Float(total) * scale)
+    let (cp, ct) = (p.detached, t.detached)
+    func huberLikeBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        guard let dp = grads[0]?.zeroedIfFirst(count: n) else { return }
+        let g = dy[0] * scale
+        Tensor.withUnsafePointers(cp, ct) { pp, pt in
+            for i in 0..<n {
+                let d = pp[i] - pt[i]
+                let slope: Float = delta.map { Swift.min(Swift.max(d, -$0), $0) } ?? (d > 0 ? 1 : (d < 0 ? -1 : 0))
+                dp[i] += g * slope
+            }
+        }
+    }
+    Tensor.record(&y, inputs: [p], pullback: huberLikeBackward)
+    return y
+}
+
+/// Class indices held as floats in a target tensor (what `DataBatch.targets` carries for
+/// classification), back as `Int32` labels.
+public func classLabels(_ targets: Tensor) -> [Int32] {
+    targets.withUnsafeBufferPointer { t in t.map { Int32($0) } }
+}

@@ -25,6 +25,18 @@ public final class EarlyStopping: TrainingCallback {
         case loss
         /// The accuracy (higher is better).
         case accuracy
+        /// Any figure by its `EpochMetrics.value(named:)` name ("val_r2", "f1", "val_mae"),
+        /// maximized or not as `LearningTask.isMaximized` says; validation first as above.
+        case named(String)
+
+        /// Whether higher values are better.
+        var maximizes: Bool {
+            switch self {
+            case .loss: return false
+            case .accuracy: return true
+            case .named(let name): return LearningTask.isMaximized(name)
+            }
+        }
     }
 
     /// The figure watched: validation loss or accuracy, training figures without validation.
@@ -65,6 +77,13 @@ public final class EarlyStopping: TrainingCallback {
         switch monitor {
         case .loss: return metrics.validationLoss ?? metrics.trainLoss
         case .accuracy: return metrics.validationAccuracy ?? metrics.trainAccuracy
+        case .named(let name):
+            // A bare name means the validation figure when the epoch has one, as for .loss.
+            if !name.hasPrefix("val_"), let value = metrics.value(named: "val_" + name) { return value }
+            guard let value = metrics.value(named: name) else {
+                preconditionFailure("EarlyStopping: no metric \"\(name)\" in epoch \(metrics.epoch)")
+            }
+            return value
         }
     }
 
@@ -105,10 +124,7 @@ public final class EarlyStopping: TrainingCallback {
     private func isImprovement(_ value: Double) -> Bool {
         guard !value.isNaN else { return false }
         guard let best = bestValue else { return true }
-        switch monitor {
-        case .loss: return value < best - minDelta
-        case .accuracy: return value > best + minDelta
-        }
+        return monitor.maximizes ? value > best + minDelta : value < best - minDelta
     }
 
     private func restoreBest(into model: any Layer) {
@@ -233,6 +249,11 @@ public final class CheckpointSaver: TrainingCallback {
     public var metadata: [String: String]
     /// The epoch of the last checkpoint written by this saver.
     public private(set) var lastSavedEpoch: Int?
+    /// With a name (`EpochMetrics.value(named:)`), only epochs that improve that figure are
+    /// saved (minimized or maximized as `LearningTask.isMaximized` says); nil saves every epoch.
+    public var monitor: String?
+    /// The best monitored value saved so far.
+    public private(set) var bestValue: Double?
 
     /// A saver writing to `url`, with optional statistics and metadata.
     public init(url: URL, standardization: Standardization? = nil, metadata: [String: String] = [:]) {
@@ -243,6 +264,13 @@ public final class CheckpointSaver: TrainingCallback {
 
     /// Writes the checkpoint.
     public func epochEnded(_ metrics: EpochMetrics, trainer: Trainer) throws -> TrainingDecision {
+        if let monitor {
+            guard let value = metrics.value(named: monitor) else {
+                preconditionFailure("CheckpointSaver: no metric \"\(monitor)\" in epoch \(metrics.epoch)")
+            }
+            if let best = bestValue, !(LearningTask.isMaximized(monitor) ? value > best : value < best) { return .proceed }
+            bestValue = value
+        }
         try Checkpoint.save(to: url, model: trainer.model, trainer: trainer, standardization: standardization,
                             metadata: metadata)
         lastSavedEpoch = metrics.epoch

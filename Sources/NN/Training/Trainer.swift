@@ -42,6 +42,22 @@ public struct EpochMetrics: Sendable, Equatable {
     public var seconds: Double
     /// Training throughput.
     public var imagesPerSecond: Double
+    /// The task's training metrics by name ("r2", "f1", ...; empty for `fit` on an `ImageDataset`).
+    public var metrics: [String: Double] = [:]
+    /// The task's validation metrics by name (nil without validation data).
+    public var validationMetrics: [String: Double]? = nil
+
+    /// The figure called `name`: "loss", "accuracy", a task metric ("r2"), or any of these
+    /// prefixed "val_" for the validation figure; nil when the epoch has none by that name.
+    public func value(named name: String) -> Double? {
+        if name.hasPrefix("val_") {
+            let base = String(name.dropFirst(4))
+            if base == "loss" { return validationLoss }
+            return validationMetrics?[base] ?? (base == "accuracy" ? validationAccuracy : nil)
+        }
+        if name == "loss" { return trainLoss }
+        return metrics[name] ?? (name == "accuracy" && metrics.isEmpty ? trainAccuracy : nil)
+    }
 
     /// Figures of one epoch (the trainer makes these; tests and custom loops may too).
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationLoss: Double? = nil,
@@ -93,8 +109,16 @@ public final class Trainer {
     public let model: any Layer
     /// The optimizer over the model's parameters.
     public let optimizer: any Optimizer
-    /// The loss of a batch from logits and labels (add penalties here).
+    /// The loss of a batch from logits and labels (add penalties here), for `fit` on an
+    /// `ImageDataset`; a trainer made with a `task` has the classification loss here.
     public let lossFunction: (Tensor, [Int32]) -> Tensor
+    /// What the model learns, for `fit` on a `Dataset`: its metrics, and the default loss.
+    public let task: LearningTask
+    /// The loss of a batch from predictions and `DataBatch.targets`, for `fit` on a `Dataset`.
+    public let loss: (Tensor, Tensor) -> Tensor
+    /// The figure `schedule` is stepped with, by name (`EpochMetrics.value(named:)`); nil:
+    /// the validation loss, else the training loss.
+    public var scheduleMonitor: String?
     /// Sets the learning rate after each epoch.
     public var schedule: (any LearningRateSchedule)?
     /// Run after the schedule at each epoch end, in order.
@@ -123,6 +147,21 @@ public final class Trainer {
         self.model = model
         self.optimizer = optimizer
         self.lossFunction = lossFunction
+        task = .classification
+        loss = { lossFunction($0, classLabels($1)) }
+        dataGenerator = RandomGenerator(seed: seed)
+    }
+
+    /// A trainer for `task`, with the task's default loss unless `loss` is given (a loss
+    /// of predictions and `DataBatch.targets`); `seed` fixes the data order and augmentation.
+    public init(model: any Layer, optimizer: any Optimizer, task: LearningTask, seed: UInt64 = 0,
+                loss: ((Tensor, Tensor) -> Tensor)? = nil) {
+        self.model = model
+        self.optimizer = optimizer
+        self.task = task
+        let loss = loss ?? { task.loss($0, $1) }
+        self.loss = loss
+        lossFunction = { logits, labels in loss(logits, Tensor(labels.map { Float($0) }, shape: [labels.count])) }
         dataGenerator = RandomGenerator(seed: seed)
     }
 
@@ -170,16 +209,134 @@ public final class Trainer {
             history.append(metrics)
             ran.append(metrics)
             if printsEpochs && communicator.isLeader { print(Trainer.summaryLine(metrics, of: epochs)) }
-            if let schedule {
-                let monitored = metrics.validationLoss ?? metrics.trainLoss
-                optimizer.learningRate = schedule.step(metric: Float(monitored))
-            }
-            var stop = false
-            for callback in callbacks where try callback.epochEnded(metrics, trainer: self) == .stop { stop = true }
-            if stop { break }
+            if try endEpoch(metrics) { break }
         }
         for callback in callbacks { try callback.trainingEnded(trainer: self) }
         return ran
+    }
+
+    /// The schedule step and the callbacks of a finished epoch; true when one asks to stop.
+    private func endEpoch(_ metrics: EpochMetrics) throws -> Bool {
+        if let schedule {
+            let monitored = scheduleMonitor.map { name in
+                guard let value = metrics.value(named: name) else {
+                    preconditionFailure("Trainer.scheduleMonitor: no metric \"\(name)\" in this epoch")
+                }
+                return value
+            } ?? metrics.validationLoss ?? metrics.trainLoss
+            optimizer.learningRate = schedule.step(metric: Float(monitored))
+        }
+        var stop = false
+        for callback in callbacks where try callback.epochEnded(metrics, trainer: self) == .stop { stop = true }
+        return stop
+    }
+
+    /// Trains on any dataset the trainer's `task` accepts, as `fit` on images does (same
+    /// epoch-end order, NaN checks, callbacks and resumability), reporting the task's
+    /// metrics in `EpochMetrics.metrics` and `validationMetrics` (computed over the epoch's
+    /// predictions in training mode, as Keras does, and over the validation set in inference mode).
+    @discardableResult
+    public func fit(_ training: Dataset, validation: Dataset? = nil, epochs: Int, batchSize: Int,
+                    augmentation: Augmentation? = nil) throws -> [EpochMetrics] {
+        precondition(epochs >= 1, "fit: epochs must be at least 1, got \(epochs)")
+        precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
+        precondition(training.count > 0, "fit: the training set is empty")
+        precondition(task.accepts(training.targets), "fit: the \(task.rawValue) task cannot learn these targets")
+        if let validation {
+            precondition(validation.featureShape == training.featureShape,
+                         "fit: validation features \(validation.featureShape) differ from training \(training.featureShape)")
+        }
+        var ran: [EpochMetrics] = []
+        while epochsCompleted < epochs {
+            let epoch = epochsCompleted + 1
+            var metrics = try trainEpoch(training, epoch: epoch, of: epochs, batchSize: batchSize, augmentation: augmentation)
+            if let validation {
+                let evaluation = evaluate(validation, batchSize: max(batchSize, 256))
+                metrics.validationLoss = evaluation.loss
+                metrics.validationMetrics = evaluation.metrics
+                metrics.validationAccuracy = evaluation.metrics["accuracy"]
+            }
+            epochsCompleted = epoch
+            history.append(metrics)
+            ran.append(metrics)
+            if printsEpochs { print(Trainer.summaryLine(metrics, of: epochs, task: task)) }
+            if try endEpoch(metrics) { break }
+        }
+        for callback in callbacks { try callback.trainingEnded(trainer: self) }
+        return ran
+    }
+
+    /// One pass over a general dataset.
+    func trainEpoch(_ data: Dataset, epoch: Int, of epochs: Int, batchSize: Int,
+                    augmentation: Augmentation?) throws -> EpochMetrics {
+        model.setTraining(true)
+        var batches = DataBatches(dataset: data, batchSize: batchSize, shuffle: true, augmentation: augmentation,
+                                  generator: dataGenerator)
+        let epochBatches = batches.nextEpoch()
+        dataGenerator = batches.generator
+        let namedParameters = model.namedParameters
+        let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.count) : nil
+        let start = Date()
+        var lossSum = 0.0, seen = 0
+        var predictions: [Float] = [], targets: [Float] = []
+        predictions.reserveCapacity(data.count * max(data.targets.sizePerSample, 1))
+        for (step, batch) in epochBatches.enumerated() {
+            optimizer.zeroGradients()
+            let output = model(batch.features)
+            let batchLoss = loss(output, batch.targets)
+            let value = batchLoss.scalar
+            guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
+            batchLoss.backward()
+            for (name, parameter) in namedParameters where !parameter.gradientIsFinite {
+                throw TrainingError.nonFiniteGradient(epoch: epoch, step: step + 1, parameter: name)
+            }
+            optimizer.step()
+            lossSum += Double(value) * Double(batch.count)
+            output.withUnsafeBufferPointer { predictions.append(contentsOf: $0) }
+            batch.targets.withUnsafeBufferPointer { targets.append(contentsOf: $0) }
+            seen += batch.count
+            progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        progress?.finish()
+        let values = task.metrics(predictions: predictions, outputs: predictions.count / max(seen, 1), targets: targets)
+        var metrics = EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: values["accuracy"] ?? 0,
+                                   learningRate: optimizer.learningRate, seconds: seconds,
+                                   imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+        metrics.metrics = values
+        return metrics
+    }
+
+    /// The model's outputs for every sample of `data`, `[count] + output shape`, in inference mode.
+    public func predict(_ data: Dataset, batchSize: Int = 500) -> Tensor {
+        Trainer.predict(model, on: data, batchSize: batchSize)
+    }
+
+    /// `model`'s outputs for every sample of `data` in inference mode (restoring its mode).
+    public static func predict(_ model: any Layer, on data: Dataset, batchSize: Int = 500) -> Tensor {
+        precondition(data.count > 0, "predict: the dataset is empty")
+        let wasTraining = model.isTraining
+        model.setTraining(false)
+        defer { model.setTraining(wasTraining) }
+        var batches = DataBatches(dataset: data, batchSize: batchSize, shuffle: false, generator: RandomGenerator(seed: 0))
+        let outputs = withoutGradient { batches.nextEpoch().map { model($0.features) } }
+        return outputs.count == 1 ? outputs[0] : Tensor.concatenate(outputs, alongAxis: 0)
+    }
+
+    /// The loss and the task's metrics (and confusion matrix for classes) on `data`, in inference mode.
+    public func evaluate(_ data: Dataset, batchSize: Int = 500) -> TaskEvaluation {
+        Trainer.evaluate(model, on: data, task: task, batchSize: batchSize, loss: loss)
+    }
+
+    /// Evaluates `model` as a `task` on `data` in inference mode (restoring the mode it had).
+    public static func evaluate(_ model: any Layer, on data: Dataset, task: LearningTask, batchSize: Int = 500,
+                                loss: ((Tensor, Tensor) -> Tensor)? = nil) -> TaskEvaluation {
+        precondition(task.accepts(data.targets), "evaluate: the \(task.rawValue) task cannot score these targets")
+        let predictions = predict(model, on: data, batchSize: batchSize)
+        let targets = DataBatches.batch(data, Array(0..<data.count)).targets
+        let lossValue = withoutGradient { Double((loss ?? { task.loss($0, $1) })(predictions, targets).scalar) }
+        return task.evaluate(predictions: predictions.scalars, outputs: predictions.count / data.count,
+                             targets: targets.scalars, classNames: data.classNames, loss: lossValue)
     }
 
     /// One pass over the training data.
@@ -270,6 +427,19 @@ public final class Trainer {
             }
         }
         return Evaluation(loss: lossSum / Double(max(data.count, 1)), confusion: confusion, classNames: data.classNames)
+    }
+
+    /// The line printed after each epoch of `fit` on a `Dataset`: the loss and every
+    /// metric of the task, for training and validation.
+    public static func summaryLine(_ m: EpochMetrics, of epochs: Int, task: LearningTask) -> String {
+        var line = String(format: "epoch %d/%d  loss %.4f", m.epoch, epochs, m.trainLoss)
+        for name in task.metricNames { if let v = m.metrics[name] { line += String(format: "  %@ %.4f", name, v) } }
+        if let vl = m.validationLoss { line += String(format: "  val_loss %.4f", vl) }
+        for name in task.metricNames {
+            if let v = m.validationMetrics?[name] { line += String(format: "  val_%@ %.4f", name, v) }
+        }
+        line += String(format: "  lr %.3g  %.1fs  %.0f samples/s", m.learningRate, m.seconds, m.imagesPerSecond)
+        return line
     }
 
     /// The plain line printed after each epoch.

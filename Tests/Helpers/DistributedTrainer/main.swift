@@ -2,9 +2,11 @@
 // one-process reference).
 //
 //     DistributedTrainer <out-dir> [--samples N] [--batch B] [--epochs E] [--timeout S]
-//                        [--fail-rank R] [--kill-rank R] [--skip-rank R]
+//                        [--fail-rank R] [--kill-rank R] [--skip-rank R] [--cnn 1] [--sync-bn 1]
 //
-// Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images, then
+// Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images (with
+// --cnn 1 a W2-shaped miniature: conv 1->4, batch norm, ReLU, max pool, dense; --sync-bn 1
+// synchronizes its batch norm over the ranks), then
 // writes every parameter and buffer of its model, as raw little-endian floats, to
 // <out-dir>/rank<r>.bin. Started by mpirun it trains with MPICommunicator, alone with the
 // single-process default. The fault options act on one rank in the first epoch: --fail-rank
@@ -23,7 +25,7 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 guard let outDirectory = arguments.first else { fail("usage: DistributedTrainer <out-dir> [options]") }
 arguments.removeFirst()
 var options: [String: Int] = ["--samples": 256, "--batch": 32, "--epochs": 1, "--timeout": 60,
-                              "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1]
+                              "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1, "--cnn": 0, "--sync-bn": 0]
 while !arguments.isEmpty {
     let name = arguments.removeFirst()
     guard options[name] != nil, let text = arguments.first, let value = Int(text) else { fail("bad option \(name)") }
@@ -71,7 +73,19 @@ let data = ImageDataset(images: images, labels: labels, channels: 1, height: 28,
                         classNames: (0..<10).map(String.init))
 
 DefaultRandom.manualSeed(7)
-let model = Models.mlp()
+let model = options["--cnn"] == 1
+    ? Sequential {
+        // No bias before batch norm: its true gradient is 0, and Adam would blow the rounding
+        // noise standing in for that 0 up to whole learning-rate steps of either sign.
+        Conv2D(inChannels: 1, outChannels: 4, kernelSize: 3, padding: 1, useBias: false)
+        BatchNorm(4)
+        ReLU()
+        MaxPool2D(2)
+        Flatten()
+        Dense(inputSize: 4 * 14 * 14, outputSize: 10)
+    }
+    : Models.mlp()
+if options["--sync-bn"] == 1 { model.synchronizeBatchNorm(over: communicator) }
 let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
 trainer.communicator = communicator
 trainer.showsProgress = false

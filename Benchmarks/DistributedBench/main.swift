@@ -1,0 +1,79 @@
+// DistributedBench: the data-parallel rows of `make bench`, run under mpirun (or alone).
+//
+//     mpirun -np 2 DistributedBench allreduce <transport-name> [--quick]
+//     [mpirun -np 2] DistributedBench train <threads> [--quick]
+//
+// allreduce: the in-place float all-reduce at W1's, W2's and W3's gradient sizes; prints
+// the median time, the algorithm bandwidth (bytes / time) and the bus bandwidth (ring
+// all-reduce moves 2(N-1)/N of the bytes over each link), after checking the sum.
+// train: W2 on synthetic 28x28 images, global batch 64 split over the ranks, the median
+// step time and images/s over timed steps after warm-up steps.
+import Foundation
+import NN
+import NNDistributed
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: DistributedBench allreduce <transport> | train <threads> [--quick]\n".utf8))
+    exit(2)
+}
+let quick = arguments.contains("--quick")
+let communicator: any Communicator = MPICommunicator.isLaunchedByMPI ? try MPICommunicator() : SingleProcessCommunicator()
+let leader = communicator.isLeader
+func say(_ line: String) { if leader { print(line) } }
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+switch arguments[1] {
+case "allreduce":
+    let transport = arguments[2]
+    let sizes = [("W1", Models.mlp().parameterCount), ("W2", Models.cnn().parameterCount),
+                 ("W3", Models.resnet().parameterCount)]
+    for (name, count) in sizes {
+        var buffer = [Float](repeating: Float(communicator.rank + 1), count: count)
+        buffer.withUnsafeMutableBufferPointer { communicator.allReduce($0, .sum, label: "check") }
+        // 1 + 2 + ... + N on every element: the result is checked before anything is timed.
+        let expected = Float(communicator.size * (communicator.size + 1) / 2)
+        precondition(buffer.allSatisfy { $0 == expected }, "all-reduce gave a wrong sum")
+        var times: [Double] = []
+        for _ in 0..<(quick ? 10 : 50) {
+            communicator.barrier(label: "bench barrier")
+            let start = DispatchTime.now().uptimeNanoseconds
+            buffer.withUnsafeMutableBufferPointer { communicator.allReduce($0, .sum, label: "bench") }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        var slowest = [median(times)]
+        communicator.allReduce(&slowest, .sum, label: "bench times")
+        let seconds = slowest[0] / Double(communicator.size)
+        let bytes = Double(count * 4), n = Double(communicator.size)
+        say(String(format: "all-reduce %@ %-6@ %8d floats  %2d ranks  %8.3f ms  algo %6.2f GB/s  bus %6.2f GB/s",
+                   transport, name, count, communicator.size, seconds * 1e3, bytes / seconds / 1e9,
+                   2 * (n - 1) / n * bytes / seconds / 1e9))
+    }
+case "train":
+    guard let threads = Int(arguments[2]) else { exit(2) }
+    Threads.set(threads)
+    let batch = 64 / communicator.size
+    var generator = RandomGenerator(seed: 5)
+    let samples = 64 * 8
+    var images = [Float](repeating: 0, count: samples * 784)
+    for i in images.indices { images[i] = generator.nextNormal() }
+    let labels = (0..<samples).map { Int32($0 % 10) }
+    let data = ImageDataset(images: images, labels: labels, channels: 1, height: 28, width: 28,
+                            classNames: (0..<10).map(String.init))
+    DefaultRandom.manualSeed(3)
+    let model = Models.cnn()
+    let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters), seed: 3)
+    trainer.communicator = communicator
+    (trainer.showsProgress, trainer.printsEpochs) = (false, false)
+    _ = try trainer.fit(data, epochs: 1, batchSize: batch)  // warm-up: pools, pages, connections
+    var rates: [Double] = []
+    for epochs in 2...(quick ? 3 : 6) {
+        let metrics = try trainer.fit(data, epochs: epochs, batchSize: batch)
+        rates.append(metrics[0].imagesPerSecond)
+    }
+    say(String(format: "W2 train %d process(es) x %d thread(s), batch %d per rank: %.0f images/s (median of %d epochs of %d images)",
+               communicator.size, threads, batch, median(rates), rates.count, samples))
+default:
+    exit(2)
+}
+if let mpi = communicator as? MPICommunicator { mpi.finalize() }

@@ -1,0 +1,116 @@
+/// One minibatch of a `Dataset`: features and targets as tensors, gathered straight into
+/// pooled tensor storage (no `[Float]` assembled and copied again).
+public struct DataBatch {
+    /// The features, shape `[b] + featureShape`.
+    public var features: Tensor
+    /// The targets: `[b]` class indices as floats for classification, `[b, labels]` multi-hot
+    /// for multi-label, `[b] + shape` values for regression.
+    public var targets: Tensor
+    /// Where each sample sits in the dataset.
+    public var indices: [Int]
+    /// Number of samples in the batch.
+    public var count: Int { indices.count }
+}
+
+/// Cuts a `Dataset` into minibatches, reshuffled each epoch from a seeded generator, with
+/// optional image augmentation (C×H×W features only); the same reproducibility rules as
+/// `Minibatches`: `generator` is the only random state.
+public struct DataBatches: Sendable {
+    /// The samples being batched.
+    public let dataset: Dataset
+    /// Samples per batch (the last batch of an epoch may hold fewer unless `dropLast`).
+    public let batchSize: Int
+    /// Whether each epoch visits the samples in a fresh random order.
+    public var shuffle: Bool
+    /// Whether to skip the final partial batch of each epoch.
+    public var dropLast: Bool
+    /// Random crop/flip for training batches of images; nil for none.
+    public var augmentation: Augmentation?
+    /// The generator every epoch's order and augmentation are drawn from.
+    public var generator: RandomGenerator
+
+    /// Batches of `batchSize` from `dataset`.
+    public init(dataset: Dataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
+                augmentation: Augmentation? = nil, generator: RandomGenerator) {
+        precondition(batchSize > 0, "DataBatches: batchSize is \(batchSize), expected > 0")
+        if let a = augmentation {
+            precondition(dataset.featureShape.count == 3,
+                         "DataBatches: augmentation needs C×H×W features, feature shape is \(dataset.featureShape)")
+            precondition(a.cropPadding <= min(dataset.featureShape[1], dataset.featureShape[2]),
+                         "DataBatches: cropPadding \(a.cropPadding) exceeds image size \(dataset.featureShape)")
+        }
+        self.dataset = dataset
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.dropLast = dropLast
+        self.augmentation = augmentation
+        self.generator = generator
+    }
+
+    /// Batches in one epoch.
+    public var batchesPerEpoch: Int {
+        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+    }
+
+    /// The batches of the next epoch: draws its order (if shuffling) and augmentation seed.
+    public mutating func nextEpoch() -> [DataBatch] {
+        var order = Array(0..<dataset.count)
+        if shuffle { shuffleIndices(&order, using: &generator) }
+        let augmentationSeed = generator.next()  // drawn always, as in `Minibatches`
+        return (0..<batchesPerEpoch).map { index in
+            let start = index * batchSize
+            return DataBatches.batch(dataset, Array(order[start..<min(start + batchSize, order.count)]),
+                                     augmentation: augmentation,
+                                     seed: augmentationSeed ^ mix64(UInt64(index) &+ 1))
+        }
+    }
+
+    /// The samples at `indices` as one batch (augmented if `augmentation` is given).
+    public static func batch(_ data: Dataset, _ indices: [Int], augmentation: Augmentation? = nil,
+                             seed: UInt64 = 0) -> DataBatch {
+        let size = data.featureSize, b = indices.count
+        var generator = RandomGenerator(seed: seed)
+        let shape = data.featureShape
+        let padding = data.padding
+        let features = Tensor.build(shape: [b] + shape) { dst, _ in
+            data.features.withUnsafeBufferPointer { source in
+                for (row, index) in indices.enumerated() {
+                    let src = source.baseAddress! + index * size
+                    guard let a = augmentation else {
+                        (dst + row * size).update(from: src, count: size)
+                        continue
+                    }
+                    let flip = a.horizontalFlip && generator.next() >> 63 == 1
+                    let pad = a.cropPadding
+                    let dy = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
+                    let dx = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
+                    augmentImage(dst + row * size, src, channels: shape[0], height: shape[1], width: shape[2],
+                                 shiftY: dy, shiftX: dx, flip: flip, fill: padding)
+                }
+            }
+        }
+        let targets: Tensor
+        switch data.targets {
+        case .classes(let labels, _):
+            targets = Tensor.build(shape: [b]) { dst, _ in
+                labels.withUnsafeBufferPointer { l in for (row, index) in indices.enumerated() { dst[row] = Float(l[index]) } }
+            }
+        case .multiLabel(let values, let names):
+            targets = gatherTensor(values, size: names.count, shape: [b, names.count], indices)
+        case .values(let values, let valueShape):
+            targets = gatherTensor(values, size: Tensor.elementCount(valueShape), shape: [b] + valueShape, indices)
+        }
+        return DataBatch(features: features, targets: targets, indices: indices)
+    }
+}
+
+/// Rows of `size` floats of `values` at `indices`, gathered into a tensor of `shape`.
+private func gatherTensor(_ values: [Float], size: Int, shape: [Int], _ indices: [Int]) -> Tensor {
+    Tensor.build(shape: shape) { dst, _ in
+        values.withUnsafeBufferPointer { src in
+            for (row, index) in indices.enumerated() {
+                (dst + row * size).update(from: src.baseAddress! + index * size, count: size)
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import NN
+import XCTest
+
+/// The project's protocol T on scikit-learn's own CSV files (Debian's python3-sklearn):
+/// 5-fold stratified cross-validation, features standardized per training fold, a linear
+/// model (one Dense layer) and an MLP 64-64, Adam 1e-3, batch 32, 100 epochs.
+///
+/// The linear model is fitted as the reference figures were (they are scikit-learn's
+/// `LogisticRegression()` and `LinearRegression()` scores): to convergence, full batch,
+/// Adam lr 0.05 for 1,000 epochs, with scikit-learn's default L2 penalty for logistic
+/// regression (C = 1: the objective sum(loss) + |w|²/2, i.e. mean loss + |w|²/(2n), bias
+/// not penalized) and none for least squares. Layers start as PyTorch's `nn.Linear`
+/// (uniform in ±1/sqrt(fan-in), weights and biases).
+///
+/// `make test` runs iris only (a few seconds). The whole table, with the PyTorch figures
+/// the issue gives (each must be reached within 0.01), runs with `NN_SKLEARN_TABLE=1`:
+/// `NN_SKLEARN_TABLE=1 swift test -c release --disable-swift-testing --filter SklearnTablesTests`.
+final class SklearnTablesTests: XCTestCase {
+    static let directory = "/usr/lib/python3/dist-packages/sklearn/datasets/data/"
+
+    /// The protocol's two models for `inputs` features and `outputs` outputs, seeded per fold.
+    static func model(_ kind: String, inputs: Int, outputs: Int, fold: Int) -> any Layer {
+        var generator = RandomGenerator(seed: UInt64(1000 + fold) &+ 7919 &* (UInt64(ProcessInfo.processInfo.environment["NN_CV_SEED"] ?? "0") ?? 0))
+        func dense(_ i: Int, _ o: Int) -> Dense {
+            let bound = 1 / Float(i).squareRoot()
+            let layer = Dense(inputSize: i, outputSize: o)
+            layer.weight.value = Tensor(randomUniform: [o, i], in: -bound...bound, using: &generator)
+            layer.bias!.value = Tensor(randomUniform: [o], in: -bound...bound, using: &generator)
+            return layer
+        }
+        if kind == "linear" { return dense(inputs, outputs) }
+        return Sequential {
+            dense(inputs, 64)
+            ReLU()
+            dense(64, 64)
+            ReLU()
+            dense(64, outputs)
+        }
+    }
+
+    /// Cross-validates `kind` on `data` and returns the mean of `metric`.
+    static func score(_ data: Dataset, task: LearningTask, kind: String, metric: String, epochs: Int = 100,
+                      standardizeTargets: Bool = false) throws -> (mean: Double, std: Double) {
+        let outputs: Int
+        switch (task, data.targets) {
+        case (.classification, .classes(_, let names)): outputs = names.count
+        default: outputs = 1
+        }
+        let linear = kind == "linear"
+        let seed = UInt64(ProcessInfo.processInfo.environment["NN_CV_SEED"] ?? "0") ?? 0
+        let result = try CrossValidation(folds: 5, stratified: true, seed: seed, standardizesTargets: standardizeTargets)
+            .run(data, task: task, epochs: linear ? 1000 : epochs, batchSize: linear ? data.count : 32,
+                 makeModel: { model(kind, inputs: data.featureSize, outputs: outputs, fold: $0) },
+                 makeOptimizer: { Adam(parameters: $0, learningRate: linear ? 0.05 : 1e-3) },
+                 makeLoss: { model, n in
+                     guard linear && task != .regression, let dense = model as? Dense else { return { task.loss($0, $1) } }
+                     return { task.loss($0, $1) + l2Penalty([dense.weight], weight: 0.5 / Float(n)) }
+                 })
+        return (result.mean(metric), result.standardDeviation(metric))
+    }
+
+    func testIrisReachesPyTorchWithinOnePoint() throws {
+        let iris = try SklearnCSV.classification(Self.directory + "iris.csv")
+        XCTAssertEqual(iris.count, 150)
+        XCTAssertEqual(iris.classNames, ["setosa", "versicolor", "virginica"])
+        let linear = try Self.score(iris, task: .classification, kind: "linear", metric: "accuracy")
+        let mlp = try Self.score(iris, task: .classification, kind: "mlp", metric: "accuracy")
+        XCTAssertGreaterThanOrEqual(linear.mean, 0.960 - 0.01, "iris linear")
+        XCTAssertGreaterThanOrEqual(mlp.mean, 0.947 - 0.01, "iris MLP")
+    }
+
+    func testWholeTable() throws {
+        guard ProcessInfo.processInfo.environment["NN_SKLEARN_TABLE"] == "1" else {
+            throw XCTSkip("set NN_SKLEARN_TABLE=1 for the whole table (about a minute)")
+        }
+        let d = Self.directory
+        let rows: [(String, Dataset, LearningTask, String, Bool, Double, Double)] = [
+            ("iris", try SklearnCSV.classification(d + "iris.csv"), .classification, "accuracy", false, 0.960, 0.947),
+            ("wine", try SklearnCSV.classification(d + "wine_data.csv"), .classification, "accuracy", false, 0.983, 0.983),
+            ("breast_cancer", try SklearnCSV.classification(d + "breast_cancer.csv"), .binary, "accuracy", false, 0.979, 0.974),
+            ("digits", try SklearnCSV.digits(d + "digits.csv.gz"), .classification, "accuracy", false, 0.969, 0.972),
+            ("diabetes", try SklearnCSV.diabetes(d), .regression, "r2", true, 0.489, 0.354),
+        ]
+        var table = "| dataset | linear | MLP 64-64 | PyTorch linear | PyTorch MLP |\n|---|---|---|---|---|\n"
+        for (name, data, task, metric, scaleTargets, torchLinear, torchMLP) in rows {
+            let linear = try Self.score(data, task: task, kind: "linear", metric: metric, standardizeTargets: scaleTargets)
+            let mlp = try Self.score(data, task: task, kind: "mlp", metric: metric, standardizeTargets: scaleTargets)
+            table += String(format: "| %@ (%@) | %.3f ± %.3f | %.3f ± %.3f | %.3f | %.3f |\n", name, metric,
+                            linear.mean, linear.std, mlp.mean, mlp.std, torchLinear, torchMLP)
+            XCTAssertGreaterThanOrEqual(linear.mean, torchLinear - 0.01, "\(name) linear")
+            XCTAssertGreaterThanOrEqual(mlp.mean, torchMLP - 0.01, "\(name) MLP")
+        }
+        print(table)
+    }
+}
+
+/// A test-local reader of scikit-learn's simple numeric files (the library's CSV reader
+/// lands with the `loaders` work): comma or space separated numbers, gzip through `gzip -dc`.
+enum SklearnCSV {
+    static func text(_ path: String) throws -> String {
+        guard path.hasSuffix(".gz") else { return try String(contentsOfFile: path, encoding: .utf8) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-dc", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func numbers(_ path: String, skipFirstLine: Bool) throws -> [[Float]] {
+        var lines = try text(path).split(separator: "\n")
+        if skipFirstLine { lines.removeFirst() }
+        return lines.map { line in
+            line.split(whereSeparator: { $0 == "," || $0 == " " }).map { Float($0)! }
+        }
+    }
+
+    /// iris, wine, breast_cancer: a metadata line (count, features, class names), then
+    /// features and the class index last.
+    static func classification(_ path: String) throws -> Dataset {
+        let header = try text(path).split(separator: "\n")[0].split(separator: ",").map(String.init)
+        let rows = try numbers(path, skipFirstLine: true)
+        return Dataset(table: rows.flatMap { $0.dropLast() }, rowCount: rows.count,
+                       names: (0..<(rows[0].count - 1)).map { "x\($0)" },
+                       targets: .classes(labels: rows.map { Int32($0.last!) }, names: Array(header[2...])))
+    }
+
+    /// digits: 64 pixel columns and the digit, no header.
+    static func digits(_ path: String) throws -> Dataset {
+        let rows = try numbers(path, skipFirstLine: false)
+        return Dataset(table: rows.flatMap { $0.dropLast() }, rowCount: rows.count, names: (0..<64).map { "pixel\($0)" },
+                       targets: .classes(labels: rows.map { Int32($0.last!) }, names: (0..<10).map(String.init)))
+    }
+
+    /// diabetes: ten space-separated raw features, the target in its own file.
+    static func diabetes(_ directory: String) throws -> Dataset {
+        let rows = try numbers(directory + "diabetes_data_raw.csv.gz", skipFirstLine: false)
+        let target = try numbers(directory + "diabetes_target.csv.gz", skipFirstLine: false).map { $0[0] }
+        return Dataset(table: rows.flatMap { $0 }, rowCount: rows.count, names: (0..<10).map { "x\($0)" },
+                       targets: .values(target, shape: [1]))
+    }
+}
