@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A trainable tensor: a layer's weight or bias. Its value is a leaf of the autodiff graph
 /// and `backward()` accumulates into its gradient until `zeroGradient()`.
@@ -97,7 +96,7 @@ public final class Buffer {
 /// The generator layers draw their initial weights from unless given one: seeded with
 /// `manualSeed(_:)`, like `torch.manual_seed`. Any thread may use it; calls are serialized.
 public enum DefaultRandom {
-    private static let shared = Mutex(RandomGenerator(seed: 0x5EED))
+    private static let shared = Locked(RandomGenerator(seed: 0x5EED))
 
     /// Whether this thread is inside `with`'s body (a nested `with` would lock again).
     private static let insideBody = ThreadLocalFlag()

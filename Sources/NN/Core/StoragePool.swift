@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Recycles large tensor buffers by exact size, so a training loop, which frees and
 /// re-allocates the same activation and gradient sizes every step, reuses them.
 ///
@@ -22,7 +20,7 @@ enum StoragePool {
         var idle: [Int: [UInt]] = [:]
         var idleBytes = 0
     }
-    private static let state = Mutex(State())
+    private static let state = Locked(State())
 
     /// A 64-byte-aligned, uninitialized buffer of `bytes` bytes.
     static func allocate(bytes: Int) -> UnsafeMutableRawPointer {

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Scratch memory for kernels that need a workspace (conv2d's lowered columns), reused
 /// across calls instead of allocated per call.
 ///
@@ -14,7 +12,7 @@ import Synchronization
 enum Workspace {
     /// The cached buffer as (address, bytes); an address because raw pointers are not
     /// Sendable, and the buffer is owned by whoever holds the address.
-    private static let cache = Mutex<(address: UInt, bytes: Int)?>(nil)
+    private static let cache = Locked<(address: UInt, bytes: Int)?>(nil)
 
     /// Calls `body` with at least `count` floats of uninitialized scratch memory, valid only
     /// inside `body`.

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Groups single-example requests from concurrent tasks into batches for one
 /// `InferenceModel`, as TorchServe's and Triton's dynamic batching do.
 ///
@@ -39,7 +37,7 @@ public final class InferenceBatcher: Sendable {
         var requests = 0, batches = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// A batcher for `model` that runs batches of at most `maxBatchSize` requests; a request
     /// that finds it idle waits `maxDelay` for others to join.
