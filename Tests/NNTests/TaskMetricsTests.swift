@@ -14,7 +14,7 @@ final class TaskMetricsTests: XCTestCase {
         // Top-2: sample 1's label (score 1) is second of (0, 1, 2): a hit; all hit.
         XCTAssertEqual(topKAccuracy(scores: scores, classes: 3, labels: labels, k: 2), 1, accuracy: 1e-12)
         XCTAssertEqual(topKAccuracy(scores: scores, classes: 3, labels: labels, k: 1), 0.75, accuracy: 1e-12)
-        let evaluation = Task.classification.evaluate(predictions: scores, outputs: 3, targets: labels.map(Float.init))
+        let evaluation = LearningTask.classification.evaluate(predictions: scores, outputs: 3, targets: labels.map(Float.init))
         XCTAssertEqual(evaluation.metrics["accuracy"]!, 0.75, accuracy: 1e-12)
         XCTAssertEqual(evaluation.perClassAccuracy, [1, 0.5, 1])
     }
@@ -35,7 +35,7 @@ final class TaskMetricsTests: XCTestCase {
         // A tie between a positive and a negative counts half: (1 + 0.5) / 2.
         XCTAssertEqual(BinaryMetrics(scores: [1, 1, 0], labels: [true, false, false]).rocAUC, 0.75, accuracy: 1e-12)
         XCTAssertTrue(BinaryMetrics(scores: [1, 2], labels: [true, true]).rocAUC.isNaN, "one class: AUC undefined")
-        let metrics = Task.binary.metrics(predictions: scores, outputs: 1, targets: truth.map { $0 ? 1 : 0 })
+        let metrics = LearningTask.binary.metrics(predictions: scores, outputs: 1, targets: truth.map { $0 ? 1 : 0 })
         XCTAssertEqual(metrics["auc"]!, 7.0 / 9, accuracy: 1e-12)
         XCTAssertEqual(metrics["f1"]!, 2.0 / 3, accuracy: 1e-12)
     }
@@ -49,7 +49,7 @@ final class TaskMetricsTests: XCTestCase {
         XCTAssertEqual(m.perLabelF1[0], 2.0 / 3, accuracy: 1e-12)
         XCTAssertEqual(m.perLabelF1[1], 2.0 / 3, accuracy: 1e-12)
         XCTAssertEqual(m.exactMatch, 1.0 / 3, accuracy: 1e-12)
-        XCTAssertEqual(Task.multiLabel.metrics(predictions: scores, outputs: 2, targets: targets)["exact_match"]!,
+        XCTAssertEqual(LearningTask.multiLabel.metrics(predictions: scores, outputs: 2, targets: targets)["exact_match"]!,
                        1.0 / 3, accuracy: 1e-12)
     }
 
@@ -66,9 +66,9 @@ final class TaskMetricsTests: XCTestCase {
     }
 
     func testMonitorDirection() {
-        XCTAssertFalse(Task.isMaximized("val_loss"))
-        XCTAssertFalse(Task.isMaximized("mae"))
-        XCTAssertTrue(Task.isMaximized("val_r2"))
-        XCTAssertTrue(Task.isMaximized("auc"))
+        XCTAssertFalse(LearningTask.isMaximized("val_loss"))
+        XCTAssertFalse(LearningTask.isMaximized("mae"))
+        XCTAssertTrue(LearningTask.isMaximized("val_r2"))
+        XCTAssertTrue(LearningTask.isMaximized("auc"))
     }
 }

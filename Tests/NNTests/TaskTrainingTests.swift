@@ -17,7 +17,7 @@ final class TaskTrainingTests: XCTestCase {
         return Dataset(table: x, rowCount: 64, names: ["x0", "x1"], targets: .values(y, shape: [outputs]))
     }
 
-    func trainer(_ model: any Layer, task: Task, learningRate: Float = 0.05,
+    func trainer(_ model: any Layer, task: LearningTask, learningRate: Float = 0.05,
                  loss: ((Tensor, Tensor) -> Tensor)? = nil) -> Trainer {
         let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: learningRate),
                               task: task, seed: 1, loss: loss)
@@ -104,7 +104,7 @@ final class TaskTrainingTests: XCTestCase {
         XCTAssertEqual(stored, statistics)
         let raw = SklearnTablesTestsFixture.smallClasses()
         let outputs = fresh(stored.apply(to: Tensor(raw.features, shape: [raw.count, 2])))
-        let again = Task.classification.evaluate(predictions: outputs.scalars, outputs: 3,
+        let again = LearningTask.classification.evaluate(predictions: outputs.scalars, outputs: 3,
                                                  targets: raw.labels!.map(Float.init))
         // The saver kept the best-accuracy epoch, which the run's last epoch may not be.
         XCTAssertEqual(again.metrics["accuracy"]!, t.history.map(\.trainAccuracy).max()!, accuracy: 0.05)

@@ -204,7 +204,7 @@ public enum Checkpoint {
     /// the task, the class (or label) names, the feature names and per-sample shape (pass
     /// the feature statistics as `standardization` to `save`), and the statistics targets
     /// were standardized with for regression, if any.
-    public static func datasetMetadata(task: Task, data: Dataset, targetStandardization: Standardization? = nil)
+    public static func datasetMetadata(task: LearningTask, data: Dataset, targetStandardization: Standardization? = nil)
         -> [String: String] {
         var metadata = ["task": task.rawValue,
                         "feature_shape": data.featureShape.map(String.init).joined(separator: ",")]
@@ -217,12 +217,12 @@ public enum Checkpoint {
         return metadata
     }
 
-    /// The task stored with a model; nil when absent, an error when not one of `Task`'s names.
-    public static func task(in file: SafeTensorsFile, path: String) throws -> Task? {
+    /// The task stored with a model; nil when absent, an error when not one of `LearningTask`'s names.
+    public static func task(in file: SafeTensorsFile, path: String) throws -> LearningTask? {
         guard let text = file.metadata["task"] else { return nil }
-        guard let task = Task(rawValue: text) else {
+        guard let task = LearningTask(rawValue: text) else {
             throw CheckpointError.badMetadataValue(path: path, key: "task", reason: "\"\(text)\" is not one of "
-                + Task.allCases.map(\.rawValue).joined(separator: ", "))
+                + LearningTask.allCases.map(\.rawValue).joined(separator: ", "))
         }
         return task
     }

@@ -26,7 +26,7 @@ public final class EarlyStopping: TrainingCallback {
         /// The accuracy (higher is better).
         case accuracy
         /// Any figure by its `EpochMetrics.value(named:)` name ("val_r2", "f1", "val_mae"),
-        /// maximized or not as `Task.isMaximized` says; validation first as above.
+        /// maximized or not as `LearningTask.isMaximized` says; validation first as above.
         case named(String)
 
         /// Whether higher values are better.
@@ -34,7 +34,7 @@ public final class EarlyStopping: TrainingCallback {
             switch self {
             case .loss: return false
             case .accuracy: return true
-            case .named(let name): return Task.isMaximized(name)
+            case .named(let name): return LearningTask.isMaximized(name)
             }
         }
     }
@@ -250,7 +250,7 @@ public final class CheckpointSaver: TrainingCallback {
     /// The epoch of the last checkpoint written by this saver.
     public private(set) var lastSavedEpoch: Int?
     /// With a name (`EpochMetrics.value(named:)`), only epochs that improve that figure are
-    /// saved (minimized or maximized as `Task.isMaximized` says); nil saves every epoch.
+    /// saved (minimized or maximized as `LearningTask.isMaximized` says); nil saves every epoch.
     public var monitor: String?
     /// The best monitored value saved so far.
     public private(set) var bestValue: Double?
@@ -268,7 +268,7 @@ public final class CheckpointSaver: TrainingCallback {
             guard let value = metrics.value(named: monitor) else {
                 preconditionFailure("CheckpointSaver: no metric \"\(monitor)\" in epoch \(metrics.epoch)")
             }
-            if let best = bestValue, !(Task.isMaximized(monitor) ? value > best : value < best) { return .proceed }
+            if let best = bestValue, !(LearningTask.isMaximized(monitor) ? value > best : value < best) { return .proceed }
             bestValue = value
         }
         try Checkpoint.save(to: url, model: trainer.model, trainer: trainer, standardization: standardization,

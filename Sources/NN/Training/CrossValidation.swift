@@ -29,7 +29,7 @@ public struct CrossValidation {
     /// fold (seed the model with the fold index for a reproducible run). Stratifies only
     /// class targets. `makeLoss` (default: the task's loss) may add a penalty scaled by the
     /// training fold's size, as scikit-learn's regularized linear models do.
-    public func run(_ data: Dataset, task: Task, epochs: Int, batchSize: Int,
+    public func run(_ data: Dataset, task: LearningTask, epochs: Int, batchSize: Int,
                     makeModel: (_ fold: Int) -> any Layer,
                     makeOptimizer: (_ parameters: [Parameter]) -> any Optimizer,
                     makeLoss: ((_ model: any Layer, _ trainingCount: Int) -> (Tensor, Tensor) -> Tensor)? = nil)

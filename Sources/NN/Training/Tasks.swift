@@ -10,7 +10,7 @@ import Foundation
 ///   match (all labels right) and macro F1 (per-label F1 in `TaskEvaluation`);
 /// - regression: any number of outputs, mean squared error; MSE, RMSE, MAE and R²
 ///   (R² averaged over the outputs, as scikit-learn's `r2_score`).
-public enum Task: String, Sendable, CaseIterable {
+public enum LearningTask: String, Sendable, CaseIterable {
     /// One class out of several (softmax cross-entropy).
     case classification
     /// Two classes from one logit (BCE with logits).
@@ -22,7 +22,7 @@ public enum Task: String, Sendable, CaseIterable {
 
     /// The task the targets suggest: classes (two give `.classification` too, which trains
     /// a two-logit softmax; ask for `.binary` for one logit), multi-hot labels, values.
-    public static func inferred(from targets: Targets) -> Task {
+    public static func inferred(from targets: Targets) -> LearningTask {
         switch targets {
         case .classes: return .classification
         case .multiLabel: return .multiLabel
@@ -83,7 +83,7 @@ public enum Task: String, Sendable, CaseIterable {
         let n = outputs == 0 ? 0 : predictions.count / outputs
         switch self {
         case .classification:
-            precondition(targets.count == n, "Task.metrics: \(n) predictions of \(outputs) classes, \(targets.count) labels")
+            precondition(targets.count == n, "LearningTask.metrics: \(n) predictions of \(outputs) classes, \(targets.count) labels")
             let labels = targets.map { Int($0) }
             let confusion = confusionMatrix(scores: predictions, classes: outputs, labels: labels)
             var result = TaskEvaluation(task: self, loss: loss, metrics: [:], confusion: confusion,
@@ -92,7 +92,7 @@ public enum Task: String, Sendable, CaseIterable {
             return result
         case .binary:
             precondition(outputs == 1 && targets.count == n,
-                         "Task.metrics: binary needs one logit and one target per sample, got \(outputs) outputs, "
+                         "LearningTask.metrics: binary needs one logit and one target per sample, got \(outputs) outputs, "
                          + "\(targets.count) targets for \(n) samples")
             let m = BinaryMetrics(scores: predictions, labels: targets.map { $0 >= 0.5 })
             return TaskEvaluation(task: self, loss: loss,
@@ -102,7 +102,7 @@ public enum Task: String, Sendable, CaseIterable {
                                   classNames: classNames ?? ["0", "1"])
         case .multiLabel:
             precondition(targets.count == predictions.count,
-                         "Task.metrics: \(predictions.count) multi-label scores, \(targets.count) targets")
+                         "LearningTask.metrics: \(predictions.count) multi-label scores, \(targets.count) targets")
             let m = MultiLabelMetrics(scores: predictions, labels: outputs, targets: targets)
             var result = TaskEvaluation(task: self, loss: loss, metrics: ["exact_match": m.exactMatch, "f1": m.macroF1],
                                         confusion: [], classNames: classNames ?? (0..<outputs).map(String.init))
@@ -110,7 +110,7 @@ public enum Task: String, Sendable, CaseIterable {
             return result
         case .regression:
             precondition(targets.count == predictions.count,
-                         "Task.metrics: \(predictions.count) predicted values, \(targets.count) targets")
+                         "LearningTask.metrics: \(predictions.count) predicted values, \(targets.count) targets")
             let m = RegressionMetrics(predictions: predictions, targets: targets, outputs: outputs)
             return TaskEvaluation(task: self, loss: loss,
                                   metrics: ["mse": m.mse, "rmse": m.rmse, "mae": m.mae, "r2": m.r2],
@@ -130,10 +130,10 @@ private func matching(_ targets: Tensor, _ predictions: Tensor) -> Tensor {
 /// confusion matrix (`confusion[truth][prediction]`) and per-label F1 for multi-label.
 public struct TaskEvaluation: Sendable {
     /// The task evaluated.
-    public let task: Task
+    public let task: LearningTask
     /// Mean loss over the samples (NaN when not computed).
     public var loss: Double
-    /// The task's metrics by name (`Task.metricNames`).
+    /// The task's metrics by name (`LearningTask.metricNames`).
     public var metrics: [String: Double]
     /// Counts `confusion[truth][prediction]` (classification and binary; empty otherwise).
     public let confusion: [[Int]]

@@ -113,7 +113,7 @@ public final class Trainer {
     /// `ImageDataset`; a trainer made with a `task` has the classification loss here.
     public let lossFunction: (Tensor, [Int32]) -> Tensor
     /// What the model learns, for `fit` on a `Dataset`: its metrics, and the default loss.
-    public let task: Task
+    public let task: LearningTask
     /// The loss of a batch from predictions and `DataBatch.targets`, for `fit` on a `Dataset`.
     public let loss: (Tensor, Tensor) -> Tensor
     /// The figure `schedule` is stepped with, by name (`EpochMetrics.value(named:)`); nil:
@@ -154,7 +154,7 @@ public final class Trainer {
 
     /// A trainer for `task`, with the task's default loss unless `loss` is given (a loss
     /// of predictions and `DataBatch.targets`); `seed` fixes the data order and augmentation.
-    public init(model: any Layer, optimizer: any Optimizer, task: Task, seed: UInt64 = 0,
+    public init(model: any Layer, optimizer: any Optimizer, task: LearningTask, seed: UInt64 = 0,
                 loss: ((Tensor, Tensor) -> Tensor)? = nil) {
         self.model = model
         self.optimizer = optimizer
@@ -329,7 +329,7 @@ public final class Trainer {
     }
 
     /// Evaluates `model` as a `task` on `data` in inference mode (restoring the mode it had).
-    public static func evaluate(_ model: any Layer, on data: Dataset, task: Task, batchSize: Int = 500,
+    public static func evaluate(_ model: any Layer, on data: Dataset, task: LearningTask, batchSize: Int = 500,
                                 loss: ((Tensor, Tensor) -> Tensor)? = nil) -> TaskEvaluation {
         precondition(task.accepts(data.targets), "evaluate: the \(task.rawValue) task cannot score these targets")
         let predictions = predict(model, on: data, batchSize: batchSize)
@@ -431,7 +431,7 @@ public final class Trainer {
 
     /// The line printed after each epoch of `fit` on a `Dataset`: the loss and every
     /// metric of the task, for training and validation.
-    public static func summaryLine(_ m: EpochMetrics, of epochs: Int, task: Task) -> String {
+    public static func summaryLine(_ m: EpochMetrics, of epochs: Int, task: LearningTask) -> String {
         var line = String(format: "epoch %d/%d  loss %.4f", m.epoch, epochs, m.trainLoss)
         for name in task.metricNames { if let v = m.metrics[name] { line += String(format: "  %@ %.4f", name, v) } }
         if let vl = m.validationLoss { line += String(format: "  val_loss %.4f", vl) }
