@@ -36,5 +36,5 @@ loss.backward()
 print("consumer OK: loss \(loss.scalar), weight gradient \(layer.weight.gradient.shape)")
 SWIFT
 cd "$work/consumer"
-swift build -c release 2>&1 | tail -3
+swift build -c release 2>&1 | grep -E "error|warning: unsafe|Compiling|Build" | tail -20
 "$(swift build -c release --show-bin-path)/consumer"
