@@ -95,52 +95,34 @@ final class SklearnTablesTests: XCTestCase {
     }
 }
 
-/// A test-local reader of scikit-learn's simple numeric files (the library's CSV reader
-/// lands with the `loaders` work): comma or space separated numbers, gzip through `gzip -dc`.
+/// scikit-learn's files through the library's reader (`Table.readCSV`, gzip included).
 enum SklearnCSV {
-    static func text(_ path: String) throws -> String {
-        guard path.hasSuffix(".gz") else { return try String(contentsOfFile: path, encoding: .utf8) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-dc", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func numbers(_ path: String, skipFirstLine: Bool) throws -> [[Float]] {
-        var lines = try text(path).split(separator: "\n")
-        if skipFirstLine { lines.removeFirst() }
-        return lines.map { line in
-            line.split(whereSeparator: { $0 == "," || $0 == " " }).map { Float($0)! }
-        }
+    /// The class index in the last column of `path` (no header after `skipLines`).
+    static func table(_ path: String, skipLines: Int = 0, delimiter: Character = ",", classNames: [String]? = nil,
+                      regression: Bool = false) throws -> Dataset {
+        let table = try Table.readCSV(path, options: CSVOptions(delimiter: UInt8(ascii: delimiter.unicodeScalars.first!),
+                                                                hasHeader: false, skipLines: skipLines))
+        let (features, target) = try table.split(targets: [.index(table.columnNames.count - 1)])
+        guard case .classes(let labels, let names) = try target.classes() else { preconditionFailure("classes expected") }
+        return Dataset(features: features, target: .classes(labels: labels, names: classNames ?? names))
     }
 
     /// iris, wine, breast_cancer: a metadata line (count, features, class names), then
     /// features and the class index last.
     static func classification(_ path: String) throws -> Dataset {
-        let header = try text(path).split(separator: "\n")[0].split(separator: ",").map(String.init)
-        let rows = try numbers(path, skipFirstLine: true)
-        return Dataset(table: rows.flatMap { $0.dropLast() }, rowCount: rows.count,
-                       names: (0..<(rows[0].count - 1)).map { "x\($0)" },
-                       targets: .classes(labels: rows.map { Int32($0.last!) }, names: Array(header[2...])))
+        let first = try String(contentsOfFile: path, encoding: .utf8).prefix { $0 != "\n" }
+        return try table(path, skipLines: 1, classNames: Array(first.split(separator: ",").dropFirst(2).map(String.init)))
     }
 
     /// digits: 64 pixel columns and the digit, no header.
-    static func digits(_ path: String) throws -> Dataset {
-        let rows = try numbers(path, skipFirstLine: false)
-        return Dataset(table: rows.flatMap { $0.dropLast() }, rowCount: rows.count, names: (0..<64).map { "pixel\($0)" },
-                       targets: .classes(labels: rows.map { Int32($0.last!) }, names: (0..<10).map(String.init)))
-    }
+    static func digits(_ path: String) throws -> Dataset { try table(path) }
 
     /// diabetes: ten space-separated raw features, the target in its own file.
     static func diabetes(_ directory: String) throws -> Dataset {
-        let rows = try numbers(directory + "diabetes_data_raw.csv.gz", skipFirstLine: false)
-        let target = try numbers(directory + "diabetes_target.csv.gz", skipFirstLine: false).map { $0[0] }
-        return Dataset(table: rows.flatMap { $0 }, rowCount: rows.count, names: (0..<10).map { "x\($0)" },
-                       targets: .values(target, shape: [1]))
+        let options = CSVOptions(delimiter: UInt8(ascii: " "), hasHeader: false)
+        let features = try Table.readCSV(directory + "diabetes_data_raw.csv.gz", options: options)
+        let target = try Table.readCSV(directory + "diabetes_target.csv.gz", options: options)
+        let (matrix, _) = try features.split(targets: [])
+        return Dataset(features: matrix, target: try target.values())
     }
 }

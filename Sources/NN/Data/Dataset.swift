@@ -1,9 +1,7 @@
 /// What a dataset's targets are: one class per sample, several labels per sample, or
 /// float values of any per-sample shape.
 ///
-/// The cases mirror the table readers' `TableTarget` (`.classes` is the same, `.values`
-/// with `columns` becomes `.values(_, shape: [columns])`), so a table becomes a `Dataset`
-/// by passing its arrays through.
+/// The cases mirror the table readers' `TableTarget` (see `Dataset(features:target:)`).
 public enum Targets: Sendable, Equatable {
     /// One class index per sample, in `0..<names.count`, and the class names.
     case classes(labels: [Int32], names: [String])
@@ -132,6 +130,21 @@ public struct Dataset: Sendable {
         precondition(rowCount == targets.count, "Dataset: \(rowCount) rows but \(targets.count) targets")
         self.init(features: values, featureShape: [rowCount == 0 ? max(names.count, 1) : values.count / rowCount],
                   targets: targets, featureNames: names)
+    }
+
+    /// A table read by `Table.readCSV` / the NumPy readers: its feature matrix and target.
+    /// Float targets become values of `columns` per sample, or multi-hot labels (named
+    /// `labelNames`, default "0", "1", ...) when `multiLabel` is true.
+    public init(features: FeatureMatrix, target: TableTarget, multiLabel: Bool = false, labelNames: [String]? = nil) {
+        let targets: Targets
+        switch target {
+        case .classes(let labels, let names):
+            targets = .classes(labels: labels, names: names)
+        case .values(let values, let columns):
+            targets = multiLabel ? .multiLabel(values: values, names: labelNames ?? (0..<columns).map(String.init))
+                : .values(values, shape: [columns])
+        }
+        self.init(table: features.values, rowCount: features.rowCount, names: features.names, targets: targets)
     }
 
     /// The images and labels of `images` as a classification dataset of shape C×H×W,
