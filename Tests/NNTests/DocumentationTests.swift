@@ -225,46 +225,44 @@ final class DocumentationTests: XCTestCase {
     func testTrainingOnYourOwnData() throws {
         var generator = RandomGenerator(seed: 3)
         var features: [Float] = []
-        var labels: [Int32] = []
-        for _ in 0..<200 {
-            let example = (0..<6).map { _ in generator.nextNormal() }
-            features += example
-            labels.append(example.reduce(0, +) > 0 ? 1 : 0)
+        var values: [Float] = []
+        for _ in 0..<256 {
+            let (a, b) = (generator.nextNormal(), generator.nextNormal())
+            features += [a, b]
+            values.append(2 * a - b + 0.1 * generator.nextNormal())
         }
-        let data = ImageDataset(images: features, labels: labels, channels: 1, height: 1, width: 6,
-                                classNames: ["negative", "positive"])
+        let data = Dataset(features: features, featureShape: [2], targets: .values(values, shape: [1]))
 
         var splitter = RandomGenerator(seed: 4)
-        let (trainPart, validationPart) = data.split(validationFraction: 0.2, using: &splitter)
+        let (trainPart, validationPart) = data.split(validationFraction: 0.25, using: &splitter)
         let statistics = trainPart.statistics()
         let train = trainPart.standardized(with: statistics)
         let validation = validationPart.standardized(with: statistics)
 
         DefaultRandom.manualSeed(5)
         let model = Sequential {
-            Flatten()
-            Dense(inputSize: 6, outputSize: 16)
+            Dense(inputSize: 2, outputSize: 16)
             ReLU()
-            Dense(inputSize: 16, outputSize: 2)
+            Dense(inputSize: 16, outputSize: 1)
         }
-        let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-2), seed: 6)
-        let history = try trainer.fit(train, validation: validation, epochs: 10, batchSize: 16)
-        print(history.last!.validationAccuracy!)
+        let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-2),
+                              task: .regression, seed: 6)
+        try trainer.fit(train, validation: validation, epochs: 20, batchSize: 32)
+        print("validation R²", trainer.evaluate(validation).metrics["r2"]!)
 
-        XCTAssertEqual([train.count, validation.count], [160, 40])
-        XCTAssertEqual(history.count, 10)
-        XCTAssertGreaterThan(history.last!.validationAccuracy!, 0.85, "a linear rule should be learned")
+        XCTAssertEqual([train.count, validation.count], [192, 64])
+        XCTAssertGreaterThan(trainer.evaluate(validation).metrics["r2"]!, 0.9, "a near-linear target should be learned")
 
-        var batches = Minibatches(dataset: train, batchSize: 32, generator: RandomGenerator(seed: 7))
+        var batches = DataBatches(dataset: train, batchSize: 32, generator: RandomGenerator(seed: 7))
         let optimizer = SGD(parameters: model.parameters, learningRate: 0.05)
         for batch in batches.nextEpoch() {
             optimizer.zeroGradients()
-            let loss = crossEntropy(logits: model(batch.images), labels: batch.labels)
+            let loss = LearningTask.regression.loss(model(batch.features), batch.targets)
             loss.backward()
             optimizer.step()
         }
 
-        XCTAssertEqual(optimizer.stepCount, 5)
+        XCTAssertEqual(optimizer.stepCount, 6)
     }
 
     func testTrainingOnYourOwnDataCSV() throws {
@@ -275,9 +273,9 @@ final class DocumentationTests: XCTestCase {
         let table = try Table.readCSV(path)
         let (features, targets) = try table.split(targets: [.name("species")])
         if case .classes(let labels, let names) = try targets.classes() {
-            let flowers = ImageDataset(images: features.values, labels: labels, channels: 1, height: 1,
-                                       width: features.names.count, classNames: names)
-            print(flowers.count, "samples of", features.names.count, "features in", names.count, "classes")
+            let flowers = Dataset(table: features.values, rowCount: features.rowCount, names: features.names,
+                                  targets: .classes(labels: labels, names: names))
+            print(flowers.count, "samples of", flowers.featureSize, "features in", names.count, "classes")
         }
 
         XCTAssertEqual(features.names, ["length", "width"])
