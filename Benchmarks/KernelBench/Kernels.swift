@@ -369,6 +369,32 @@ struct KernelBench {
                                                                  invstd: reference.invstd, n: n, c: c, s: s)
                               return r.dx + r.dgamma + r.dbeta
                           })
+                // Batch norm + ReLU in one kernel each way: compare with the rows above plus
+                // the ReLU rows (same element count) for what the fusion saves.
+                let reluY = reference.y.map { max($0, 0) }
+                streaming("batchnorm", "batchnorm+relu fwd train", shape, bytes: 2 * bytes,
+                          fast: { ck_batchnorm_relu_forward_training(py, &mean, &invstd, &rm, &rv, x, gamma, beta, n32, c32, s32, 0.1, 1e-5) },
+                          observed: { Array(yp) },
+                          naive: {
+                              referenceBatchNormTrainingForward(x: x, gamma: gamma, beta: beta, runningMean: runningMean,
+                                                                runningVar: runningVar, n: n, c: c, s: s, momentum: 0.1,
+                                                                eps: 1e-5).y.map { max($0, 0) }
+                          })
+                pdx.update(repeating: 0, count: count)  // the check reads one accumulated call
+                dgb = [Float](repeating: 0, count: 2 * c)
+                streaming("batchnorm", "batchnorm+relu bwd", shape, bytes: 5 * bytes,
+                          fast: {
+                              dgb.withUnsafeMutableBufferPointer { gp in
+                                  ck_batchnorm_relu_backward(pdx, gp.baseAddress!, gp.baseAddress! + c, dy, reluY, x, gamma,
+                                                             reference.mean, reference.invstd, n32, c32, s32, 1)
+                              }
+                          },
+                          observed: { Array(dxp) + dgb },
+                          naive: {
+                              let r = referenceBatchNormReLUBackward(dy: dy, y: reluY, x: x, gamma: gamma, mean: reference.mean,
+                                                                     invstd: reference.invstd, n: n, c: c, s: s)
+                              return r.dx + r.dgamma + r.dbeta
+                          })
             }
         }
     }

@@ -14,7 +14,7 @@ let pytorchBatch1MedianMicroseconds: [Int: Double] = [1: 268, 2: 353]
 func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let result = Mutex<Result<T, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
-    _Concurrency.Task {
+    Task {
         let r: Result<T, any Error>
         do { r = .success(try await body()) } catch { r = .failure(error) }
         result.withLock { $0 = r }
@@ -98,7 +98,7 @@ func servingRecords(threadCounts: [Int], mode: RunMode) throws -> [Record] {
                                         _ = try await batcher.predict(image)
                                     } else {
                                         _ = try model.predict(image)
-                                        await _Concurrency.Task.yield()  // as a server handler returns to its event loop
+                                        await Task.yield()  // as a server handler returns to its event loop
                                     }
                                 }
                             }

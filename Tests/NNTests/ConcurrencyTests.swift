@@ -160,13 +160,13 @@ final class ConcurrencyTests: XCTestCase {
     func testThreadCountSetOnTheMainThreadHoldsInADetachedTask() async {
         for threads in [1, 2] where threads <= Threads.available {
             Threads.set(threads)
-            let seen = await _Concurrency.Task.detached { (Threads.count, Threads.inKernel) }.value
+            let seen = await Task.detached { (Threads.count, Threads.inKernel) }.value
             XCTAssertEqual(seen.0, threads, "Threads.count in a detached task")
             XCTAssertEqual(seen.1, threads, "the team of a kernel started from a detached task")
             XCTAssertEqual(Threads.inKernel, threads, "the team of a kernel started from the test's thread")
         }
         Threads.set(nil)
-        let seen = await _Concurrency.Task.detached { Threads.inKernel }.value
+        let seen = await Task.detached { Threads.inKernel }.value
         XCTAssertEqual(seen, Threads.count)
     }
 

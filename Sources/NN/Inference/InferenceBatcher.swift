@@ -65,8 +65,8 @@ public final class InferenceBatcher: Sendable {
             // This request's batch is due after the delay; others queue up behind `busy`.
             return try await withCheckedThrowingContinuation { continuation in
                 state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
-                _Concurrency.Task { [self] in  // NN's own `Task` (the learning task) shadows the concurrency one
-                    try? await _Concurrency.Task.sleep(for: maxDelay)
+                Task { [self] in
+                    try? await Task.sleep(for: maxDelay)
                     drain()
                 }
             }

@@ -60,8 +60,8 @@ public final class BatchNorm: Layer {
                   training: isTraining, momentum: momentum, epsilon: epsilon)
     }
 
-    /// relu(self(input)) as one fused op (`batchNormReLU`): what `Sequential` runs for a
-    /// batch norm followed by a `ReLU` layer.
+    /// relu(self(input)) as one fused op (`batchNormReLU`). Not used by `Sequential` yet: the
+    /// fused backward measured slower than the two kernels (docs/performance.md, session 2).
     public func withReLU(_ input: Tensor) -> Tensor {
         batchNormReLU(input, gamma: weight.value, beta: bias.value,
                       runningMean: &runningMean.value, runningVariance: &runningVariance.value,

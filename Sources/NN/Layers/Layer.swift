@@ -114,20 +114,8 @@ public final class Sequential: Layer {
     }
 
     /// Each layer applied to the previous one's output, first to last; `input` unchanged
-    /// when there are no layers. A `BatchNorm` directly followed by a `ReLU` runs as one
-    /// fused op (`BatchNorm.withReLU`): same values and gradients, two passes fewer each way.
+    /// when there are no layers.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        var x = input
-        var i = 0
-        while i < layers.count {
-            if i + 1 < layers.count, let norm = layers[i] as? BatchNorm, layers[i + 1] is ReLU {
-                x = norm.withReLU(x)
-                i += 2
-            } else {
-                x = layers[i](x)
-                i += 1
-            }
-        }
-        return x
+        layers.reduce(input) { $1($0) }
     }
 }

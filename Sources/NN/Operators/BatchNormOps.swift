@@ -7,13 +7,7 @@ import CKernels
 public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
                       runningMean: inout Tensor, runningVariance: inout Tensor,
                       training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
-    precondition(x.rank == 2 || x.rank == 4, "batchNorm needs (N,F) or (N,C,H,W), shape is \(x.shape)")
-    let channels = x.shape[1]
-    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
-        precondition(t.shape == [channels], "batchNorm: \(name) shape \(t.shape) does not fit input \(x.shape)")
-    }
-    let (n, c) = (Int32(x.shape[0]), Int32(channels))
-    let s = Int32(x.count / max(x.shape[0] * channels, 1))
+    // Each path checks the shapes itself.
     if training {
         return batchNormTraining(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
                                  momentum: momentum, epsilon: epsilon, relu: false)
