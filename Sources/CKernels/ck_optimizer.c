@@ -10,6 +10,8 @@
 // - Options are loop-invariant branches, which the compiler unswitches out of the loops.
 #include "ckernels.h"
 #include "ck_threads_internal.h"
+#include "ck_target.h"
+#include <omp.h>
 
 #include <assert.h>
 #include <math.h>
@@ -119,6 +121,31 @@ void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float
 }
 
 // param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad are (count).
+// Adam's update of elements [begin, end): the body of ck_adam_step's parallel region, in a
+// function of its own so that its AVX2/AVX-512 clones apply (see ck_target.h).
+static CK_MULTIVERSION
+void ck_adam_range(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
+                   const float *grad, size_t begin, size_t end, float step_size, float inv_sqrt_bc2,
+                   float b1, float b2, float eps, float one_minus_b1, float one_minus_b2, float sign,
+                   float l2, float shrink, int amsgrad) {
+    for (size_t i = begin; i < end; i++) {
+        float g = sign * grad[i];
+        float w = param[i];
+        if (l2 != 0.0f) g += l2 * w;
+        if (shrink != 1.0f) w *= shrink;
+        const float m = b1 * exp_avg[i] + one_minus_b1 * g;
+        const float v = b2 * exp_avg_sq[i] + one_minus_b2 * g * g;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        float vhat = v;
+        if (amsgrad) {
+            vhat = fmaxf(max_exp_avg_sq[i], v);
+            max_exp_avg_sq[i] = vhat;
+        }
+        param[i] = w - step_size * m / (ck_sqrtf(vhat) * inv_sqrt_bc2 + eps);
+    }
+}
+
 void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
                   const float *grad, size_t count, const ck_adam_params *p, int64_t step) {
     assert(p != NULL && step >= 1);
@@ -137,21 +164,14 @@ void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_ex
     // Adam folds decay into the gradient (L2); AdamW shrinks the parameter directly.
     const float l2 = decoupled ? 0.0f : p->weight_decay;
     const float shrink = decoupled ? (float)(1.0 - (double)p->lr * (double)p->weight_decay) : 1.0f;
-    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (size_t i = 0; i < count; i++) {
-        float g = sign * grad[i];
-        float w = param[i];
-        if (l2 != 0.0f) g += l2 * w;
-        if (shrink != 1.0f) w *= shrink;
-        const float m = b1 * exp_avg[i] + one_minus_b1 * g;
-        const float v = b2 * exp_avg_sq[i] + one_minus_b2 * g * g;
-        exp_avg[i] = m;
-        exp_avg_sq[i] = v;
-        float vhat = v;
-        if (amsgrad) {
-            vhat = fmaxf(max_exp_avg_sq[i], v);
-            max_exp_avg_sq[i] = vhat;
-        }
-        param[i] = w - step_size * m / (ck_sqrtf(vhat) * inv_sqrt_bc2 + eps);
+    #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        // Each thread's contiguous share, as schedule(static) gave it.
+        const size_t threads = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+        const size_t chunk = (count + threads - 1) / threads;
+        const size_t begin = t * chunk < count ? t * chunk : count;
+        const size_t end = count - begin > chunk ? begin + chunk : count;
+        ck_adam_range(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, begin, end, step_size,
+                      inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);
     }
 }
