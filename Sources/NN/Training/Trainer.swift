@@ -196,19 +196,30 @@ public final class Trainer {
 
     func fitEpochs(_ training: ImageDataset, validation: ImageDataset?, epochs: Int, batchSize: Int,
                    augmentation: Augmentation?) throws -> [EpochMetrics] {
-        var ran: [EpochMetrics] = []
-        while epochsCompleted < epochs {
-            let epoch = epochsCompleted + 1
+        try runEpochs(epochs, summaryLine: { Trainer.summaryLine($0, of: epochs) }) { epoch in
             var metrics = try trainEpoch(training, epoch: epoch, of: epochs, batchSize: batchSize, augmentation: augmentation)
             if let validation {
                 let evaluation = evaluate(validation, batchSize: max(batchSize, 256))
                 metrics.validationLoss = evaluation.loss
                 metrics.validationAccuracy = evaluation.accuracy
             }
+            return metrics
+        }
+    }
+
+    /// The epoch loop both `fit`s share: `epochMetrics(epoch)` trains (and validates) one
+    /// epoch; then `history`, the printed line (rank 0 only), the schedule and the callbacks,
+    /// until `epochs` are completed or a callback stops; then `trainingEnded`.
+    private func runEpochs(_ epochs: Int, summaryLine: (EpochMetrics) -> String,
+                           _ epochMetrics: (_ epoch: Int) throws -> EpochMetrics) throws -> [EpochMetrics] {
+        var ran: [EpochMetrics] = []
+        while epochsCompleted < epochs {
+            let epoch = epochsCompleted + 1
+            let metrics = try epochMetrics(epoch)
             epochsCompleted = epoch
             history.append(metrics)
             ran.append(metrics)
-            if printsEpochs && communicator.isLeader { print(Trainer.summaryLine(metrics, of: epochs)) }
+            if printsEpochs && communicator.isLeader { print(summaryLine(metrics)) }
             if try endEpoch(metrics) { break }
         }
         for callback in callbacks { try callback.trainingEnded(trainer: self) }
@@ -249,9 +260,7 @@ public final class Trainer {
             precondition(validation.featureShape == training.featureShape,
                          "fit: validation features \(validation.featureShape) differ from training \(training.featureShape)")
         }
-        var ran: [EpochMetrics] = []
-        while epochsCompleted < epochs {
-            let epoch = epochsCompleted + 1
+        return try runEpochs(epochs, summaryLine: { Trainer.summaryLine($0, of: epochs, task: task) }) { epoch in
             var metrics = try trainEpoch(training, epoch: epoch, of: epochs, batchSize: batchSize, augmentation: augmentation)
             if let validation {
                 let evaluation = evaluate(validation, batchSize: max(batchSize, 256))
@@ -259,14 +268,30 @@ public final class Trainer {
                 metrics.validationMetrics = evaluation.metrics
                 metrics.validationAccuracy = evaluation.metrics["accuracy"]
             }
-            epochsCompleted = epoch
-            history.append(metrics)
-            ran.append(metrics)
-            if printsEpochs { print(Trainer.summaryLine(metrics, of: epochs, task: task)) }
-            if try endEpoch(metrics) { break }
+            return metrics
         }
-        for callback in callbacks { try callback.trainingEnded(trainer: self) }
-        return ran
+    }
+
+    /// One optimization step of either `fit`: forward, the loss checked for NaN, backward,
+    /// gradients averaged over ranks (`reducer`) and checked, the update. Returns the
+    /// model's output and the loss.
+    private func trainStep(_ input: Tensor, epoch: Int, step: Int, parameters: [(name: String, parameter: Parameter)],
+                           reducer: GradientReducer?, loss: (Tensor) -> Tensor) throws -> (output: Tensor, loss: Float) {
+        optimizer.zeroGradients()
+        let output = model(input)
+        let batchLoss = loss(output)
+        let value = batchLoss.scalar
+        guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, value: value) }
+        batchLoss.backward()
+        reducer?.average(over: communicator)
+        // The loss alone misses a NaN that ReLU turned into 0 on the way forward, while
+        // the batch-norm and weight gradients behind it are NaN: one such update would
+        // leave NaN weights and a finite loss for the rest of the run.
+        for (name, parameter) in parameters where !parameter.gradientIsFinite {
+            throw TrainingError.nonFiniteGradient(epoch: epoch, step: step, parameter: name)
+        }
+        optimizer.step()
+        return (output, value)
     }
 
     /// One pass over a general dataset.
@@ -284,16 +309,8 @@ public final class Trainer {
         var predictions: [Float] = [], targets: [Float] = []
         predictions.reserveCapacity(data.count * max(data.targets.sizePerSample, 1))
         for (step, batch) in epochBatches.enumerated() {
-            optimizer.zeroGradients()
-            let output = model(batch.features)
-            let batchLoss = loss(output, batch.targets)
-            let value = batchLoss.scalar
-            guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
-            batchLoss.backward()
-            for (name, parameter) in namedParameters where !parameter.gradientIsFinite {
-                throw TrainingError.nonFiniteGradient(epoch: epoch, step: step + 1, parameter: name)
-            }
-            optimizer.step()
+            let (output, value) = try trainStep(batch.features, epoch: epoch, step: step + 1, parameters: namedParameters,
+                                                reducer: nil) { loss($0, batch.targets) }
             lossSum += Double(value) * Double(batch.count)
             output.withUnsafeBufferPointer { predictions.append(contentsOf: $0) }
             batch.targets.withUnsafeBufferPointer { targets.append(contentsOf: $0) }
@@ -359,21 +376,8 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0, seen = 0
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: data.classNames.count), count: data.classNames.count)
         for (step, batch) in epochBatches.enumerated() {
-            let images = batch.images
-            optimizer.zeroGradients()
-            let logits = model(images)
-            let loss = lossFunction(logits, batch.labels)
-            let value = loss.scalar
-            guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step + 1, value: value) }
-            loss.backward()
-            reducer?.average(over: communicator)
-            // The loss alone misses a NaN that ReLU turned into 0 on the way forward, while
-            // the batch-norm and weight gradients behind it are NaN: one such update would
-            // leave NaN weights and a finite loss for the rest of the run.
-            for (name, parameter) in namedParameters where !parameter.gradientIsFinite {
-                throw TrainingError.nonFiniteGradient(epoch: epoch, step: step + 1, parameter: name)
-            }
-            optimizer.step()
+            let (logits, value) = try trainStep(batch.images, epoch: epoch, step: step + 1, parameters: namedParameters,
+                                                reducer: reducer) { lossFunction($0, batch.labels) }
             lossSum += Double(value) * Double(batch.count)
             correct += tally(logits: logits, labels: batch.labels, into: &confusion)
             seen += batch.count
