@@ -24,18 +24,10 @@ public struct Evaluation: Sendable {
     public var count: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
 
     /// The fraction of examples whose predicted class is the label.
-    public var accuracy: Double {
-        let correct = confusion.indices.reduce(0) { $0 + confusion[$1][$1] }
-        return count == 0 ? 0 : Double(correct) / Double(count)
-    }
+    public var accuracy: Double { NN.accuracy(confusion) }
 
     /// For each class, the fraction of its examples predicted correctly (recall).
-    public var perClassAccuracy: [Double] {
-        confusion.indices.map { c in
-            let total = confusion[c].reduce(0, +)
-            return total == 0 ? 0 : Double(confusion[c][c]) / Double(total)
-        }
-    }
+    public var perClassAccuracy: [Double] { perClassRecall(confusion) }
 
     /// A readable report: per-class accuracy and the confusion matrix.
     public var report: String {
@@ -52,6 +44,15 @@ public struct Evaluation: Sendable {
             lines.append("  \(pad(name, width))" + confusion[c].map { pad(String($0), cell) }.joined())
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// For each class (row of `confusion[truth][prediction]`), the fraction of its examples
+/// predicted correctly; 0 for a class with none.
+func perClassRecall(_ confusion: [[Int]]) -> [Double] {
+    confusion.indices.map { c in
+        let total = confusion[c].reduce(0, +)
+        return total == 0 ? 0 : Double(confusion[c][c]) / Double(total)
     }
 }
 

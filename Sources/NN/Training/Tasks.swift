@@ -88,7 +88,7 @@ public enum LearningTask: String, Sendable, CaseIterable {
             let confusion = confusionMatrix(scores: predictions, classes: outputs, labels: labels)
             var result = TaskEvaluation(task: self, loss: loss, metrics: [:], confusion: confusion,
                                         classNames: classNames ?? (0..<outputs).map(String.init))
-            result.metrics["accuracy"] = result.perClassAccuracy.isEmpty ? 0 : accuracy(confusion)
+            result.metrics["accuracy"] = accuracy(confusion)
             return result
         case .binary:
             precondition(outputs == 1 && targets.count == n,
@@ -143,12 +143,7 @@ public struct TaskEvaluation: Sendable {
     public var perLabelF1: [Double] = []
 
     /// The fraction of each class's samples predicted correctly (recall per class).
-    public var perClassAccuracy: [Double] {
-        confusion.indices.map { c in
-            let total = confusion[c].reduce(0, +)
-            return total == 0 ? 0 : Double(confusion[c][c]) / Double(total)
-        }
-    }
+    public var perClassAccuracy: [Double] { perClassRecall(confusion) }
 }
 
 // MARK: Classification
