@@ -27,16 +27,11 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Threads.set(threads) }
-        let url = URL(fileURLWithPath: checkpoint)
-        let file = try SafeTensorsFile.read(from: url)
-        guard let modelName = ModelName.of(checkpoint: file.metadata) else {
-            throw CLIError("\(checkpoint): not a checkpoint of nn train (its metadata names no known model)")
-        }
-        let statistics = try storedStatistics(file.metadata, path: checkpoint)
-        let network = modelName.build(seed: 0)
-        try Checkpoint.loadModel(from: url, into: network)
-        let test = try FashionMNIST.load(.test, directory: data).standardized(with: statistics)
-        let epochs = file.metadata["epochs_completed"].map { ", \($0) epochs" } ?? ""
+        let trained = try TrainedCheckpoint(path: checkpoint)
+        let network = try trained.loadModel()
+        let test = try FashionMNIST.load(.test, directory: data).standardized(with: trained.statistics)
+        let modelName = trained.modelName
+        let epochs = trained.file.metadata["epochs_completed"].map { ", \($0) epochs" } ?? ""
         print("nn eval: \(checkpoint): \(modelName.rawValue) (\(modelName.workload), \(network.parameterCount) parameters\(epochs))")
         printResult(Trainer.evaluate(network, on: test))
     }

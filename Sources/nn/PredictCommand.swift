@@ -37,12 +37,8 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Threads.set(threads) }
-        let url = URL(fileURLWithPath: checkpoint)
-        let file = try SafeTensorsFile.read(from: url)
-        guard let modelName = ModelName.of(checkpoint: file.metadata) else {
-            throw CLIError("\(checkpoint): not a checkpoint of nn train (its metadata names no known model)")
-        }
-        let statistics = try storedStatistics(file.metadata, path: checkpoint)
+        let trained = try TrainedCheckpoint(path: checkpoint)
+        let (modelName, statistics) = (trained.modelName, trained.statistics)
         let outputURL = output.map { URL(fileURLWithPath: $0) }
         if let outputURL { try prepareOutput(outputURL, option: "--output") }
 
@@ -58,8 +54,7 @@ struct PredictCommand: ParsableCommand {
             }
             pixels += image.pixels.map { Float($0) / 255 }
         }
-        let network = modelName.build(seed: 0)
-        try Checkpoint.loadModel(from: url, into: network)
+        let network = try trained.loadModel()
         let classNames = FashionMNIST.classNames  // every model nn train builds is trained on Fashion-MNIST
         // An ImageDataset so the standardization is the very code nn train and nn eval apply.
         let dataset = ImageDataset(images: pixels, labels: [Int32](repeating: 0, count: images.count),

@@ -248,6 +248,32 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
+/// A checkpoint of `nn train`, read once: the model its metadata names and the
+/// standardization its inputs need (for `eval` and `predict`).
+struct TrainedCheckpoint {
+    let path: String
+    let file: SafeTensorsFile
+    let modelName: ModelName
+    let statistics: Standardization
+
+    init(path: String) throws {
+        self.path = path
+        file = try SafeTensorsFile.read(from: URL(fileURLWithPath: path))
+        guard let modelName = ModelName.of(checkpoint: file.metadata) else {
+            throw CLIError("\(path): not a checkpoint of nn train (its metadata names no known model)")
+        }
+        self.modelName = modelName
+        statistics = try storedStatistics(file.metadata, path: path)
+    }
+
+    /// A fresh model of the checkpoint's kind holding its weights.
+    func loadModel() throws -> Sequential {
+        let network = modelName.build(seed: 0)
+        try Checkpoint.loadModel(file, path: path, into: network)
+        return network
+    }
+}
+
 /// The standardization a checkpoint was trained with; training on other statistics would
 /// silently shift every input the weights have learned.
 func storedStatistics(_ metadata: [String: String], path: String) throws -> Standardization {

@@ -65,8 +65,14 @@ public enum Checkpoint {
     @discardableResult
     public static func loadModel(from url: URL, into model: any Layer) throws -> SafeTensorsFile {
         let file = try SafeTensorsFile.read(from: url)
-        try validatedModelLoad(file, path: url.path, into: model)()
+        try loadModel(file, path: url.path, into: model)
         return file
+    }
+
+    /// `loadModel(from:into:)` for a file already read (its metadata inspected first, say):
+    /// the same checks, with errors naming `path`.
+    public static func loadModel(_ file: SafeTensorsFile, path: String, into model: any Layer) throws {
+        try validatedModelLoad(file, path: path, into: model)()
     }
 
     /// Checks `file` against `model` and returns the closure that copies it in, which
