@@ -1,5 +1,6 @@
 // Element-wise activations and PReLU, forward and backward.
 #include "ckernels.h"
+#include "ck_target.h"
 #include "ck_threads_internal.h"
 
 #include <assert.h>
@@ -8,12 +9,10 @@
 // Below this many elements the OpenMP fork/join costs more than the loop itself.
 #define CK_ELEMENTWISE_PARALLEL_MIN 32768
 
-// One flat loop over i in [0, count) (the enclosing function's `count`), each thread
-// owning a contiguous slice. The switch sits outside the loop so every body is
-// branch-free (ternaries become selects) and the compiler can vectorize it.
-#define CK_MAP(body)                                                                    \
-    _Pragma("omp parallel for schedule(static) if (count > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())") \
-    for (size_t i = 0; i < count; i++) { body; }
+// One flat loop over the calling thread's slice [begin, end) (the enclosing worker's). The
+// switch sits outside the loop so every body is branch-free (ternaries become selects) and
+// the compiler can vectorize it.
+#define CK_MAP(body) for (long i = begin; i < end; i++) { body; }
 
 // The logistic function in a form that never overflows: exp(-|x|) <= 1, and the two
 // branches are the same function rearranged.
@@ -28,9 +27,11 @@ static inline float ck_sigmoid(float x) {
     if (accumulate) { CK_MAP(dx[i] += (term)); } \
     else { CK_MAP(dx[i] = (term)); }
 
-// x and y are (count).
-void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha) {
-    assert(count == 0 || (y != NULL && x != NULL));
+// Elements [begin, end) of ck_activation_forward: its parallel region's body, a function of
+// its own so that its AVX2/AVX-512 clones apply (see ck_target.h).
+static CK_MULTIVERSION
+void ck_activation_forward_range(float *y, const float *x, long begin, long end, ck_activation kind,
+                                 float alpha) {
     switch (kind) {
     case CK_ACT_IDENTITY:
         CK_MAP(y[i] = x[i]);
@@ -65,21 +66,24 @@ void ck_activation_forward(float *y, const float *x, size_t count, ck_activation
     }
 }
 
-// dy, x, y, dx are (count). Sigmoid, tanh and the negative side of ELU read y (no exp);
-// the others read x. Derivatives at the kinks follow PyTorch: ReLU'(0) = 0,
-// LeakyReLU'(0) = alpha, ELU'(0) = alpha.
-void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
-                            size_t count, ck_activation kind, float alpha, int accumulate) {
-    assert(count == 0 || (dx != NULL && dy != NULL && x != NULL));
-    assert(count == 0 || y != NULL
-           || (kind != CK_ACT_SIGMOID && kind != CK_ACT_TANH && kind != CK_ACT_ELU));
+// x and y are (count).
+void ck_activation_forward(float *y, const float *x, size_t count, ck_activation kind, float alpha) {
+    assert(count == 0 || (y != NULL && x != NULL));
+    #pragma omp parallel if (count > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_activation_forward_range(y, x, r.begin, r.end, kind, alpha);
+    }
+}
+
+// Elements [begin, end) of ck_activation_backward (for every kind but the binary step), as
+// ck_activation_forward_range.
+static CK_MULTIVERSION
+void ck_activation_backward_range(float *dx, const float *dy, const float *x, const float *y,
+                                  long begin, long end, ck_activation kind, float alpha, int accumulate) {
     switch (kind) {
     case CK_ACT_IDENTITY:
         CK_MAP_GRADIENT(dy[i]);
-        break;
-    case CK_ACT_BINARY_STEP:
-        // Derivative 0 everywhere: nothing to add.
-        if (!accumulate) ck_fill(dx, 0.0f, count);
         break;
     case CK_ACT_SIGMOID:
         CK_MAP_GRADIENT(dy[i] * y[i] * (1.0f - y[i]));
@@ -109,11 +113,30 @@ void ck_activation_backward(float *dx, const float *dy, const float *x, const fl
     }
 }
 
-// x and y are (n,c,s), alpha is (c).
-void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s) {
-    assert(n >= 0 && c >= 0 && s >= 0);
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long row = 0; row < (long)n * c; row++) {
+// dy, x, y, dx are (count). Sigmoid, tanh and the negative side of ELU read y (no exp);
+// the others read x. Derivatives at the kinks follow PyTorch: ReLU'(0) = 0,
+// LeakyReLU'(0) = alpha, ELU'(0) = alpha.
+void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
+                            size_t count, ck_activation kind, float alpha, int accumulate) {
+    assert(count == 0 || (dx != NULL && dy != NULL && x != NULL));
+    assert(count == 0 || y != NULL
+           || (kind != CK_ACT_SIGMOID && kind != CK_ACT_TANH && kind != CK_ACT_ELU));
+    if (kind == CK_ACT_BINARY_STEP) {
+        // Derivative 0 everywhere: nothing to add.
+        if (!accumulate) ck_fill(dx, 0.0f, count);
+        return;
+    }
+    #pragma omp parallel if (count > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_activation_backward_range(dx, dy, x, y, r.begin, r.end, kind, alpha, accumulate);
+    }
+}
+
+// Rows [begin, end) of ck_prelu_forward's (n*c, s) view (a CK_MULTIVERSION worker, as above).
+static CK_MULTIVERSION
+void ck_prelu_forward_rows(float *y, const float *x, const float *alpha, int c, int s, long begin, long end) {
+    for (long row = begin; row < end; row++) {
         const float a = alpha[row % c];
         const float *xr = x + (size_t)row * s;
         float *yr = y + (size_t)row * s;
@@ -121,13 +144,21 @@ void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c
     }
 }
 
-// dy, x, dx are (n,c,s); alpha, dalpha are (c). Each thread owns a slice of channels, so
-// it owns both their dx rows and their dalpha entries: no reduction across threads.
-void ck_prelu_backward(float *dx, float *dalpha, const float *dy, const float *x,
-                       const float *alpha, int n, int c, int s) {
+// x and y are (n,c,s), alpha is (c).
+void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s) {
     assert(n >= 0 && c >= 0 && s >= 0);
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int j = 0; j < c; j++) {
+    #pragma omp parallel if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)n * c);
+        ck_prelu_forward_rows(y, x, alpha, c, s, r.begin, r.end);
+    }
+}
+
+// Channels [begin, end) of ck_prelu_backward (a CK_MULTIVERSION worker, as above).
+static CK_MULTIVERSION
+void ck_prelu_backward_channels(float *dx, float *dalpha, const float *dy, const float *x,
+                                const float *alpha, int n, int c, int s, long begin, long end) {
+    for (long j = begin; j < end; j++) {
         const float a = alpha[j];
         float acc = 0.0f;
         for (int i = 0; i < n; i++) {
@@ -143,5 +174,17 @@ void ck_prelu_backward(float *dx, float *dalpha, const float *dy, const float *x
             }
         }
         dalpha[j] += acc;
+    }
+}
+
+// dy, x, dx are (n,c,s); alpha, dalpha are (c). Each thread owns a slice of channels, so
+// it owns both their dx rows and their dalpha entries: no reduction across threads.
+void ck_prelu_backward(float *dx, float *dalpha, const float *dy, const float *x,
+                       const float *alpha, int n, int c, int s) {
+    assert(n >= 0 && c >= 0 && s >= 0);
+    #pragma omp parallel if ((long)n * c * s > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(c);
+        ck_prelu_backward_channels(dx, dalpha, dy, x, alpha, n, c, s, r.begin, r.end);
     }
 }

@@ -22,13 +22,15 @@
 // streamed instead of walking down a column with stride c, and each pass has its own
 // loop vectorised across the block's channels (the generic loop over s would run one
 // iteration per element). Each OpenMP thread owns whole blocks of channels: it writes
-// only its channels of y/dx and of the per-channel outputs.
+// only its channels of y/dx and of the per-channel outputs. Each region calls a
+// CK_MULTIVERSION worker with the thread's blocks (see ck_target.h: the region's own body
+// would be baseline code).
 #include "ckernels.h"
+#include "ck_target.h"
 #include "ck_threads_internal.h"
 
 #include <assert.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 
 // Below this many elements a parallel region costs more than it saves.
@@ -158,33 +160,90 @@ void ck_bn_forward_training(float *y, float *save_mean, float *save_invstd,
     }
 }
 
-// Both public forwards: the checks, then one block of channels per iteration on each thread
-// (the block body inlined with relu constant, inside each function's own parallel loop).
-#define CK_BN_FORWARD_TRAINING(relu)                                                             \
+// Blocks [begin, end), the block body inlined with relu constant: the workers the two
+// public forwards' regions call.
+static CK_MULTIVERSION
+void ck_bn_forward_training_blocks(float *y, float *save_mean, float *save_invstd,
+                                   float *running_mean, float *running_var,
+                                   const float *x, const float *gamma, const float *beta,
+                                   int n, int c, int s, float momentum, float eps, int bc, long begin, long end) {
+    for (long b = begin; b < end; b++)
+        ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,
+                               beta, n, c, s, momentum, eps, bc, (int)b, 0);
+}
+
+static CK_MULTIVERSION
+void ck_bn_relu_forward_training_blocks(float *y, float *save_mean, float *save_invstd,
+                                        float *running_mean, float *running_var,
+                                        const float *x, const float *gamma, const float *beta,
+                                        int n, int c, int s, float momentum, float eps, int bc, long begin, long end) {
+    for (long b = begin; b < end; b++)
+        ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,
+                               beta, n, c, s, momentum, eps, bc, (int)b, 1);
+}
+
+// Both public forwards: the checks, then each thread's blocks of channels to the worker.
+#define CK_BN_FORWARD_TRAINING(worker)                                                           \
     assert(n >= 1 && c >= 0 && s >= 1);                                                          \
     assert(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f);                                 \
     assert(y && save_mean && save_invstd && x && gamma && beta);                                 \
     const int bc = ck_bn_block(n, c, s);                                                         \
     const int blocks = (c + bc - 1) / bc;                                                        \
-    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
-    for (int b = 0; b < blocks; b++)                                                             \
-        ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,   \
-                               beta, n, c, s, momentum, eps, bc, b, relu);
+    _Pragma("omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
+    {                                                                                            \
+        const ck_range r = ck_thread_range(blocks);                                              \
+        worker(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, n, c, s,    \
+               momentum, eps, bc, r.begin, r.end);                                               \
+    }
 
 void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invstd,
                                    float *running_mean, float *running_var,
                                    const float *x, const float *gamma, const float *beta,
                                    int n, int c, int s, float momentum, float eps) {
-    CK_BN_FORWARD_TRAINING(0)
+    CK_BN_FORWARD_TRAINING(ck_bn_forward_training_blocks)
 }
 
 void ck_batchnorm_relu_forward_training(float *y, float *save_mean, float *save_invstd,
                                         float *running_mean, float *running_var,
                                         const float *x, const float *gamma, const float *beta,
                                         int n, int c, int s, float momentum, float eps) {
-    CK_BN_FORWARD_TRAINING(1)
+    CK_BN_FORWARD_TRAINING(ck_bn_relu_forward_training_blocks)
 }
 #undef CK_BN_FORWARD_TRAINING
+
+// Blocks [begin, end) of the inference forward of (N,F) features (s == 1).
+static CK_MULTIVERSION
+void ck_bn_forward_inference_feature_blocks(float *y, const float *x, const float *gamma, const float *beta,
+                                            const float *running_mean, const float *running_var,
+                                            int n, int c, float eps, int bc, long begin, long end) {
+    for (long b = begin; b < end; b++) {
+        const int j0 = (int)b * bc, nb = ck_bn_min(bc, c - j0);
+        double scale[CK_BN_MAX_BLOCK];
+        for (int jj = 0; jj < nb; jj++)
+            scale[jj] = (double)gamma[j0 + jj] / sqrt((double)running_var[j0 + jj] + (double)eps);
+        for (int i = 0; i < n; i++) {
+            const size_t row = (size_t)i * c + j0;
+            #pragma omp simd
+            for (int jj = 0; jj < nb; jj++)
+                y[row + jj] = (float)(((double)x[row + jj] - running_mean[j0 + jj]) * scale[jj]
+                                      + (double)beta[j0 + jj]);
+        }
+    }
+}
+
+// Rows [begin, end) of the inference forward of images, (n*c, s) with scale per channel.
+static CK_MULTIVERSION
+void ck_bn_forward_inference_rows(float *y, const float *x, const float *beta, const float *running_mean,
+                                  const float *scale, int c, int s, long begin, long end) {
+    for (long r = begin; r < end; r++) {
+        const int j = (int)(r % c);
+        const float *restrict xr = x + (size_t)r * s;
+        float *restrict yr = y + (size_t)r * s;
+        const float m = running_mean[j], sc = scale[j], bt = beta[j];
+        #pragma omp simd
+        for (int k = 0; k < s; k++) yr[k] = (xr[k] - m) * sc + bt;
+    }
+}
 
 // x and y are (n,c,s); gamma, beta, running_mean, running_var are (c).
 void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma, const float *beta,
@@ -196,19 +255,11 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
     if (s == 1) {
         const int bc = ck_bn_block(n, c, s);
         const int blocks = (c + bc - 1) / bc;
-        #pragma omp parallel for schedule(static) if ((long)n * c > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
-        for (int b = 0; b < blocks; b++) {
-            const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
-            double scale[CK_BN_MAX_BLOCK];
-            for (int jj = 0; jj < nb; jj++)
-                scale[jj] = (double)gamma[j0 + jj] / sqrt((double)running_var[j0 + jj] + (double)eps);
-            for (int i = 0; i < n; i++) {
-                const size_t row = (size_t)i * c + j0;
-                #pragma omp simd
-                for (int jj = 0; jj < nb; jj++)
-                    y[row + jj] = (float)(((double)x[row + jj] - running_mean[j0 + jj]) * scale[jj]
-                                          + (double)beta[j0 + jj]);
-            }
+        #pragma omp parallel if ((long)n * c > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
+        {
+            const ck_range r = ck_thread_range(blocks);
+            ck_bn_forward_inference_feature_blocks(y, x, gamma, beta, running_mean, running_var, n, c, eps, bc,
+                                                   r.begin, r.end);
         }
         return;
     }
@@ -224,14 +275,10 @@ void ck_batchnorm_forward_inference(float *y, const float *x, const float *gamma
     for (int j = 0; j < c; j++)
         scale[j] = (float)((double)gamma[j] / sqrt((double)running_var[j] + (double)eps));
     const long rows = (long)n * c;
-    #pragma omp parallel for schedule(static) if (rows * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long r = 0; r < rows; r++) {
-        const int j = (int)(r % c);
-        const float *restrict xr = x + (size_t)r * s;
-        float *restrict yr = y + (size_t)r * s;
-        const float m = running_mean[j], sc = scale[j], bt = beta[j];
-        #pragma omp simd
-        for (int k = 0; k < s; k++) yr[k] = (xr[k] - m) * sc + bt;
+    #pragma omp parallel if (rows * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(rows);
+        ck_bn_forward_inference_rows(y, x, beta, running_mean, scale, c, s, r.begin, r.end);
     }
     if (scale != stack_scale) free(scale);
 }
@@ -328,22 +375,45 @@ void ck_bn_backward(float *dx, float *dgamma, float *dbeta,
     #undef CK_BN_G
 }
 
+// Blocks [begin, end) of the backward, as the forwards above.
+static CK_MULTIVERSION
+void ck_bn_backward_blocks(float *dx, float *dgamma, float *dbeta,
+                           const float *dy, const float *y, const float *x, const float *gamma,
+                           const float *save_mean, const float *save_invstd,
+                           int n, int c, int s, int accumulate, int bc, long begin, long end) {
+    for (long b = begin; b < end; b++)
+        ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
+                       accumulate, bc, (int)b, 0);
+}
+
+static CK_MULTIVERSION
+void ck_bn_relu_backward_blocks(float *dx, float *dgamma, float *dbeta,
+                                const float *dy, const float *y, const float *x, const float *gamma,
+                                const float *save_mean, const float *save_invstd,
+                                int n, int c, int s, int accumulate, int bc, long begin, long end) {
+    for (long b = begin; b < end; b++)
+        ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
+                       accumulate, bc, (int)b, 1);
+}
+
 // Both public backwards, as the forwards above.
-#define CK_BN_BACKWARD(y, relu)                                                                  \
+#define CK_BN_BACKWARD(y, worker)                                                                \
     assert(n >= 1 && c >= 0 && s >= 1);                                                          \
     assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);               \
     const int bc = ck_bn_block(n, c, s);                                                         \
     const int blocks = (c + bc - 1) / bc;                                                        \
-    _Pragma("omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
-    for (int b = 0; b < blocks; b++)                                                             \
-        ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,      \
-                       accumulate, bc, b, relu);
+    _Pragma("omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
+    {                                                                                            \
+        const ck_range r = ck_thread_range(blocks);                                              \
+        worker(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s, accumulate,  \
+               bc, r.begin, r.end);                                                              \
+    }
 
 void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
                            int n, int c, int s, int accumulate) {
-    CK_BN_BACKWARD(NULL, 0)
+    CK_BN_BACKWARD(NULL, ck_bn_backward_blocks)
 }
 
 void ck_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta,
@@ -351,25 +421,18 @@ void ck_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta,
                                 const float *save_mean, const float *save_invstd,
                                 int n, int c, int s, int accumulate) {
     assert(y);
-    CK_BN_BACKWARD(y, 1)
+    CK_BN_BACKWARD(y, ck_bn_relu_backward_blocks)
 }
 #undef CK_BN_BACKWARD
 
-// dy, x and dx are (n,c,s); gamma, running_mean, running_var, dgamma, dbeta are (c).
-// The statistics are constants here, so y is affine in x per channel:
-//   dx += gamma * invstd * dy, dgamma += sum(dy * (x - mean) * invstd), dbeta += sum(dy).
-void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
+// Blocks [begin, end) of the inference backward.
+static CK_MULTIVERSION
+void ck_bn_backward_inference_blocks(float *dx, float *dgamma, float *dbeta,
                                      const float *dy, const float *x, const float *gamma,
                                      const float *running_mean, const float *running_var,
-                                     int n, int c, int s, float eps) {
-    assert(n >= 0 && c >= 0 && s >= 1);
-    assert(eps >= 0.0f);
-    assert(dx && dgamma && dbeta && dy && x && gamma && running_mean && running_var);
-    const int bc = ck_bn_block(n, c, s);
-    const int blocks = (c + bc - 1) / bc;
-    #pragma omp parallel for schedule(static) if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int b = 0; b < blocks; b++) {
-        const int j0 = b * bc, nb = ck_bn_min(bc, c - j0);
+                                     int n, int c, int s, float eps, int bc, long begin, long end) {
+    for (long b = begin; b < end; b++) {
+        const int j0 = (int)b * bc, nb = ck_bn_min(bc, c - j0);
         double invstd[CK_BN_MAX_BLOCK], sum_dy[CK_BN_MAX_BLOCK], sum_dy_xc[CK_BN_MAX_BLOCK];
         float scale[CK_BN_MAX_BLOCK];
         for (int jj = 0; jj < nb; jj++) {
@@ -410,5 +473,25 @@ void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
             dbeta[j0 + jj] += (float)sum_dy[jj];
             dgamma[j0 + jj] += (float)(sum_dy_xc[jj] * invstd[jj]);
         }
+    }
+}
+
+// dy, x and dx are (n,c,s); gamma, running_mean, running_var, dgamma, dbeta are (c).
+// The statistics are constants here, so y is affine in x per channel:
+//   dx += gamma * invstd * dy, dgamma += sum(dy * (x - mean) * invstd), dbeta += sum(dy).
+void ck_batchnorm_backward_inference(float *dx, float *dgamma, float *dbeta,
+                                     const float *dy, const float *x, const float *gamma,
+                                     const float *running_mean, const float *running_var,
+                                     int n, int c, int s, float eps) {
+    assert(n >= 0 && c >= 0 && s >= 1);
+    assert(eps >= 0.0f);
+    assert(dx && dgamma && dbeta && dy && x && gamma && running_mean && running_var);
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(blocks);
+        ck_bn_backward_inference_blocks(dx, dgamma, dbeta, dy, x, gamma, running_mean, running_var, n, c, s,
+                                        eps, bc, r.begin, r.end);
     }
 }

@@ -17,6 +17,7 @@
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_lowering.h"
+#include "ck_target.h"
 #include "ck_conv2d_direct_internal.h"
 
 #include <assert.h>
@@ -126,7 +127,8 @@ static void ck_im2col_chunk(float *col, const float *x, int nb, const ck_conv2d_
 
 // Copies a row and returns its sum in double, in eight partial sums: a reduction the
 // compiler can vectorize without reassociating, accurate to float over a batch.
-static double ck_copy_and_sum(float *restrict dst, const float *restrict src, size_t len) {
+// CK_MULTIVERSION: called from a parallel region, whose own code is baseline (ck_target.h).
+static CK_MULTIVERSION double ck_copy_and_sum(float *restrict dst, const float *restrict src, size_t len) {
     double part[8] = {0};
     size_t s = 0;
     for (; s + 8 <= len; s += 8) {
@@ -162,6 +164,19 @@ static void ck_gather_rows(float *dyt, double *row_sums, const float *dy, int nb
     }
 }
 
+// Rows [begin, end) of the forward's scatter of yt (oc, nb, ohow) to (nb, oc, ohow), adding the bias.
+static CK_MULTIVERSION
+void ck_conv2d_scatter_rows(float *yc, const float *yt, const float *bias, int oc, size_t cols,
+                            size_t ohow, long begin, long end) {
+    for (long i = begin; i < end; i++) {
+        const int img = (int)(i / oc), o = (int)(i % oc);
+        const float *src = yt + o * cols + img * ohow;
+        float *dst = yc + (size_t)i * ohow;
+        const float b = bias != NULL ? bias[o] : 0.0f;
+        for (size_t s = 0; s < ohow; s++) dst[s] = src[s] + b;
+    }
+}
+
 void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bias,
                        float *workspace, const ck_conv2d_params *p) {
     const ck_lowering g = ck_conv2d_lowering(p);
@@ -183,13 +198,10 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
         // Scatter (oc, nb, ohow) to (nb, oc, ohow), adding the bias on the way.
         float *yc = y + (size_t)n0 * p->oc * ohow;
         const int pairs = nb * p->oc;
-        #pragma omp parallel for schedule(static) num_threads(ck_region_threads())
-        for (int i = 0; i < pairs; i++) {
-            const int img = i / p->oc, o = i % p->oc;
-            const float *src = yt + o * cols + img * ohow;
-            float *dst = yc + (size_t)i * ohow;
-            const float b = bias != NULL ? bias[o] : 0.0f;
-            for (size_t s = 0; s < ohow; s++) dst[s] = src[s] + b;
+        #pragma omp parallel num_threads(ck_region_threads())
+        {
+            const ck_range r = ck_thread_range(pairs);
+            ck_conv2d_scatter_rows(yc, yt, bias, p->oc, cols, ohow, r.begin, r.end);
         }
     }
 }
@@ -260,8 +272,9 @@ static void ck_im2col_image(float *col, const float *x_img, const ck_conv2d_para
 
 // out[s] = b + sum over i < count of coef[i * coef_stride] * rows[i * len + s], s < len:
 // 16 outputs at a time held in registers while the rows go by, so each is stored once.
-static inline void ck_small_combine(float *restrict out, const float *restrict rows, size_t len,
-                                    const float *restrict coef, size_t coef_stride, int count, float b) {
+// CK_MULTIVERSION: called from parallel regions, whose own code is baseline (ck_target.h).
+static CK_MULTIVERSION void ck_small_combine(float *restrict out, const float *restrict rows, size_t len,
+                                             const float *restrict coef, size_t coef_stride, int count, float b) {
     size_t s = 0;
     for (; s + 16 <= len; s += 16) {
         float acc[16];
@@ -305,6 +318,29 @@ static int ck_conv2d_forward_small(float *y, const float *x, const float *w, con
     return 1;
 }
 
+// acc (oc, ckk) += dy_img (oc, ohow) x col_img^T, then (with_bias) acc[oc*ckk + o] += the
+// row sums of dy_img: one image of the small backward-filter. CK_MULTIVERSION: called from a
+// parallel region, whose own code is baseline (ck_target.h).
+static CK_MULTIVERSION void ck_small_filter_image(double *acc, const float *dy_img, const float *col, int oc,
+                                                  int ckk, size_t ohow, int with_bias) {
+    for (int o = 0; o < oc; o++) {
+        const float *restrict dyr = dy_img + (size_t)o * ohow;
+        for (int r = 0; r < ckk; r++) {
+            const float *restrict cr = col + (size_t)r * ohow;
+            float dot = 0.0f;
+            #pragma omp simd reduction(+:dot)
+            for (size_t s = 0; s < ohow; s++) dot += dyr[s] * cr[s];
+            acc[(size_t)o * ckk + r] += dot;
+        }
+        if (with_bias) {
+            float sum = 0.0f;
+            #pragma omp simd reduction(+:sum)
+            for (size_t s = 0; s < ohow; s++) sum += dyr[s];
+            acc[(size_t)oc * ckk + o] += sum;
+        }
+    }
+}
+
 // dw (oc, ckk) += sum over images of dy_img (oc, ohow) x col_img^T; dbias += row sums.
 // Returns 0 (nothing done) if its buffers cannot be allocated.
 static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float *dy, const float *x,
@@ -327,22 +363,7 @@ static int ck_conv2d_backward_filter_small(float *dw, float *dbias, const float 
         #pragma omp for schedule(static)
         for (int img = 0; img < p->n; img++) {
             ck_im2col_image(col, x + (size_t)img * chw, p, g);
-            for (int o = 0; o < p->oc; o++) {
-                const float *restrict dyr = dy + ((size_t)img * p->oc + o) * ohow;
-                for (int r = 0; r < ckk; r++) {
-                    const float *restrict cr = col + (size_t)r * ohow;
-                    float dot = 0.0f;
-                    #pragma omp simd reduction(+:dot)
-                    for (size_t s = 0; s < ohow; s++) dot += dyr[s] * cr[s];
-                    acc[(size_t)o * ckk + r] += dot;
-                }
-                if (dbias != NULL) {
-                    float sum = 0.0f;
-                    #pragma omp simd reduction(+:sum)
-                    for (size_t s = 0; s < ohow; s++) sum += dyr[s];
-                    acc[(size_t)p->oc * ckk + o] += sum;
-                }
-            }
+            ck_small_filter_image(acc, dy + (size_t)img * p->oc * ohow, col, p->oc, ckk, ohow, dbias != NULL);
         }
     }
     for (size_t i = 0; i < (size_t)p->oc * ckk; i++) {

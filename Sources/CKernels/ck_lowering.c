@@ -5,8 +5,13 @@
 // Row r = ki*kw + kj of a channel's columns holds, for every output position (oy,ox), the
 // input x[oy*stride_h - pad_h + ki*dil_h][ox*stride_w - pad_w + kj*dil_w], zero in the
 // padding.
+//
+// col2im's adds are CK_MULTIVERSION: the kernels call them from inside OpenMP regions, whose
+// own code is baseline (see ck_target.h). im2col is copies and zero fills (memcpy, memset,
+// strided gathers): its clones had no vector code to gain.
 #include "ckernels.h"
 #include "ck_lowering.h"
+#include "ck_target.h"
 
 #include <assert.h>
 #include <stddef.h>
@@ -159,8 +164,8 @@ void ck_im2col_channel(float *col, size_t ldcol, const float *x, const ck_loweri
 // at the wrapped columns, which belong to no input position; they are skipped by adding
 // the valid columns of the span's rows one row segment at a time when the row has wrapped
 // columns, else the whole span in one loop.
-static void ck_col2im_channel_flat(float *restrict x, const float *col, size_t ldcol, const ck_lowering *g,
-                                   int scratch) {
+static CK_MULTIVERSION void ck_col2im_channel_flat(float *restrict x, const float *col, size_t ldcol,
+                                                   const ck_lowering *g, int scratch) {
     // scratch: col may be overwritten.
     for (int ki = 0; ki < g->kh; ki++) {
         for (int kj = 0; kj < g->kw; kj++) {
@@ -198,18 +203,8 @@ static void ck_col2im_channel_flat(float *restrict x, const float *col, size_t l
     }
 }
 
-// As ck_col2im_channel, but col is scratch that may be overwritten (entries that map to no
-// input position are set to zero).
-void ck_col2im_channel_scratch(float *x, float *col, size_t ldcol, const ck_lowering *g) {
-    if (ck_flat_shift_applies(g)) {
-        ck_col2im_channel_flat(x, col, ldcol, g, 1);
-        return;
-    }
-    ck_col2im_channel(x, col, ldcol, g);
-}
-
 // x is (h,w) and accumulates; col rows r = ki*kw + kj, each oh*ow long, ldcol apart.
-void ck_col2im_channel(float *x, const float *col, size_t ldcol, const ck_lowering *g) {
+CK_MULTIVERSION void ck_col2im_channel(float *x, const float *col, size_t ldcol, const ck_lowering *g) {
     if (ck_flat_shift_applies(g)) {
         ck_col2im_channel_flat(x, col, ldcol, g, 0);
         return;
@@ -230,4 +225,14 @@ void ck_col2im_channel(float *x, const float *col, size_t ldcol, const ck_loweri
             }
         }
     }
+}
+
+// As ck_col2im_channel, but col is scratch that may be overwritten (entries that map to no
+// input position are set to zero).
+void ck_col2im_channel_scratch(float *x, float *col, size_t ldcol, const ck_lowering *g) {
+    if (ck_flat_shift_applies(g)) {
+        ck_col2im_channel_flat(x, col, ldcol, g, 1);
+        return;
+    }
+    ck_col2im_channel(x, col, ldcol, g);
 }

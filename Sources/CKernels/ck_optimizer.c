@@ -1,6 +1,8 @@
 // Optimizer steps in place over flat float buffers, following torch.optim's update rules
-// (the single-tensor implementations). Every element is independent, so each loop is one
-// `parallel for` whose threads own contiguous slices of every buffer.
+// (the single-tensor implementations). Every element is independent, so each step is one
+// parallel region whose threads own contiguous slices of every buffer; the loop is a
+// CK_MULTIVERSION worker over a thread's slice [begin, end), called from the region (see
+// ck_target.h: the region's own body would be baseline code).
 //
 // Shared conventions, as in PyTorch's code:
 // - maximize negates the raw gradient first; L2 weight decay is then added to the
@@ -11,7 +13,6 @@
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_target.h"
-#include <omp.h>
 
 #include <assert.h>
 #include <math.h>
@@ -30,6 +31,27 @@ static inline float ck_sqrtf(float x) {
 #endif
 }
 
+// SGD's update of elements [begin, end).
+static CK_MULTIVERSION
+void ck_sgd_range(float *param, float *momentum_buf, const float *grad, long begin, long end, float lr,
+                  float wd, float mu, float keep, float sign, int nesterov, int first) {
+    if (mu == 0.0f) {
+        for (long i = begin; i < end; i++) {
+            float g = sign * grad[i];
+            if (wd != 0.0f) g += wd * param[i];
+            param[i] -= lr * g;
+        }
+    } else {
+        for (long i = begin; i < end; i++) {
+            float g = sign * grad[i];
+            if (wd != 0.0f) g += wd * param[i];
+            const float b = first ? g : mu * momentum_buf[i] + keep * g;
+            momentum_buf[i] = b;
+            param[i] -= lr * (nesterov ? g + mu * b : b);
+        }
+    }
+}
+
 // param, momentum_buf, grad are (count).
 void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t count,
                  const ck_sgd_params *p, int64_t step) {
@@ -44,22 +66,23 @@ void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t co
     const int nesterov = p->nesterov;
     // PyTorch seeds the buffer with the first gradient itself (no dampening).
     const int first = step == 1;
-    if (mu == 0.0f) {
-        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
-        for (size_t i = 0; i < count; i++) {
-            float g = sign * grad[i];
-            if (wd != 0.0f) g += wd * param[i];
-            param[i] -= lr * g;
-        }
-    } else {
-        #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
-        for (size_t i = 0; i < count; i++) {
-            float g = sign * grad[i];
-            if (wd != 0.0f) g += wd * param[i];
-            const float b = first ? g : mu * momentum_buf[i] + keep * g;
-            momentum_buf[i] = b;
-            param[i] -= lr * (nesterov ? g + mu * b : b);
-        }
+    #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_sgd_range(param, momentum_buf, grad, r.begin, r.end, lr, wd, mu, keep, sign, nesterov, first);
+    }
+}
+
+// AdaGrad's update of elements [begin, end).
+static CK_MULTIVERSION
+void ck_adagrad_range(float *param, float *state_sum, const float *grad, long begin, long end,
+                      float clr, float wd, float eps, float sign) {
+    for (long i = begin; i < end; i++) {
+        float g = sign * grad[i];
+        if (wd != 0.0f) g += wd * param[i];
+        const float s = state_sum[i] + g * g;
+        state_sum[i] = s;
+        param[i] -= clr * g / (ck_sqrtf(s) + eps);
     }
 }
 
@@ -72,33 +95,19 @@ void ck_adagrad_step(float *param, float *state_sum, const float *grad, size_t c
     const float clr = (float)((double)p->lr / (1.0 + (double)(step - 1) * (double)p->lr_decay));
     const float wd = p->weight_decay, eps = p->eps;
     const float sign = p->maximize ? -1.0f : 1.0f;
-    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (size_t i = 0; i < count; i++) {
-        float g = sign * grad[i];
-        if (wd != 0.0f) g += wd * param[i];
-        const float s = state_sum[i] + g * g;
-        state_sum[i] = s;
-        param[i] -= clr * g / (ck_sqrtf(s) + eps);
+    #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_adagrad_range(param, state_sum, grad, r.begin, r.end, clr, wd, eps, sign);
     }
 }
 
-// param, square_avg, momentum_buf, grad_avg, grad are (count). The buffers arrive
-// zero-initialized on the first step (PyTorch starts them at zero), so no step count.
-void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float *grad_avg,
-                     const float *grad, size_t count, const ck_rmsprop_params *p) {
-    assert(p != NULL);
-    assert(p->lr >= 0.0f && p->alpha >= 0.0f && p->eps >= 0.0f);
-    assert(p->weight_decay >= 0.0f && p->momentum >= 0.0f);
-    assert(count == 0 || square_avg != NULL);
-    assert(count == 0 || p->momentum == 0.0f || momentum_buf != NULL);
-    assert(count == 0 || !p->centered || grad_avg != NULL);
-    const float lr = p->lr, alpha = p->alpha, eps = p->eps;
-    const float wd = p->weight_decay, mu = p->momentum;
-    const float one_minus_alpha = 1.0f - alpha;
-    const float sign = p->maximize ? -1.0f : 1.0f;
-    const int centered = p->centered, use_momentum = mu > 0.0f;
-    #pragma omp parallel for schedule(static) if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (size_t i = 0; i < count; i++) {
+// RMSProp's update of elements [begin, end).
+static CK_MULTIVERSION
+void ck_rmsprop_range(float *param, float *square_avg, float *momentum_buf, float *grad_avg,
+                      const float *grad, long begin, long end, float lr, float alpha, float eps,
+                      float wd, float mu, float one_minus_alpha, float sign, int centered, int use_momentum) {
+    for (long i = begin; i < end; i++) {
         float g = sign * grad[i];
         if (wd != 0.0f) g += wd * param[i];
         const float v = alpha * square_avg[i] + one_minus_alpha * g * g;
@@ -120,15 +129,36 @@ void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float
     }
 }
 
-// param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad are (count).
-// Adam's update of elements [begin, end): the body of ck_adam_step's parallel region, in a
-// function of its own so that its AVX2/AVX-512 clones apply (see ck_target.h).
+// param, square_avg, momentum_buf, grad_avg, grad are (count). The buffers arrive
+// zero-initialized on the first step (PyTorch starts them at zero), so no step count.
+void ck_rmsprop_step(float *param, float *square_avg, float *momentum_buf, float *grad_avg,
+                     const float *grad, size_t count, const ck_rmsprop_params *p) {
+    assert(p != NULL);
+    assert(p->lr >= 0.0f && p->alpha >= 0.0f && p->eps >= 0.0f);
+    assert(p->weight_decay >= 0.0f && p->momentum >= 0.0f);
+    assert(count == 0 || square_avg != NULL);
+    assert(count == 0 || p->momentum == 0.0f || momentum_buf != NULL);
+    assert(count == 0 || !p->centered || grad_avg != NULL);
+    const float lr = p->lr, alpha = p->alpha, eps = p->eps;
+    const float wd = p->weight_decay, mu = p->momentum;
+    const float one_minus_alpha = 1.0f - alpha;
+    const float sign = p->maximize ? -1.0f : 1.0f;
+    const int centered = p->centered, use_momentum = mu > 0.0f;
+    #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_rmsprop_range(param, square_avg, momentum_buf, grad_avg, grad, r.begin, r.end, lr, alpha, eps,
+                         wd, mu, one_minus_alpha, sign, centered, use_momentum);
+    }
+}
+
+// Adam's update of elements [begin, end).
 static CK_MULTIVERSION
 void ck_adam_range(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
-                   const float *grad, size_t begin, size_t end, float step_size, float inv_sqrt_bc2,
+                   const float *grad, long begin, long end, float step_size, float inv_sqrt_bc2,
                    float b1, float b2, float eps, float one_minus_b1, float one_minus_b2, float sign,
                    float l2, float shrink, int amsgrad) {
-    for (size_t i = begin; i < end; i++) {
+    for (long i = begin; i < end; i++) {
         float g = sign * grad[i];
         float w = param[i];
         if (l2 != 0.0f) g += l2 * w;
@@ -146,6 +176,7 @@ void ck_adam_range(float *param, float *exp_avg, float *exp_avg_sq, float *max_e
     }
 }
 
+// param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad are (count).
 void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
                   const float *grad, size_t count, const ck_adam_params *p, int64_t step) {
     assert(p != NULL && step >= 1);
@@ -166,12 +197,8 @@ void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_ex
     const float shrink = decoupled ? (float)(1.0 - (double)p->lr * (double)p->weight_decay) : 1.0f;
     #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
-        // Each thread's contiguous share, as schedule(static) gave it.
-        const size_t threads = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
-        const size_t chunk = (count + threads - 1) / threads;
-        const size_t begin = t * chunk < count ? t * chunk : count;
-        const size_t end = count - begin > chunk ? begin + chunk : count;
-        ck_adam_range(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, begin, end, step_size,
+        const ck_range r = ck_thread_range((long)count);
+        ck_adam_range(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, r.begin, r.end, step_size,
                       inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);
     }
 }

@@ -82,16 +82,8 @@ static inline int ck_pool2d_is_2x2_stride2(const ck_pool2d_params *p) {
 // twice as slow.
 #if CK_X86  // AVX2, used when the CPU has it (ck_target.h)
 #include <immintrin.h>
-#include <omp.h>
 #define CK_POOL2D_AVX2 1
 #define CK_POOL2D_AVX2_MIN_OW 4
-
-// This thread's share [begin, end) of `total` row pairs (static, contiguous).
-static inline void ck_pool2d_thread_rows(long total, long *begin, long *end) {
-    const long t = omp_get_thread_num(), threads = omp_get_num_threads();
-    *begin = total * t / threads;
-    *end = total * (t + 1) / threads;
-}
 
 // The top input row of row pair rp: plane rp / oh, output row rp % oh.
 static inline const float *ck_pool2d_top_row(const float *x, long rp, int h, int w, int oh) {
@@ -191,31 +183,22 @@ CK_TARGET_AVX2 static void ck_avgpool2d_2x2_forward_rows(float *y, const float *
             yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * 0.25f;
     }
 }
+
 #else
 #define CK_POOL2D_AVX2 0
 #endif
 
-// The general loop's scan (row by row; a value wins if strictly greater or NaN), written
-// with selects instead of branches: on real activations the comparisons are
-// unpredictable, and the branchy loop spent most of its time in mispredictions (figures:
-// docs/performance.md, "Design measurements behind the kernels"). Starting from the window's first
-// element is the same as starting from -inf: -inf never wins and its index is the
-// first element's; a NaN first element wins either way.
-static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,
-                                     int h, int w, int oh, int ow) {
-#if CK_POOL2D_AVX2
-    if (ow >= CK_POOL2D_AVX2_MIN_OW && ck_cpu_has_avx2_fma()) {
-        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-        {
-            long begin, end;
-            ck_pool2d_thread_rows(planes * oh, &begin, &end);
-            ck_maxpool2d_2x2_forward_rows(y, argmax, x, begin, end, h, w, oh, ow);
-        }
-        return;
-    }
-#endif
-    #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long plane = 0; plane < planes; plane++) {
+// Planes [begin, end) of the 2x2 stride-2 max pool without AVX2, by the general loop's
+// scan (row by row; a value wins if strictly greater or NaN), written with selects instead
+// of branches: on real activations the comparisons are unpredictable, and the branchy loop
+// spent most of its time in mispredictions (figures: docs/performance.md, "Design
+// measurements behind the kernels"). Starting from the window's first element is the same
+// as starting from -inf: -inf never wins and its index is the first element's; a NaN first
+// element wins either way.
+static CK_MULTIVERSION
+void ck_maxpool2d_2x2_forward_planes(float *y, int32_t *argmax, const float *x, int h, int w, int oh,
+                                     int ow, long begin, long end) {
+    for (long plane = begin; plane < end; plane++) {
         const float *xp = x + (size_t)plane * h * w;
         float *yp = y + (size_t)plane * oh * ow;
         int32_t *ap = argmax + (size_t)plane * oh * ow;
@@ -245,19 +228,31 @@ static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, 
     }
 }
 
-// x is (n,c,h,w); y and argmax are (n,c,oh,ow). argmax is the winner's row * w + col
-// within its own (h,w) plane.
-void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p) {
-    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
-    const int h = p->h, w = p->w;
-    const long planes = (long)p->n * p->c;
-    assert((long)h * w <= INT32_MAX);
-    if (ck_pool2d_is_2x2_stride2(p)) {
-        ck_maxpool2d_2x2_forward(y, argmax, x, planes, h, w, oh, ow);
+// The 2x2 stride-2 max pool: AVX2 row pairs where they apply, else planes.
+static void ck_maxpool2d_2x2_forward(float *y, int32_t *argmax, const float *x, long planes,
+                                     int h, int w, int oh, int ow) {
+#if CK_POOL2D_AVX2
+    if (ow >= CK_POOL2D_AVX2_MIN_OW && ck_cpu_has_avx2_fma()) {
+        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+        {
+            const ck_range r = ck_thread_range(planes * oh);
+            ck_maxpool2d_2x2_forward_rows(y, argmax, x, r.begin, r.end, h, w, oh, ow);
+        }
         return;
     }
-    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long plane = 0; plane < planes; plane++) {
+#endif
+    #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(planes);
+        ck_maxpool2d_2x2_forward_planes(y, argmax, x, h, w, oh, ow, r.begin, r.end);
+    }
+}
+
+// Planes [begin, end) of the general max pool.
+static CK_MULTIVERSION
+void ck_maxpool2d_forward_planes(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p,
+                                 int h, int w, int oh, int ow, long begin, long end) {
+    for (long plane = begin; plane < end; plane++) {
         const float *xp = x + (size_t)plane * h * w;
         float *yp = y + (size_t)plane * oh * ow;
         int32_t *ap = argmax + (size_t)plane * oh * ow;
@@ -285,6 +280,24 @@ void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_po
     }
 }
 
+// x is (n,c,h,w); y and argmax are (n,c,oh,ow). argmax is the winner's row * w + col
+// within its own (h,w) plane.
+void ck_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const ck_pool2d_params *p) {
+    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
+    const int h = p->h, w = p->w;
+    const long planes = (long)p->n * p->c;
+    assert((long)h * w <= INT32_MAX);
+    if (ck_pool2d_is_2x2_stride2(p)) {
+        ck_maxpool2d_2x2_forward(y, argmax, x, planes, h, w, oh, ow);
+        return;
+    }
+    #pragma omp parallel if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(planes);
+        ck_maxpool2d_forward_planes(y, argmax, x, p, h, w, oh, ow, r.begin, r.end);
+    }
+}
+
 // dy and argmax are (n,c,oh,ow); dx is (n,c,h,w). Without accumulate each plane is zeroed
 // by its thread just before the scatter, while it is in that thread's cache.
 void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
@@ -292,6 +305,7 @@ void ck_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
     const int ohw = ck_pool2d_out_h(p) * ck_pool2d_out_w(p);
     const int hw = p->h * p->w;
     const long planes = (long)p->n * p->c;
+    // A scatter (and a memset): no vector code for a CK_MULTIVERSION worker to gain.
     #pragma omp parallel for schedule(static) if (planes * (ohw + hw) > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
     for (long plane = 0; plane < planes; plane++) {
         float *dxp = dx + (size_t)plane * hw;
@@ -311,40 +325,28 @@ static inline float ck_avgpool_divisor(const ck_pool2d_params *p, int h0, int h1
     return count_include_pad ? (float)(p->kh * p->kw) : (float)((h1 - h0) * (w1 - w0));
 }
 
-// x is (n,c,h,w); y is (n,c,oh,ow).
-void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, int count_include_pad) {
-    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
-    const int h = p->h, w = p->w;
-    const long planes = (long)p->n * p->c;
-    if (ck_pool2d_is_2x2_stride2(p)) {
-        // No padding: every window has 4 elements whatever count_include_pad says.
-#if CK_POOL2D_AVX2
-        if (ow >= CK_POOL2D_AVX2_MIN_OW && ck_cpu_has_avx2_fma()) {
-            #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-            {
-                long begin, end;
-                ck_pool2d_thread_rows(planes * oh, &begin, &end);
-                ck_avgpool2d_2x2_forward_rows(y, x, begin, end, h, w, oh, ow);
-            }
-            return;
+// Planes [begin, end) of the 2x2 stride-2 average pool without AVX2.
+static CK_MULTIVERSION
+void ck_avgpool2d_2x2_forward_planes(float *y, const float *x, int h, int w, int oh, int ow, long begin,
+                                     long end) {
+    for (long plane = begin; plane < end; plane++) {
+        const float *xp = x + (size_t)plane * h * w;
+        float *yp = y + (size_t)plane * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *r0 = xp + (size_t)(2 * oy) * w, *r1 = r0 + w;
+            float *yr = yp + (size_t)oy * ow;
+            // The general loop's order of additions, so results are bit-identical.
+            for (int ox = 0; ox < ow; ox++)
+                yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * 0.25f;
         }
-#endif
-        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-        for (long plane = 0; plane < planes; plane++) {
-            const float *xp = x + (size_t)plane * h * w;
-            float *yp = y + (size_t)plane * oh * ow;
-            for (int oy = 0; oy < oh; oy++) {
-                const float *r0 = xp + (size_t)(2 * oy) * w, *r1 = r0 + w;
-                float *yr = yp + (size_t)oy * ow;
-                // The general loop's order of additions, so results are bit-identical.
-                for (int ox = 0; ox < ow; ox++)
-                    yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * 0.25f;
-            }
-        }
-        return;
     }
-    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long plane = 0; plane < planes; plane++) {
+}
+
+// Planes [begin, end) of the general average pool.
+static CK_MULTIVERSION
+void ck_avgpool2d_forward_planes(float *y, const float *x, const ck_pool2d_params *p, int h, int w, int oh,
+                                 int ow, int count_include_pad, long begin, long end) {
+    for (long plane = begin; plane < end; plane++) {
         const float *xp = x + (size_t)plane * h * w;
         float *yp = y + (size_t)plane * oh * ow;
         for (int oy = 0; oy < oh; oy++) {
@@ -362,30 +364,61 @@ void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, i
     }
 }
 
-// dy is (n,c,oh,ow); dx is (n,c,h,w).
-void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p, int count_include_pad) {
+// x is (n,c,h,w); y is (n,c,oh,ow).
+void ck_avgpool2d_forward(float *y, const float *x, const ck_pool2d_params *p, int count_include_pad) {
     const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
     const int h = p->h, w = p->w;
     const long planes = (long)p->n * p->c;
     if (ck_pool2d_is_2x2_stride2(p)) {
-        #pragma omp parallel for schedule(static) if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-        for (long plane = 0; plane < planes; plane++) {
-            float *dxp = dx + (size_t)plane * h * w;
-            const float *dyp = dy + (size_t)plane * oh * ow;
-            for (int oy = 0; oy < oh; oy++) {
-                float *r0 = dxp + (size_t)(2 * oy) * w, *r1 = r0 + w;
-                const float *gr = dyp + (size_t)oy * ow;
-                for (int ox = 0; ox < ow; ox++) {
-                    const float g = gr[ox] / 4.0f;
-                    r0[2 * ox] += g; r0[2 * ox + 1] += g;
-                    r1[2 * ox] += g; r1[2 * ox + 1] += g;
-                }
+        // No padding: every window has 4 elements whatever count_include_pad says.
+#if CK_POOL2D_AVX2
+        if (ow >= CK_POOL2D_AVX2_MIN_OW && ck_cpu_has_avx2_fma()) {
+            #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+            {
+                const ck_range r = ck_thread_range(planes * oh);
+                ck_avgpool2d_2x2_forward_rows(y, x, r.begin, r.end, h, w, oh, ow);
             }
+            return;
+        }
+#endif
+        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+        {
+            const ck_range r = ck_thread_range(planes);
+            ck_avgpool2d_2x2_forward_planes(y, x, h, w, oh, ow, r.begin, r.end);
         }
         return;
     }
-    #pragma omp parallel for schedule(static) if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long plane = 0; plane < planes; plane++) {
+    #pragma omp parallel if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(planes);
+        ck_avgpool2d_forward_planes(y, x, p, h, w, oh, ow, count_include_pad, r.begin, r.end);
+    }
+}
+
+// Planes [begin, end) of the 2x2 stride-2 average pool backward.
+static CK_MULTIVERSION
+void ck_avgpool2d_2x2_backward_planes(float *dx, const float *dy, int h, int w, int oh, int ow, long begin,
+                                      long end) {
+    for (long plane = begin; plane < end; plane++) {
+        float *dxp = dx + (size_t)plane * h * w;
+        const float *dyp = dy + (size_t)plane * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            float *r0 = dxp + (size_t)(2 * oy) * w, *r1 = r0 + w;
+            const float *gr = dyp + (size_t)oy * ow;
+            for (int ox = 0; ox < ow; ox++) {
+                const float g = gr[ox] / 4.0f;
+                r0[2 * ox] += g; r0[2 * ox + 1] += g;
+                r1[2 * ox] += g; r1[2 * ox + 1] += g;
+            }
+        }
+    }
+}
+
+// Planes [begin, end) of the general average pool backward.
+static CK_MULTIVERSION
+void ck_avgpool2d_backward_planes(float *dx, const float *dy, const ck_pool2d_params *p, int h, int w,
+                                  int oh, int ow, int count_include_pad, long begin, long end) {
+    for (long plane = begin; plane < end; plane++) {
         float *dxp = dx + (size_t)plane * h * w;
         const float *dyp = dy + (size_t)plane * oh * ow;
         for (int oy = 0; oy < oh; oy++) {
@@ -402,12 +435,30 @@ void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p
     }
 }
 
-// x is (n,c,hw); y is (n,c).
-void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw) {
-    assert(n >= 0 && c >= 0 && hw >= 1);
-    const long planes = (long)n * c;
-    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long plane = 0; plane < planes; plane++) {
+// dy is (n,c,oh,ow); dx is (n,c,h,w).
+void ck_avgpool2d_backward(float *dx, const float *dy, const ck_pool2d_params *p, int count_include_pad) {
+    const int oh = ck_pool2d_out_h(p), ow = ck_pool2d_out_w(p);
+    const int h = p->h, w = p->w;
+    const long planes = (long)p->n * p->c;
+    if (ck_pool2d_is_2x2_stride2(p)) {
+        #pragma omp parallel if (planes * h * w > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+        {
+            const ck_range r = ck_thread_range(planes);
+            ck_avgpool2d_2x2_backward_planes(dx, dy, h, w, oh, ow, r.begin, r.end);
+        }
+        return;
+    }
+    #pragma omp parallel if (planes * oh * ow * p->kh * p->kw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(planes);
+        ck_avgpool2d_backward_planes(dx, dy, p, h, w, oh, ow, count_include_pad, r.begin, r.end);
+    }
+}
+
+// Planes [begin, end) of the global average pool.
+static CK_MULTIVERSION
+void ck_global_avgpool_forward_planes(float *y, const float *x, int hw, long begin, long end) {
+    for (long plane = begin; plane < end; plane++) {
         const float *xp = x + (size_t)plane * hw;
         // Double, because hw can be large; the simd reduction lets it vectorise anyway.
         double sum = 0.0;
@@ -417,14 +468,34 @@ void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw) {
     }
 }
 
+// x is (n,c,hw); y is (n,c).
+void ck_global_avgpool_forward(float *y, const float *x, int n, int c, int hw) {
+    assert(n >= 0 && c >= 0 && hw >= 1);
+    const long planes = (long)n * c;
+    #pragma omp parallel if (planes * hw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(planes);
+        ck_global_avgpool_forward_planes(y, x, hw, r.begin, r.end);
+    }
+}
+
+// Planes [begin, end) of the global average pool backward.
+static CK_MULTIVERSION
+void ck_global_avgpool_backward_planes(float *dx, const float *dy, int hw, long begin, long end) {
+    for (long plane = begin; plane < end; plane++) {
+        float *dxp = dx + (size_t)plane * hw;
+        const float g = dy[plane] / (float)hw;
+        for (int k = 0; k < hw; k++) dxp[k] += g;
+    }
+}
+
 // dy is (n,c); dx is (n,c,hw).
 void ck_global_avgpool_backward(float *dx, const float *dy, int n, int c, int hw) {
     assert(n >= 0 && c >= 0 && hw >= 1);
     const long planes = (long)n * c;
-    #pragma omp parallel for schedule(static) if (planes * hw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (long plane = 0; plane < planes; plane++) {
-        float *dxp = dx + (size_t)plane * hw;
-        const float g = dy[plane] / (float)hw;
-        for (int k = 0; k < hw; k++) dxp[k] += g;
+    #pragma omp parallel if (planes * hw > CK_POOL_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(planes);
+        ck_global_avgpool_backward_planes(dx, dy, hw, r.begin, r.end);
     }
 }

@@ -1,6 +1,9 @@
 // Row-wise softmax, log-softmax and fused softmax cross-entropy, forward and backward.
-// Rows are independent, so OpenMP splits rows and each thread owns its output rows.
+// Rows are independent, so OpenMP splits rows and each thread owns its output rows; each
+// kernel's loop is a CK_MULTIVERSION worker over a thread's rows [begin, end), called from
+// the region (see ck_target.h: the region's own body would be baseline code).
 #include "ckernels.h"
+#include "ck_target.h"
 #include "ck_threads_internal.h"
 
 #include <assert.h>
@@ -26,11 +29,9 @@ static inline double row_exp_shifted(float *y, const float *x, int cols, float m
     return sum;
 }
 
-// x and y are (rows,cols).
-void ck_softmax_forward(float *y, const float *x, int rows, int cols) {
-    assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int r = 0; r < rows; r++) {
+static CK_MULTIVERSION void ck_softmax_forward_rows(float *y, const float *x, int cols, long begin,
+                                                    long end) {
+    for (long r = begin; r < end; r++) {
         const float *xr = x + (size_t)r * cols;
         float *yr = y + (size_t)r * cols;
         const float inv = (float)(1.0 / row_exp_shifted(yr, xr, cols, row_max(xr, cols)));
@@ -38,11 +39,19 @@ void ck_softmax_forward(float *y, const float *x, int rows, int cols) {
     }
 }
 
-// dy, y, dx are (rows,cols); y is the softmax output.
-void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
+// x and y are (rows,cols).
+void ck_softmax_forward(float *y, const float *x, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int r = 0; r < rows; r++) {
+    #pragma omp parallel if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(rows);
+        ck_softmax_forward_rows(y, x, cols, r.begin, r.end);
+    }
+}
+
+static CK_MULTIVERSION void ck_softmax_backward_rows(float *dx, const float *dy, const float *y, int cols,
+                                                     long begin, long end) {
+    for (long r = begin; r < end; r++) {
         const size_t base = (size_t)r * cols;
         const float *dyr = dy + base, *yr = y + base;
         float *dxr = dx + base;
@@ -54,12 +63,19 @@ void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, i
     }
 }
 
-// x and y are (rows,cols). y = (x - max) - log(sum exp(x - max)); exp(x - max) is
-// written to y first as scratch, then overwritten.
-void ck_log_softmax_forward(float *y, const float *x, int rows, int cols) {
+// dy, y, dx are (rows,cols); y is the softmax output.
+void ck_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int r = 0; r < rows; r++) {
+    #pragma omp parallel if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(rows);
+        ck_softmax_backward_rows(dx, dy, y, cols, r.begin, r.end);
+    }
+}
+
+static CK_MULTIVERSION void ck_log_softmax_forward_rows(float *y, const float *x, int cols, long begin,
+                                                        long end) {
+    for (long r = begin; r < end; r++) {
         const float *xr = x + (size_t)r * cols;
         float *yr = y + (size_t)r * cols;
         const float max = row_max(xr, cols);
@@ -68,11 +84,20 @@ void ck_log_softmax_forward(float *y, const float *x, int rows, int cols) {
     }
 }
 
-// dy, y, dx are (rows,cols); y is the log-softmax output, so exp(y) is the softmax.
-void ck_log_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
+// x and y are (rows,cols). y = (x - max) - log(sum exp(x - max)); exp(x - max) is
+// written to y first as scratch, then overwritten.
+void ck_log_softmax_forward(float *y, const float *x, int rows, int cols) {
     assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int r = 0; r < rows; r++) {
+    #pragma omp parallel if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(rows);
+        ck_log_softmax_forward_rows(y, x, cols, r.begin, r.end);
+    }
+}
+
+static CK_MULTIVERSION void ck_log_softmax_backward_rows(float *dx, const float *dy, const float *y,
+                                                         int cols, long begin, long end) {
+    for (long r = begin; r < end; r++) {
         const size_t base = (size_t)r * cols;
         const float *dyr = dy + base, *yr = y + base;
         float *dxr = dx + base;
@@ -83,17 +108,22 @@ void ck_log_softmax_backward(float *dx, const float *dy, const float *y, int row
     }
 }
 
-// logits and probs are (rows,cols), labels is (rows) with values in [0, cols).
-// The loss of a row is logsumexp(x) - x[label] = (max + log(sum)) - x[label], which stays
-// finite for any finite logits, where -log(probs[label]) would be log(0) once the label's
-// probability underflows.
-float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const int32_t *labels,
-                                       int rows, int cols) {
-    assert(rows > 0 && cols > 0);
+// dy, y, dx are (rows,cols); y is the log-softmax output, so exp(y) is the softmax.
+void ck_log_softmax_backward(float *dx, const float *dy, const float *y, int rows, int cols) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(rows);
+        ck_log_softmax_backward_rows(dx, dy, y, cols, r.begin, r.end);
+    }
+}
+
+// Rows [begin, end) of ck_softmax_cross_entropy_forward; returns the sum of their losses.
+static CK_MULTIVERSION double ck_softmax_cross_entropy_forward_rows(float *probs, const float *logits,
+                                                                    const int32_t *labels, int cols,
+                                                                    long begin, long end) {
     double total = 0.0;
-    #pragma omp parallel for schedule(static) reduction(+:total) num_threads(ck_region_threads()) \
-        if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
-    for (int r = 0; r < rows; r++) {
+    for (long r = begin; r < end; r++) {
         const float *xr = logits + (size_t)r * cols;
         float *pr = probs + (size_t)r * cols;
         const int32_t label = labels[r];
@@ -104,15 +134,32 @@ float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const 
         for (int j = 0; j < cols; j++) pr[j] *= inv;
         total += (double)max + log(sum) - (double)xr[label];
     }
+    return total;
+}
+
+// logits and probs are (rows,cols), labels is (rows) with values in [0, cols).
+// The loss of a row is logsumexp(x) - x[label] = (max + log(sum)) - x[label], which stays
+// finite for any finite logits, where -log(probs[label]) would be log(0) once the label's
+// probability underflows.
+float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const int32_t *labels,
+                                       int rows, int cols) {
+    assert(rows > 0 && cols > 0);
+    double total = 0.0;
+    // Each thread's rows summed in order, then the threads' sums: as the `parallel for`
+    // reduction this replaced.
+    #pragma omp parallel reduction(+:total) num_threads(ck_region_threads()) \
+        if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN)
+    {
+        const ck_range r = ck_thread_range(rows);
+        total += ck_softmax_cross_entropy_forward_rows(probs, logits, labels, cols, r.begin, r.end);
+    }
     return (float)(total / rows);
 }
 
-// probs and dlogits are (rows,cols), labels is (rows).
-void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
-                                       int rows, int cols, float scale) {
-    assert(rows >= 0 && cols > 0);
-    #pragma omp parallel for schedule(static) if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
-    for (int r = 0; r < rows; r++) {
+static CK_MULTIVERSION void ck_softmax_cross_entropy_backward_rows(float *dlogits, const float *probs,
+                                                                   const int32_t *labels, int cols,
+                                                                   float scale, long begin, long end) {
+    for (long r = begin; r < end; r++) {
         const size_t base = (size_t)r * cols;
         const float *pr = probs + base;
         float *dr = dlogits + base;
@@ -123,5 +170,16 @@ void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const
         const float at_label = dr[label] + scale * (pr[label] - 1.0f);
         for (int j = 0; j < cols; j++) dr[j] += scale * pr[j];
         dr[label] = at_label;
+    }
+}
+
+// probs and dlogits are (rows,cols), labels is (rows).
+void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
+                                       int rows, int cols, float scale) {
+    assert(rows >= 0 && cols > 0);
+    #pragma omp parallel if ((long)rows * cols > CK_SOFTMAX_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(rows);
+        ck_softmax_cross_entropy_backward_rows(dlogits, probs, labels, cols, scale, r.begin, r.end);
     }
 }

@@ -10,11 +10,14 @@
 //   `#pragma omp parallel` body as a separate function that does not inherit the clone's
 //   target (checked in the object code with clang 21), so a clone of the function that
 //   opens the region gains nothing there.
+//   The region hands each thread its share, ck_thread_range below, and calls the worker.
 // - CK_TARGET_AVX2 on code written with AVX2/FMA intrinsics (and the inline helpers it
 //   calls); call it only when ck_cpu_has_avx2_fma() is true.
 // Elsewhere (aarch64) CK_X86 is 0 and both macros expand to nothing.
 #ifndef CK_TARGET_H
 #define CK_TARGET_H
+
+#include <omp.h>
 
 #if defined(__x86_64__) && !defined(CK_NO_MULTIVERSION)
 #define CK_X86 1
@@ -30,5 +33,19 @@ static inline int ck_cpu_has_avx2_fma(void) {
 #define CK_TARGET_AVX2
 static inline int ck_cpu_has_avx2_fma(void) { return 0; }
 #endif
+
+/// One thread's iterations [begin, end) of a loop.
+typedef struct { long begin, end; } ck_range;
+
+/// The calling OpenMP thread's share of iterations [0, count) as `schedule(static)` deals
+/// them in libomp (contiguous chunks of ceil(count / threads), in thread order), so a region
+/// whose loop moved into a CK_MULTIVERSION worker splits the work, and orders any per-thread
+/// partial sums, as its `parallel for` did. Outside a region: all of [0, count).
+static inline ck_range ck_thread_range(long count) {
+    const long threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const long chunk = (count + threads - 1) / threads;
+    const long begin = t * chunk < count ? t * chunk : count;
+    return (ck_range){begin, count - begin > chunk ? begin + chunk : count};
+}
 
 #endif // CK_TARGET_H
