@@ -52,7 +52,7 @@ func servingRecords(threadCounts: [Int], mode: RunMode) throws -> [Record] {
 
     // Check before timing: a batcher's rows against batch-1 calls (float32 rounding apart).
     let direct = try images.map { try model.predict($0).scalars }
-    let check = Batcher(model: model, maxBatchSize: 16, maxDelay: .milliseconds(5))
+    let check = InferenceBatcher(model: model, maxBatchSize: 16, maxDelay: .milliseconds(5))
     let batched = try blockingAwait {
         try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
             for (i, image) in images.enumerated() { group.addTask { (i, try await check.predict(image)) } }
@@ -85,7 +85,7 @@ func servingRecords(threadCounts: [Int], mode: RunMode) throws -> [Record] {
         // Throughput: `callers` tasks share `requestsPerRun` requests, with and without a batcher.
         for callers in [1, 8, 64] {
             for batching in [false, true] {
-                let batcher = Batcher(model: model, maxBatchSize: 16)
+                let batcher = InferenceBatcher(model: model, maxBatchSize: 16)
                 let perCaller = requestsPerRun / callers
                 let seconds = try blockingAwait {
                     let start = DispatchTime.now().uptimeNanoseconds
@@ -122,8 +122,6 @@ func servingRecords(threadCounts: [Int], mode: RunMode) throws -> [Record] {
     Threads.set(nil)
     return records
 }
-
-typealias Batcher = InferenceBatcher
 
 /// The serving table: latency and throughput by thread count.
 func printServingTable(_ records: [Record]) {

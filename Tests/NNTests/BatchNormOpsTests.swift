@@ -133,6 +133,31 @@ final class BatchNormOpsTests: XCTestCase {
         }
     }
 
+    /// `BatchNorm.withReLU` is relu(layer(x)) in each mode: fused in local training, and
+    /// through the layer's own path in inference and with a communicator, whose statistics
+    /// it must then all-reduce (the fused kernel knows nothing of ranks). Tolerance.float32:
+    /// the synchronized op sums in double precision, the kernels in float.
+    func testLayerWithReLUIsReLUOfTheLayerInEveryMode() {
+        let x = randomTensor([4, 3, 2, 2], seed: 21)
+        for (training, synchronized) in [(true, false), (true, true), (false, false)] {
+            let what = "BatchNorm.withReLU training \(training) synchronized \(synchronized)"
+            let (fused, plain) = (BatchNorm(3, momentum: 0.2), BatchNorm(3, momentum: 0.2))
+            let counter = CountingCommunicator()
+            for layer in [fused, plain] {
+                layer.weight.value = Tensor([1.5, 0.5, 1], shape: [3])
+                layer.runningVariance.value = Tensor([2, 0.5, 1], shape: [3])
+                layer.isTraining = training
+            }
+            if synchronized { fused.communicator = counter }
+            let y = fused.withReLU(x)
+            assertClose(relu(plain(x)).scalars, y.scalars, .float32, what, shape: x.shape)
+            assertClose(plain.runningMean.value.scalars, fused.runningMean.value.scalars, .float32, "\(what) running mean")
+            assertClose(plain.runningVariance.value.scalars, fused.runningVariance.value.scalars, .float32,
+                        "\(what) running variance")
+            XCTAssertEqual(counter.allReduces > 0, synchronized, "\(what): \(counter.allReduces) all-reduces")
+        }
+    }
+
     func testInferenceMatchesReferenceAndGradients() {
         for layout in Self.layouts {
             let c = layout.c
@@ -204,4 +229,15 @@ final class BatchNormOpsTests: XCTestCase {
             assertClose(runningMean.map { Float($0) }, layer.runningMean.value.scalars, .float32, "\(shape) after inference")
         }
     }
+}
+
+/// One process whose all-reduces are counted: the identity, as `SingleProcessCommunicator`.
+private final class CountingCommunicator: Communicator {
+    let rank = 0, size = 1
+    private(set) var allReduces = 0
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) { allReduces += 1 }
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation, label: String) { allReduces += 1 }
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int, label: String) {}
+    func barrier(label: String) {}
+    func abort(_ message: String) -> Never { fatalError(message) }
 }

@@ -12,21 +12,11 @@ final class MisuseTests: XCTestCase {
     /// Runs `testMisuseChild` in a child process for `misuse` and returns its exit status
     /// and output.
     private func runChild(_ misuse: String) throws -> (status: Int32, output: String) {
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["NNTests.MisuseTests/testMisuseChild"]
-        var environment = ProcessInfo.processInfo.environment
-        environment[Self.caseVariable] = misuse
-        environment["SWIFT_BACKTRACE"] = "enable=no"  // the message is enough; a backtrace takes seconds
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let run = try runTestInChildProcess("NNTests.MisuseTests/testMisuseChild", environment: [
+            Self.caseVariable: misuse,
+            "SWIFT_BACKTRACE": "enable=no",  // the message is enough; a backtrace takes seconds
+        ])
+        return (run.status, run.output)
     }
 
     /// As in PyTorch: the first backward releases the graph, a second one through it stops.

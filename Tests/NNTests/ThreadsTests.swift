@@ -15,23 +15,12 @@ final class ThreadsTests: XCTestCase {
     /// this test binary again, running only `testFreshProcessConfiguresNothingBeforeSet`,
     /// with neither variable inherited.
     func testLoadingTheLibraryConfiguresNothingUntilThreadsSet() throws {
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let test = "NNTests.ThreadsTests/testFreshProcessConfiguresNothingBeforeSet"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [test]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_THREAD_TIMEOUT"] = nil
-        environment["KMP_BLOCKTIME"] = nil
-        environment[Self.freshProcessVariable] = "1"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "\(executable) \(test) failed:\n\(text)")
+        let run = try runTestInChildProcess(test, environment: [
+            "OPENBLAS_THREAD_TIMEOUT": nil, "KMP_BLOCKTIME": nil, Self.freshProcessVariable: "1",
+        ])
+        let (executable, text) = (run.executable, run.output)
+        XCTAssertEqual(run.status, 0, "\(executable) \(test) failed:\n\(text)")
         XCTAssertTrue(text.contains("Executed 1 test, with 0 failures"), "\(executable) \(test) ran no test:\n\(text)")
     }
 

@@ -57,34 +57,24 @@ public final class InferenceBatcher: Sendable {
         guard example.count == model.exampleCount else {
             throw InferenceError.scalarCount(found: example.count, shape: model.exampleShape, expected: model.exampleCount)
         }
-        let starts = state.withLock { s -> Bool in
-            defer { s.busy = true }
-            return !s.busy
-        }
-        if starts, maxDelay > .zero {
-            // This request's batch is due after the delay; others queue up behind `busy`.
-            return try await withCheckedThrowingContinuation { continuation in
-                state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
+        return try await withCheckedThrowingContinuation { continuation in
+            // One lock per request: queue it, and learn whether the batcher was idle. If it
+            // was not, whoever runs the current batch runs this one next (drain goes idle
+            // only once it finds the queue empty under this same lock).
+            let starts = state.withLock { s -> Bool in
+                s.pending.append(Request(input: example, continuation: continuation))
+                defer { s.busy = true }
+                return !s.busy
+            }
+            guard starts else { return }
+            if maxDelay > .zero {
+                // This request's batch is due after the delay; others queue up behind `busy`.
                 Task { [self] in
                     try? await Task.sleep(for: maxDelay)
                     drain()
                 }
-            }
-        }
-        return try await withCheckedThrowingContinuation { continuation in
-            if starts {
-                state.withLock { $0.pending.append(Request(input: example, continuation: continuation)) }
-                drain()
             } else {
-                // A batch is running or due: whoever runs it will run this one next, unless
-                // it emptied the queue and went idle meanwhile; then this task runs it.
-                let runsItself = state.withLock { s -> Bool in
-                    s.pending.append(Request(input: example, continuation: continuation))
-                    if s.busy { return false }
-                    s.busy = true
-                    return true
-                }
-                if runsItself { drain() }
+                drain()
             }
         }
     }
@@ -110,14 +100,21 @@ public final class InferenceBatcher: Sendable {
 
     /// Runs `batch` as one (N, example shape) input and hands each caller its row.
     private func run(_ batch: [Request]) {
-        var scalars: [Float] = []
-        scalars.reserveCapacity(batch.count * model.exampleCount)
-        for request in batch { scalars += request.input }
-        do {
-            let output = try model.predict(Tensor(validating: scalars, shape: [batch.count] + model.exampleShape))
-            let (rows, width) = (output.scalars, model.outputCount)
+        // The examples go straight into the input tensor, and each caller's row straight out
+        // of the output: no concatenated array, no copy of the whole output.
+        let exampleCount = model.exampleCount
+        let input = Tensor.build(shape: [batch.count] + model.exampleShape) { out, _ in
             for (i, request) in batch.enumerated() {
-                request.continuation.resume(returning: Array(rows[(i * width)..<((i + 1) * width)]))
+                request.input.withUnsafeBufferPointer { (out + i * exampleCount).initialize(from: $0.baseAddress!, count: exampleCount) }
+            }
+        }
+        do {
+            let output = try model.predict(input)
+            let width = model.outputCount
+            output.withUnsafeBufferPointer { rows in
+                for (i, request) in batch.enumerated() {
+                    request.continuation.resume(returning: Array(rows[(i * width)..<((i + 1) * width)]))
+                }
             }
         } catch {
             // Unreachable: every input was checked on arrival. Fail the batch, not the process.

@@ -62,10 +62,13 @@ public final class BatchNorm: Layer {
 
     /// relu(self(input)) as one fused op (`batchNormReLU`). Not used by `Sequential` yet: the
     /// fused backward measured slower than the two kernels (docs/performance.md, session 2).
+    /// In inference, and with a `communicator`, it is `relu(self(input))`: the fused kernel
+    /// knows neither the read-only inference path nor the synchronized statistics.
     public func withReLU(_ input: Tensor) -> Tensor {
-        batchNormReLU(input, gamma: weight.value, beta: bias.value,
-                      runningMean: &runningMean.value, runningVariance: &runningVariance.value,
-                      training: isTraining, momentum: momentum, epsilon: epsilon)
+        guard isTraining, communicator == nil else { return relu(self(input)) }
+        return batchNormReLU(input, gamma: weight.value, beta: bias.value,
+                             runningMean: &runningMean.value, runningVariance: &runningVariance.value,
+                             training: true, momentum: momentum, epsilon: epsilon)
     }
 }
 

@@ -76,7 +76,6 @@ public final class Concat: Layer {
     /// Every branch's output for `input`, concatenated along dimension 1: (N, C1 + C2 + ...,
     /// ...); the other dimensions must agree.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        Tensor.concatenate(
-branches.map { $0(input) }, alongAxis: 1)
+        Tensor.concatenate(branches.map { $0(input) }, alongAxis: 1)
     }
 }

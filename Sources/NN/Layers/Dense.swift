@@ -51,6 +51,5 @@ public final class Reshape: Layer {
     public init(_ shape: [Int]) { self.shape = shape }
     /// `input` (N, ...) as (N, shape...); each example must hold exactly the product of
     /// `shape` elements.
-    public func callAsFunction
-(_ input: Tensor) -> Tensor { input.reshaped(to: [input.shape[0]] + shape) }
+    public func callAsFunction(_ input: Tensor) -> Tensor { input.reshaped(to: [input.shape[0]] + shape) }
 }

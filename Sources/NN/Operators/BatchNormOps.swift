@@ -19,13 +19,14 @@ public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
 
 /// relu(batchNorm(x, ...)): in training one kernel normalizes and clamps in the same pass and
 /// its backward applies the ReLU's mask while it reduces (two passes over memory fewer each
-/// way than the two ops); in inference the two ops.
+/// way than the two ops); in inference the two ops. An experiment kept with its tests: no
+/// model uses it, because its backward measured slower than the two ops' (docs/performance.md).
 public func batchNormReLU(_ x: Tensor, gamma: Tensor, beta: Tensor,
                           runningMean: inout Tensor, runningVariance: inout Tensor,
                           training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Tensor {
     guard training else {
-        return relu(batchNorm(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
-                              training: false, momentum: momentum, epsilon: epsilon))
+        return relu(batchNormInference(x, gamma: gamma, beta: beta, runningMean: runningMean,
+                                       runningVariance: runningVariance, epsilon: epsilon))
     }
     return batchNormTraining(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVariance: &runningVariance,
                              momentum: momentum, epsilon: epsilon, relu: true)
@@ -36,13 +37,8 @@ private func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor,
                                runningMean: inout Tensor, runningVariance: inout Tensor,
                                momentum: Float, epsilon: Float, relu: Bool) -> Tensor {
     let what = relu ? "batchNormReLU" : "batchNorm"
-    precondition(x.rank == 2 || x.rank == 4, "\(what) needs (N,F) or (N,C,H,W), shape is \(x.shape)")
-    let channels = x.shape[1]
-    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
-        precondition(t.shape == [channels], "\(what): \(name) shape \(t.shape) does not fit input \(x.shape)")
-    }
-    let (n, c) = (Int32(x.shape[0]), Int32(channels))
-    let s = Int32(x.count / max(x.shape[0] * channels, 1))
+    let (n, c, s) = batchNormDimensions(what, x, [gamma, beta, runningMean, runningVariance])
+    let channels = Int(c)
     precondition(Int(n) * Int(s) > 1, "\(what): training needs more than one value per channel, input shape \(x.shape)")
     let mean = TensorStorage(uninitializedCount: channels)
     let invstd = TensorStorage(uninitializedCount: channels)
@@ -87,13 +83,8 @@ private func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor,
 /// with the same statistics at once.
 public func batchNormInference(_ x: Tensor, gamma: Tensor, beta: Tensor,
                                runningMean: Tensor, runningVariance: Tensor, epsilon: Float = 1e-5) -> Tensor {
-    precondition(x.rank == 2 || x.rank == 4, "batchNorm needs (N,F) or (N,C,H,W), shape is \(x.shape)")
-    let channels = x.shape[1]
-    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
-        precondition(t.shape == [channels], "batchNorm: \(name) shape \(t.shape) does not fit input \(x.shape)")
-    }
-    let (n, c) = (Int32(x.shape[0]), Int32(channels))
-    let s = Int32(x.count / max(x.shape[0] * channels, 1))
+    let (n, c, s) = batchNormDimensions("batchNorm", x, [gamma, beta, runningMean, runningVariance])
+    let channels = Int(c)
     let (rm, rv) = (runningMean.detached, runningVariance.detached)
     var y = Tensor.withUnsafePointers(x, gamma, beta) { px, pg, pb in
         Tensor.withUnsafePointers(rm, rv) { pm, pv in
@@ -118,4 +109,16 @@ public func batchNormInference(_ x: Tensor, gamma: Tensor, beta: Tensor,
     }
     Tensor.record(&y, inputs: [x, gamma, beta], pullback: batchNormInferenceBackward)
     return y
+}
+
+/// Checks x (N,F) or (N,C,H,W) against the per-channel tensors gamma, beta, running mean and
+/// running variance (in that order), with messages naming `op` and both shapes, and returns
+/// the kernels' (N, C, S = H·W or 1). Every batch norm op checks its inputs here.
+func batchNormDimensions(_ op: String, _ x: Tensor, _ perChannel: [Tensor]) -> (n: Int32, c: Int32, s: Int32) {
+    precondition(x.rank == 2 || x.rank == 4, "\(op) needs (N,F) or (N,C,H,W), shape is \(x.shape)")
+    let channels = x.shape[1]
+    for (name, t) in zip(["gamma", "beta", "running mean", "running variance"], perChannel) {
+        precondition(t.shape == [channels], "\(op): \(name) shape \(t.shape) does not fit input \(x.shape)")
+    }
+    return (Int32(x.shape[0]), Int32(channels), Int32(x.count / max(x.shape[0] * channels, 1)))
 }

@@ -16,13 +16,8 @@ public func synchronizedBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
                                   runningMean: inout Tensor, runningVariance: inout Tensor,
                                   momentum: Float = 0.1, epsilon: Float = 1e-5,
                                   communicator: any Communicator) -> Tensor {
-    precondition(x.rank == 2 || x.rank == 4, "synchronizedBatchNorm needs (N,F) or (N,C,H,W), shape is \(x.shape)")
-    let channels = x.shape[1]
-    for (name, t) in [("gamma", gamma), ("beta", beta), ("running mean", runningMean), ("running variance", runningVariance)] {
-        precondition(t.shape == [channels], "synchronizedBatchNorm: \(name) shape \(t.shape) does not fit input \(x.shape)")
-    }
-    let n = x.shape[0], c = channels
-    let s = x.count / max(n * c, 1)
+    let dimensions = batchNormDimensions("synchronizedBatchNorm", x, [gamma, beta, runningMean, runningVariance])
+    let (n, c, s) = (Int(dimensions.n), Int(dimensions.c), Int(dimensions.s))
 
     // Σx and Σx² per channel, then the count, summed over ranks in double precision.
     var totals = [Double](repeating: 0, count: 2 * c + 1)

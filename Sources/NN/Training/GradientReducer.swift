@@ -39,14 +39,17 @@ public struct GradientBuckets: Sendable, Equatable {
 final class GradientReducer {
     private let parameters: [Parameter]
     private let buckets: [[Int]]
+    /// Each bucket's collective label, made once: not a string built per bucket per step.
+    private let labels: [String]
     private var staging: [Float]
 
     init(_ parameters: [Parameter], buckets: GradientBuckets) {
         self.parameters = parameters
         let counts = parameters.map { Tensor.elementCount($0.shape) }
         self.buckets = buckets.plan(elementCounts: counts)
-        let largest = self.buckets.map { $0.reduce(0) { $0 + counts[$1] } }.max() ?? 0
-        staging = [Float](repeating: 0, count: largest)
+        let sizes = self.buckets.map { $0.reduce(0) { $0 + counts[$1] } }
+        labels = sizes.enumerated().map { "all-reduce of gradient bucket \($0.offset + 1) of \(sizes.count) (\($0.element) floats)" }
+        staging = [Float](repeating: 0, count: sizes.max() ?? 0)
     }
 
     /// Replaces every parameter's gradient with its average over the ranks of `communicator`.
@@ -61,7 +64,7 @@ final class GradientReducer {
                     }
                 }
                 communicator.allReduce(UnsafeMutableBufferPointer(rebasing: staging[0..<offset]), .average,
-                                       label: "all-reduce of gradient bucket \(number + 1) of \(buckets.count) (\(offset) floats)")
+                                       label: labels[number])
                 offset = 0
                 for index in bucket {
                     parameters[index].withMutableGradient { gradient in
