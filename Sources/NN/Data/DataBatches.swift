@@ -68,25 +68,13 @@ public struct DataBatches: Sendable {
     /// The samples at `indices` as one batch (augmented if `augmentation` is given).
     public static func batch(_ data: Dataset, _ indices: [Int], augmentation: Augmentation? = nil,
                              seed: UInt64 = 0) -> DataBatch {
-        let size = data.featureSize, b = indices.count
+        let b = indices.count
         var generator = RandomGenerator(seed: seed)
-        let shape = data.featureShape
-        let padding = data.padding
+        let shape = data.featureShape, padding = data.padding
         let features = Tensor.build(shape: [b] + shape) { dst, _ in
             data.features.withUnsafeBufferPointer { source in
-                for (row, index) in indices.enumerated() {
-                    let src = source.baseAddress! + index * size
-                    guard let a = augmentation else {
-                        (dst + row * size).update(from: src, count: size)
-                        continue
-                    }
-                    let flip = a.horizontalFlip && generator.next() >> 63 == 1
-                    let pad = a.cropPadding
-                    let dy = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
-                    let dx = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
-                    augmentImage(dst + row * size, src, channels: shape[0], height: shape[1], width: shape[2],
-                                 shiftY: dy, shiftX: dx, flip: flip, fill: padding)
-                }
+                gatherSamples(dst, from: source, indices, shape: shape,
+                              augmentation: augmentation, fill: padding, generator: &generator)
             }
         }
         let targets: Tensor
