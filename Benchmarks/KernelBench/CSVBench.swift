@@ -9,15 +9,13 @@ extension KernelBench {
         let rows = mode.name == "quick" ? 100_000 : 500_000, columns = 20
         // Values in millionths, so the expected Float of each printed value is known exactly:
         // Float(Double(m) / 1e6) is the correctly rounded value of m * 10^-6 (DecimalParsing.swift).
-        var generator = BenchGenerator(seed: 12)
+        var generator = RandomGenerator(seed: 12)  // the same text every run
         var micros = [Int32](repeating: 0, count: rows * columns)
         var text = [UInt8]()
         text.reserveCapacity(rows * columns * 10)
         for i in 0..<micros.count {
             // A standard normal (Box-Muller), as printed with 6 decimals.
-            let u1 = max(generator.unit(), 1e-12), u2 = generator.unit()
-            let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-            let m = Int32((z * 1e6).rounded())
+            let m = Int32((Double(generator.nextNormal()) * 1e6).rounded())
             micros[i] = m
             if m < 0 { text.append(UInt8(ascii: "-")) }
             let a = Int(m.magnitude)
@@ -71,21 +69,6 @@ extension KernelBench {
                                   seconds: median(cpuTimes), reps: reps, note: "MB per second of process CPU time"))
         }
     }
-}
-
-/// A seeded SplitMix64 for the generated file (the same text every run).
-struct BenchGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
 
 /// CPU time of this process so far, all threads (user and system).

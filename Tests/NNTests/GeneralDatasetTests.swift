@@ -92,6 +92,24 @@ final class GeneralDatasetTests: XCTestCase {
         }
     }
 
+    func testEpochBatchesDoNotDependOnReadingOrder() {
+        var generator = RandomGenerator(seed: 5)
+        let images = Dataset(features: Tensor((0..<(7 * 9)).map { _ in generator.nextUnitFloat() }, shape: [7, 1, 3, 3]),
+                             targets: .classes(labels: [0, 1, 0, 1, 0, 1, 0], names: ["a", "b"]))
+        var batches = DataBatches(dataset: images, batchSize: 3, augmentation: Augmentation(cropPadding: 1),
+                                  generator: RandomGenerator(seed: 3))
+        let epoch = batches.nextEpoch()
+        XCTAssertEqual(epoch.count, 3)
+        let inOrder = Array(epoch)
+        let backwards = Array((0..<epoch.count).reversed().map { epoch[$0] }.reversed())  // built last to first
+        for (index, (a, b)) in zip(inOrder, backwards).enumerated() {
+            XCTAssertEqual(a.indices, b.indices, "batch \(index)")
+            XCTAssertEqual(a.features, b.features, "batch \(index): the same crops and flips however it is reached")
+            XCTAssertEqual(a.targets, b.targets, "batch \(index)")
+        }
+        XCTAssertEqual(inOrder.flatMap(\.indices).sorted(), Array(0..<7), "every sample once")
+    }
+
     func testImageDatasetBecomesADatasetWithTheSameBatches() {
         var generator = RandomGenerator(seed: 9)
         let images = ImageDataset(images: (0..<(6 * 16)).map { _ in generator.nextUnitFloat() }, labels: [0, 1, 2, 0, 1, 2],

@@ -57,6 +57,12 @@ public struct CSVOptions: Sendable {
 
 /// The whole file in memory, decompressed when it starts with the gzip magic.
 func readDataFile(_ path: String) throws -> [UInt8] {
+    try gunzipIfCompressed(try readWholeFile(path), path: path)
+}
+
+/// The file's bytes as they are: one read(2) loop straight into the array (no `Data`, no
+/// second copy). A missing path or a directory is a `DataError` naming it.
+func readWholeFile(_ path: String) throws -> [UInt8] {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
         throw DataError.fileNotFound(path: path, tried: [path])
@@ -68,7 +74,6 @@ func readDataFile(_ path: String) throws -> [UInt8] {
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw DataError.unreadable(path: path, reason: String(cString: strerror(errno))) }
     let size = Int(info.st_size)
-    // One read(2) loop straight into the array: no Data, no second copy.
     var failure: String?
     let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
         var done = 0
@@ -81,6 +86,12 @@ func readDataFile(_ path: String) throws -> [UInt8] {
         initialized = done
     }
     if let failure { throw DataError.unreadable(path: path, reason: failure) }
+    return bytes
+}
+
+/// `bytes` inflated if they start with the gzip magic 1f 8b, else as they are; empty bytes,
+/// and a name ending in `.gz` on bytes that are not gzip, are `DataError`s naming `path`.
+func gunzipIfCompressed(_ bytes: [UInt8], path: String) throws -> [UInt8] {
     if bytes.isEmpty { throw DataError.emptyFile(path: path) }
     let isGzip = bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
     if path.hasSuffix(".gz") && !isGzip {

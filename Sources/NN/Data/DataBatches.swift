@@ -53,40 +53,25 @@ public struct DataBatches: Sendable {
     }
 
     /// The batches of the next epoch: draws its order (if shuffling) and augmentation seed.
-    public mutating func nextEpoch() -> [DataBatch] {
+    /// The epoch holds only that order; each batch is gathered when it is read.
+    public mutating func nextEpoch() -> DataEpoch {
         var order = Array(0..<dataset.count)
         if shuffle { shuffleIndices(&order, using: &generator) }
         let augmentationSeed = generator.next()  // drawn always, as in `Minibatches`
-        return (0..<batchesPerEpoch).map { index in
-            let start = index * batchSize
-            return DataBatches.batch(dataset, Array(order[start..<min(start + batchSize, order.count)]),
-                                     augmentation: augmentation,
-                                     seed: augmentationSeed ^ mix64(UInt64(index) &+ 1))
-        }
+        return DataEpoch(dataset: dataset, order: order, batchSize: batchSize, count: batchesPerEpoch,
+                         augmentation: augmentation, augmentationSeed: augmentationSeed)
     }
 
     /// The samples at `indices` as one batch (augmented if `augmentation` is given).
     public static func batch(_ data: Dataset, _ indices: [Int], augmentation: Augmentation? = nil,
                              seed: UInt64 = 0) -> DataBatch {
-        let size = data.featureSize, b = indices.count
+        let b = indices.count
         var generator = RandomGenerator(seed: seed)
-        let shape = data.featureShape
-        let padding = data.padding
+        let shape = data.featureShape, padding = data.padding
         let features = Tensor.build(shape: [b] + shape) { dst, _ in
             data.features.withUnsafeBufferPointer { source in
-                for (row, index) in indices.enumerated() {
-                    let src = source.baseAddress! + index * size
-                    guard let a = augmentation else {
-                        (dst + row * size).update(from: src, count: size)
-                        continue
-                    }
-                    let flip = a.horizontalFlip && generator.next() >> 63 == 1
-                    let pad = a.cropPadding
-                    let dy = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
-                    let dx = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
-                    augmentImage(dst + row * size, src, channels: shape[0], height: shape[1], width: shape[2],
-                                 shiftY: dy, shiftX: dx, flip: flip, fill: padding)
-                }
+                gatherSamples(dst, from: source, indices, shape: shape,
+                              augmentation: augmentation, fill: padding, generator: &generator)
             }
         }
         let targets: Tensor
@@ -101,6 +86,47 @@ public struct DataBatches: Sendable {
             targets = gatherTensor(values, size: Tensor.elementCount(valueShape), shape: [b] + valueShape, indices)
         }
         return DataBatch(features: features, targets: targets, indices: indices)
+    }
+}
+
+/// The batches of one `DataBatches` epoch, gathered one at a time as they are read (as
+/// `Minibatches`' `Epoch`), so an epoch never holds a second copy of the dataset; index it,
+/// iterate it or `map` it like an array. Reading a batch twice gathers it twice, identically.
+public struct DataEpoch: RandomAccessCollection, Sendable {
+    /// The samples being batched.
+    public let dataset: Dataset
+    /// The dataset indices in the order this epoch visits them.
+    public let order: [Int]
+    /// Samples per full batch.
+    public let batchSize: Int
+    /// The transformations applied, if any.
+    public let augmentation: Augmentation?
+    /// Seed of the per-batch augmentation streams.
+    let augmentationSeed: UInt64
+    /// Batches in the epoch.
+    public let count: Int
+
+    init(dataset: Dataset, order: [Int], batchSize: Int, count: Int, augmentation: Augmentation?,
+         augmentationSeed: UInt64) {
+        self.dataset = dataset
+        self.order = order
+        self.batchSize = batchSize
+        self.count = count
+        self.augmentation = augmentation
+        self.augmentationSeed = augmentationSeed
+    }
+
+    /// The first batch's index, 0.
+    public var startIndex: Int { 0 }
+    /// One past the last batch's index, `count`.
+    public var endIndex: Int { count }
+
+    /// Batch `index` of this epoch (0..<count); the same index always gives the same batch.
+    public subscript(index: Int) -> DataBatch {
+        precondition(index >= 0 && index < count, "DataEpoch: batch index \(index) out of 0..<\(count)")
+        let start = index * batchSize
+        return DataBatches.batch(dataset, Array(order[start..<Swift.min(start + batchSize, order.count)]),
+                                 augmentation: augmentation, seed: augmentationSeed ^ mix64(UInt64(index) &+ 1))
     }
 }
 

@@ -77,33 +77,14 @@ public struct IDXArray: Sendable, Equatable {
     /// Throws `DataError` naming `path` if the file is missing, empty, not gzip although its
     /// name ends in `.gz`, a corrupt gzip stream, or not a well-formed IDX array.
     public static func read(contentsOf path: String) throws -> IDXArray {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DataError.fileNotFound(path: path, tried: [path])
-        }
-        if isDirectory.boolValue {
-            throw DataError.unreadable(path: path, reason: "is a directory")
-        }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw DataError.unreadable(path: path, reason: error.localizedDescription)
-        }
-        return try decode(fileBytes: [UInt8](data), path: path)
+        try decode(fileBytes: try readWholeFile(path), path: path)
     }
 
     /// Decodes the bytes of an IDX file (gzip or raw); `path` is used for the `.gz` name
     /// check and in error messages.
     public static func decode(fileBytes: [UInt8], path: String) throws -> IDXArray {
-        if fileBytes.isEmpty { throw DataError.emptyFile(path: path) }
-        let isGzip = fileBytes.count >= 2 && fileBytes[0] == 0x1F && fileBytes[1] == 0x8B
-        if path.hasSuffix(".gz") && !isGzip {
-            throw DataError.notGzip(path: path, firstBytes: Array(fileBytes.prefix(4)))
-        }
         // A raw IDX file starts with 00 00, so the gzip magic cannot be mistaken for one.
-        let bytes = isGzip ? try gunzip(fileBytes, path: path) : fileBytes
-        return try parse(bytes, path: path)
+        try parse(try gunzipIfCompressed(fileBytes, path: path), path: path)
     }
 
     /// Parses an uncompressed IDX array, checking the header and that the payload is exactly

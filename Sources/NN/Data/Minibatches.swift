@@ -135,38 +135,47 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
         let start = index * batchSize
         let indices = Array(order[start..<Swift.min(start + batchSize, order.count)])
         let c = dataset.channels, h = dataset.height, w = dataset.width
-        let size = c * h * w
-        var labels = [Int32](repeating: 0, count: indices.count)
+        let labels = dataset.labels.withUnsafeBufferPointer { l in indices.map { l[$0] } }
         // The murmur3 finalizer decorrelates neighbouring batch indices: seeding the
         // generator with seed + k directly would give overlapping SplitMix streams.
         var generator = RandomGenerator(seed: augmentationSeed ^ mix64(UInt64(index) &+ 1))
         let augmentation = self.augmentation
-        let fill = dataset.blackLevel
+        let shape = [c, h, w], fill = dataset.blackLevel
 
         // Gathered (and augmented) straight into the batch tensor's pooled storage: every
         // element is written, so it needs no zero fill and no second copy.
         let images = Tensor.build(shape: [indices.count, c, h, w]) { destination, _ in
             dataset.images.withUnsafeBufferPointer { source in
-                dataset.labels.withUnsafeBufferPointer { sourceLabels in
-                    for (row, index) in indices.enumerated() {
-                        labels[row] = sourceLabels[index]
-                        let src = source.baseAddress! + index * size
-                        let dst = destination + row * size
-                        guard let a = augmentation else {
-                            dst.update(from: src, count: size)
-                            continue
-                        }
-                        let flip = a.horizontalFlip && generator.next() >> 63 == 1
-                        let pad = a.cropPadding
-                        let dy = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
-                        let dx = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
-                        augmentImage(dst, src, channels: c, height: h, width: w,
-                                     shiftY: dy, shiftX: dx, flip: flip, fill: fill)
-                    }
-                }
+                gatherSamples(destination, from: source, indices, shape: shape,
+                              augmentation: augmentation, fill: fill, generator: &generator)
             }
         }
         return Batch(images: images, labels: labels, indices: indices)
+    }
+}
+
+/// Copies the samples of `source` at `indices` (each `shape` floats) one after another into
+/// `destination`. With `augmentation` (C×H×W `shape` only) each is cropped and flipped on the
+/// way, `fill` padding the crop; per sample it draws the flip, then dy, then dx from
+/// `generator`, an order `Minibatches` and `DataBatches` share so their batches are identical.
+func gatherSamples(_ destination: UnsafeMutablePointer<Float>, from source: UnsafeBufferPointer<Float>, _ indices: [Int],
+                   shape: [Int], augmentation: Augmentation?, fill: [Float], generator: inout RandomGenerator) {
+    guard !indices.isEmpty else { return }
+    let size = Tensor.elementCount(shape), source = source.baseAddress!
+    guard let a = augmentation else {
+        for (row, index) in indices.enumerated() {
+            (destination + row * size).update(from: source + index * size, count: size)
+        }
+        return
+    }
+    let (c, h, w) = (shape[0], shape[1], shape[2])
+    let pad = a.cropPadding
+    for (row, index) in indices.enumerated() {
+        let flip = a.horizontalFlip && generator.next() >> 63 == 1
+        let dy = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
+        let dx = pad > 0 ? Int(boundedRandom(UInt64(2 * pad + 1), using: &generator)) - pad : 0
+        augmentImage(destination + row * size, source + index * size, channels: c, height: h, width: w,
+                     shiftY: dy, shiftX: dx, flip: flip, fill: fill)
     }
 }
 
@@ -174,7 +183,7 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
 /// `dst[c,y,x] = src[c, y + shiftY, x' + shiftX]` with `x' = flip ? W-1-x : x`, and
 /// `fill[c]` where that falls outside the image. That is pad-then-crop with the crop's
 /// corner at (pad + shiftY, pad + shiftX) in the padded image, followed by the flip.
-func augmentImage(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
+private func augmentImage(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
                           channels: Int, height: Int, width: Int,
                           shiftY: Int, shiftX: Int, flip: Bool, fill: [Float]) {
     for c in 0..<channels {

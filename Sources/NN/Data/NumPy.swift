@@ -97,12 +97,12 @@ public struct NumPyArray: Sendable, Equatable {
 
     /// Reads a `.npy` file. Throws `DataError` naming `path` for any defect.
     public static func read(_ path: String) throws -> NumPyArray {
-        try decode(try readRawFile(path), path: path)
+        try decode(try readWholeFile(path), path: path)  // no gzip detection: .npy is never compressed
     }
 
     /// Reads a `.npz` archive: entry name (without ".npy") -> array.
     public static func readArchive(_ path: String) throws -> [String: NumPyArray] {
-        try decodeArchive(try readRawFile(path), path: path)
+        try decodeArchive(try readWholeFile(path), path: path)  // .npz carries its own compression
     }
 
     /// Parses the bytes of a `.npy` file; `path` names it in errors.
@@ -200,20 +200,6 @@ public struct NumPyArray: Sendable, Equatable {
 
 private func littleEndianBytes(_ v: UInt32) -> [UInt8] {
     [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]
-}
-
-/// The whole file, unmodified (no gzip detection: .npy/.npz carry their own compression).
-private func readRawFile(_ path: String) throws -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw DataError.fileNotFound(path: path, tried: [path])
-    }
-    if isDirectory.boolValue { throw DataError.unreadable(path: path, reason: "is a directory") }
-    do {
-        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    } catch {
-        throw DataError.unreadable(path: path, reason: error.localizedDescription)
-    }
 }
 
 /// Reorders a Fortran-order (first index fastest) array into C order (last index fastest).
