@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench-pytorch: W1, W2 and W3 (WORKLOADS.md) trained by `nn train` and by PyTorch's CPU
 # build (channels-last and default layout), alternated in separate processes, and the ratios.
+# With --serving: W2 inference latency at batch 1 instead (issue 17), KernelBench's serving
+# rows against scripts/bench-pytorch-serving.py (eval, no_grad), alternated the same way.
 #
 # PyTorch comes from a virtual environment (.venv-bench/ by default), where torch==2.13.0+cpu
 # is pip-installed if missing: pip's configuration here (/etc/pip.conf: find-links = /opt/wheels)
@@ -24,6 +26,9 @@ usage: scripts/bench-pytorch.sh [options]
   --no-augment             W3 without augmentation (default: flip + crop pad 2, nn train --augment)
   --no-fused               PyTorch's for-loop optimizers instead of fused=True
   --venv DIR               the virtual environment (default .venv-bench)
+  --serving                W2 batch-1 inference latency (median, p99) instead of training:
+                           KernelBench serving --latency-only against PyTorch in eval mode
+                           under no_grad, channels-last and default, --pairs rounds each
   --quick                  one pair at 1 and 2 threads with small limits, to check the script
                            (also QUICK=1 in the environment)
   -h, --help               this text
@@ -44,6 +49,7 @@ AUGMENT=1
 FUSED=1
 VENV=".venv-bench"
 QUICK="${QUICK:-}"
+SERVING=0
 TORCH_SPEC="torch==2.13.0+cpu"
 
 while [ $# -gt 0 ]; do
@@ -59,6 +65,7 @@ while [ $# -gt 0 ]; do
         --no-fused) FUSED=0; shift ;;
         --venv) VENV="$2"; shift 2 ;;
         --quick) QUICK=1; shift ;;
+        --serving) SERVING=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench-pytorch: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -81,6 +88,53 @@ if ! "$PY" -c 'import sys, torch; sys.exit(torch.__version__ != "2.13.0+cpu")' 2
 fi
 "$PY" -c 'import numpy' 2>/dev/null || "$PY" -m pip install --quiet numpy  # torch warns at import without it
 "$PY" scripts/bench_pytorch.py info
+
+if [ "$SERVING" = 1 ]; then
+    # ------------------------------------------------------------ serving latency (issue 17)
+    echo "bench-pytorch: swift build -c release --product KernelBench"
+    swift build -c release --product KernelBench 2>&1 | tail -1
+    BENCH="$(swift build -c release --show-bin-path)/KernelBench"
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-pytorch-serving.XXXXXX")"
+    trap 'rm -rf "$WORK"' EXIT
+    ROWS="$WORK/rows.tsv"
+    : > "$ROWS"
+    CALLS=3000
+    [ -n "$QUICK" ] && [ "$QUICK" != 0 ] && CALLS=300
+    echo "bench-pytorch: W2 batch-1 latency, threads $THREADS, $PAIRS round(s), $CALLS timed calls per process"
+    for ((round = 0; round < PAIRS; round++)); do
+        for threads in $THREADS; do
+            sides=(nn torch-cl torch)
+            for ((i = 0; i < 3; i++)); do
+                # Rotate the order each round so no side always runs first.
+                side="${sides[$(((i + round) % 3))]}"
+                if [ "$side" = nn ]; then
+                    extra=()
+                    [ -n "$QUICK" ] && [ "$QUICK" != 0 ] && extra=(--quick)
+                    "$BENCH" serving --latency-only --threads "$threads" ${extra[@]+"${extra[@]}"} \
+                        --json "$WORK/nn.json" > "$WORK/nn.out"
+                    grep 'latency median' "$WORK/nn.out" | sed 's/^ */  /'
+                    "$PY" - "$WORK/nn.json" "$threads" "$round" >> "$ROWS" <<'PYEOF'
+import json, sys
+records = {r["name"]: r["median"] for r in json.load(open(sys.argv[1]))}
+print(f"nn\t{sys.argv[2]}\t{sys.argv[3]}\t{records['W2 batch-1 latency median'] * 1e6:.2f}\t"
+      f"{records['W2 batch-1 latency p99'] * 1e6:.2f}")
+PYEOF
+                else
+                    extra=()
+                    [ "$side" = torch-cl ] && extra=(--channels-last)
+                    OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" "$PY" scripts/bench-pytorch-serving.py latency \
+                        --threads "$threads" --calls "$CALLS" ${extra[@]+"${extra[@]}"} > "$WORK/torch.out"
+                    grep '^pytorch ' "$WORK/torch.out" | sed 's/^/  /'
+                    awk -F'\t' -v side="$side" -v t="$threads" -v r="$round" \
+                        '$1 == "RESULT" {printf "%s\t%s\t%s\t%s\t%s\n", side, t, r, $2, $3}' "$WORK/torch.out" >> "$ROWS"
+                fi
+            done
+        done
+    done
+    echo
+    "$PY" scripts/bench-pytorch-serving.py summarize "$ROWS"
+    exit 0
+fi
 
 # ---------------------------------------------------------------- swift-nn
 echo "bench-pytorch: swift build -c release --product nn"

@@ -1,6 +1,8 @@
 // W2 served: batch-1 latency of `InferenceModel.predict` (median and p99) and requests/s
 // with 1, 8 and 64 concurrent callers, each calling predict directly or going through an
-// `InferenceBatcher`. `KernelBench serving [--threads 1,2] [--quick]` runs only these.
+// `InferenceBatcher`. `KernelBench serving [--threads 1,2] [--quick] [--latency-only]` runs
+// only these (`--latency-only`: the batch-1 latency rows alone, for scripts/bench-pytorch.sh
+// --serving, which alternates them with PyTorch's).
 import Foundation
 import NN
 import Synchronization
@@ -43,7 +45,7 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 
 /// The serving records at each thread count in `threadCounts`.
-func servingRecords(threadCounts: [Int], mode: RunMode) throws -> [Record] {
+func servingRecords(threadCounts: [Int], mode: RunMode, latencyOnly: Bool = false) throws -> [Record] {
     let model = servedW2()
     let images = (0..<64).map { benchFloats(784, seed: UInt64($0 + 1)) }
     let latencyCalls = mode.name == "quick" ? 300 : 3000
@@ -83,7 +85,7 @@ func servingRecords(threadCounts: [Int], mode: RunMode) throws -> [Record] {
                               unit: .seconds, median: p99 * 1e-6, seconds: p99 * 1e-6, reps: latencyCalls))
 
         // Throughput: `callers` tasks share `requestsPerRun` requests, with and without a batcher.
-        for callers in [1, 8, 64] {
+        for callers in latencyOnly ? [] : [1, 8, 64] {
             for batching in [false, true] {
                 let batcher = InferenceBatcher(model: model, maxBatchSize: 16)
                 let perCaller = requestsPerRun / callers
@@ -132,13 +134,14 @@ func printServingTable(_ records: [Record]) {
     }
 }
 
-/// `KernelBench serving [--threads 1,2] [--quick] [--json PATH]`.
+/// `KernelBench serving [--threads 1,2] [--quick] [--latency-only] [--json PATH]`.
 func servingMain(_ arguments: [String]) throws {
-    var threads = Set([1, Threads.count]).sorted(), mode = RunMode.full, json: String? = nil
+    var threads = Set([1, Threads.count]).sorted(), mode = RunMode.full, json: String? = nil, latencyOnly = false
     var rest = arguments[...]
     while let flag = rest.popFirst() {
         switch flag {
         case "--quick": mode = .quick
+        case "--latency-only": latencyOnly = true
         case "--threads":
             guard let list = rest.popFirst().map({ $0.split(separator: ",").compactMap { Int($0) } }), !list.isEmpty else {
                 throw UsageError(message: "serving: --threads needs a list such as 1,2")
@@ -150,7 +153,7 @@ func servingMain(_ arguments: [String]) throws {
         default: throw UsageError(message: "serving: unknown option '\(flag)'")
         }
     }
-    let records = try servingRecords(threadCounts: threads, mode: mode)
+    let records = try servingRecords(threadCounts: threads, mode: mode, latencyOnly: latencyOnly)
     printServingTable(records)
     if let json {
         let encoder = JSONEncoder()

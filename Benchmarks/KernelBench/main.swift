@@ -7,7 +7,7 @@
 //            --only gemm,conv2d,pooling,batchnorm,activation,optimizer,csv (kernel groups to run)
 //   KernelBench workload W2 --threads 1 [--batches N] [--inference-images N] [--conv-direct auto|never]
 //       one workload in this process (the parent spawns these so peak memory is per workload)
-//   KernelBench serving [--threads 1,2] [--quick] [--json PATH]
+//   KernelBench serving [--threads 1,2] [--quick] [--latency-only] [--json PATH]
 //       W2 served: batch-1 latency and requests/s with 1, 8, 64 callers, with and without
 //       the batcher (see Serving.swift; also part of the full run, after the workloads)
 //   KernelBench conv-direct [--threads 1,2] [--rounds N] [--reps N] [--cpu-time] [--shape N,C,HW,OC]
