@@ -206,6 +206,21 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
     }
 }
 
+size_t ck_conv2d_packed_size(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_conv2d_direct_packed_floats(p);
+}
+
+void ck_conv2d_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p) {
+    assert(packed != NULL && w != NULL && ck_conv2d_packed_size(p) > 0);
+    ck_conv2d_direct_pack_forward(packed, w, bias, p);
+}
+
+int ck_conv2d_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
+    assert(y != NULL && x != NULL && packed != NULL);
+    return ck_conv2d_forward_uses_direct(p) && ck_conv2d_direct_forward_packed(y, x, packed, p);
+}
+
 void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
                              float *workspace, const ck_conv2d_params *p, int accumulate) {
     const ck_lowering g = ck_conv2d_lowering(p);
@@ -301,14 +316,25 @@ static int ck_conv2d_forward_small(float *y, const float *x, const float *w, con
     const size_t ohow = (size_t)g->oh * g->ow, chw = (size_t)p->c * p->h * p->w;
     float *cols = ck_small_thread_columns(threads, p, g);
     if (cols == NULL) return 0;
+    // Fewer images than threads (batch 1 at inference): threads share an image's output
+    // channels, each lowering the image itself. Either way each output element is the same
+    // sum in the same order, so the bits do not depend on the split.
+    const int by_channel = p->n < threads;
+    const long tasks = by_channel ? (long)p->n * p->oc : p->n;
     #pragma omp parallel num_threads(threads)
     {
         float *col = cols + (size_t)omp_get_thread_num() * ckk * ohow;
+        int lowered = -1;  // the image col holds
         #pragma omp for schedule(static)
-        for (int img = 0; img < p->n; img++) {
-            ck_im2col_image(col, x + (size_t)img * chw, p, g);
+        for (long t = 0; t < tasks; t++) {
+            const int img = by_channel ? (int)(t / p->oc) : (int)t;
+            const int o0 = by_channel ? (int)(t % p->oc) : 0, o1 = by_channel ? o0 + 1 : p->oc;
+            if (img != lowered) {
+                ck_im2col_image(col, x + (size_t)img * chw, p, g);
+                lowered = img;
+            }
             // Each output element sums its ckk products in registers: one store per element.
-            for (int o = 0; o < p->oc; o++) {
+            for (int o = o0; o < o1; o++) {
                 ck_small_combine(y + ((size_t)img * p->oc + o) * ohow, col, ohow, w + (size_t)o * ckk, 1, ckk,
                                  bias != NULL ? bias[o] : 0.0f);
             }

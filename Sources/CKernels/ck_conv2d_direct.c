@@ -19,8 +19,9 @@
 //   reads phase (kh%2, kw%2) at q + (kh/2)*(ow+1) + kw/2, and again consecutive slots
 //   read consecutive inputs, with one border slot a row. The register block, the tiles and
 //   backward-filter are the same code; only the padding and the tap offsets differ.
-// - The weights are re-laid once a call, by blocks of 16 output channels, as
-//   [block][c][kh][kw][16], so one vector load gives 8 consecutive output channels.
+// - The weights are re-laid once a call (or once for all calls of an inference model:
+//   ck_conv2d_pack_forward), by blocks of 16 output channels, as [block][c][kh][kw][16],
+//   so one vector load gives 8 consecutive output channels.
 // - The register block is P = 6 slots x 16 channels: 12 accumulators of 8 floats, 2 weight
 //   vectors and 1 broadcast input (15 of AVX2's 16 registers); per (c, kh, kw) that is 2
 //   weight loads, 6 broadcasts and 12 FMAs. A last block of 8 channels uses one vector.
@@ -441,11 +442,8 @@ static int ck_direct_run(float *y, const float *x, const float *wt, const float 
 int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const float *bias,
                              float *workspace, const ck_conv2d_params *p) {
     assert(ck_direct_geometry(p));
-    const size_t coutp = ck_direct_padded(p->oc);
-    float *wt = workspace, *bp = workspace + (size_t)p->c * 9 * coutp;
-    ck_direct_relayout(wt, w, p->c, p->oc, 0);
-    for (size_t o = 0; o < coutp; o++) bp[o] = bias != NULL && o < (size_t)p->oc ? bias[o] : 0.0f;
-    return ck_direct_run(y, x, wt, bp, p->n, p->c, p->oc, p->h, p->w, p->stride_h, 0);
+    ck_conv2d_direct_pack_forward(workspace, w, bias, p);
+    return ck_conv2d_direct_forward_packed(y, x, workspace, p);
 }
 
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
@@ -456,6 +454,30 @@ int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
     ck_direct_relayout(wt, w, p->oc, p->c, 1);
     memset(bp, 0, sizeof(float) * coutp);
     return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, 1, accumulate);
+}
+
+// MARK: - Pre-packed forward (inference)
+
+// The re-layout depends only on the weights, so a model whose weights do not change (an
+// inference snapshot) packs them once instead of on every call (5-7% of a batch-1 W2 call).
+size_t ck_conv2d_direct_packed_floats(const ck_conv2d_params *p) {
+    if (!(p->kh == 3 && p->kw == 3 && (p->stride_h == 1 || p->stride_h == 2) && p->stride_w == p->stride_h
+          && p->pad_h == 1 && p->pad_w == 1 && p->dil_h == 1 && p->dil_w == 1)) return 0;
+    return ck_direct_pass_floats(p->c, p->oc);
+}
+
+void ck_conv2d_direct_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p) {
+    assert(ck_conv2d_direct_packed_floats(p) > 0);
+    const size_t coutp = ck_direct_padded(p->oc);
+    float *bp = packed + (size_t)p->c * 9 * coutp;
+    ck_direct_relayout(packed, w, p->c, p->oc, 0);
+    for (size_t o = 0; o < coutp; o++) bp[o] = bias != NULL && o < (size_t)p->oc ? bias[o] : 0.0f;
+}
+
+int ck_conv2d_direct_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
+    assert(ck_direct_geometry(p));
+    const float *bp = packed + (size_t)p->c * 9 * ck_direct_padded(p->oc);
+    return ck_direct_run(y, x, packed, bp, p->n, p->c, p->oc, p->h, p->w, p->stride_h, 0);
 }
 
 // MARK: - Backward-filter

@@ -14,6 +14,13 @@ size_t ck_conv2d_direct_workspace_floats(const ck_conv2d_params *p);
 /// if its per-thread scratch cannot be allocated (the caller takes the lowering instead).
 int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const float *bias,
                              float *workspace, const ck_conv2d_params *p);
+/// Floats of the forward's packed weights (re-laid weights, then the padded bias) for p's
+/// channels and kernel, 0 where the direct kernel cannot take the kernel geometry.
+size_t ck_conv2d_direct_packed_floats(const ck_conv2d_params *p);
+/// Packs w (oc,c,3,3) and bias (oc, may be NULL) as the direct forward reads them.
+void ck_conv2d_direct_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p);
+/// The direct forward with weights packed by ck_conv2d_direct_pack_forward; the same failure rule.
+int ck_conv2d_direct_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p);
 /// Backward-data of the same at stride 1 only; the same failure rule.
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate);

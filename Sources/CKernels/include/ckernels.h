@@ -131,6 +131,21 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                float *workspace, const ck_conv2d_params *p);
 
+/// Floats of a forward's packed weights (ck_conv2d_pack_forward) for p's channels and
+/// kernel geometry (n, h and w do not matter), 0 where no path reads packed weights.
+size_t ck_conv2d_packed_size(const ck_conv2d_params *p);
+/// packed (ck_conv2d_packed_size floats) = w (oc,c,kh,kw) and bias (oc, may be NULL)
+/// re-laid as the direct 3x3 forward reads them, which otherwise re-lays them on every call:
+/// for weights that do not change (an inference model), pack once and call
+/// ck_conv2d_forward_packed.
+void ck_conv2d_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p);
+/// y = ck_conv2d_forward(x, w, bias) (the same bits) from weights packed by
+/// ck_conv2d_pack_forward for the same channels and kernel, needing no workspace; returns 1.
+/// Returns 0, having written nothing, where ck_conv2d_forward would not take the packed
+/// path (ck_conv2d_forward_uses_direct is 0, or its per-thread scratch cannot be
+/// allocated): the caller then calls ck_conv2d_forward.
+int ck_conv2d_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p);
+
 /// Which path a 3x3 pad-1 dilation-1 convolution of stride 1 (all three passes) or 2
 /// (forward and backward-filter) takes: a direct convolution (ck_conv2d_direct.c) or the
 /// GEMM lowering. AUTO (the default) takes the direct one where it measured faster; NEVER

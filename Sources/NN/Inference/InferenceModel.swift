@@ -62,6 +62,8 @@ public final class InferenceModel: @unchecked Sendable {
     public let exampleCount: Int, outputCount: Int
     /// Never written after init (see the type's comment).
     private let model: any Layer
+    /// `model`'s forward pass as `predict` runs it (`InferenceStep`), made once in init.
+    private let steps: [InferenceStep]
 
     /// A snapshot that takes over `model` (one just built and loaded from a checkpoint, or
     /// one that is done training): it sets it to inference mode and runs one example of
@@ -73,9 +75,10 @@ public final class InferenceModel: @unchecked Sendable {
                      "InferenceModel: example shape \(exampleShape) must have positive dimensions")
         model.setTraining(false)
         self.model = model
+        steps = InferenceStep.plan(model)
         self.exampleShape = exampleShape
         exampleCount = Tensor.elementCount(exampleShape)
-        let probe = withoutGradient { model(Tensor(zeros: [1] + exampleShape)) }
+        let probe = withoutGradient { [steps] in InferenceStep.run(steps, Tensor(zeros: [1] + exampleShape)) }
         precondition(probe.rank >= 1 && probe.shape[0] == 1,
                      "InferenceModel: one example of shape \(exampleShape) gave output shape \(probe.shape), not [1, ...]")
         outputShape = Array(probe.shape.dropFirst())
@@ -118,7 +121,7 @@ public final class InferenceModel: @unchecked Sendable {
               input.shape.dropFirst().elementsEqual(exampleShape) else {
             throw .shapeMismatch(expectedExample: exampleShape, found: input.shape)
         }
-        return withoutGradient { model(input.detached) }
+        return withoutGradient { InferenceStep.run(steps, input.detached) }
     }
 
     /// The outputs for `scalars`, the row-major elements of (N) + `exampleShape` for
@@ -129,5 +132,36 @@ public final class InferenceModel: @unchecked Sendable {
             throw .scalarCount(found: scalars.count, shape: [-1] + exampleShape, expected: exampleCount)
         }
         return try predict(Tensor(validating: scalars, shape: [scalars.count / exampleCount] + exampleShape))
+    }
+}
+
+/// One step of an `InferenceModel`'s forward pass. Nested `Sequential`s are flattened (the
+/// same composition); a `Conv2D` runs from weights packed once at the snapshot
+/// (`PackedConvolution`, the same bits as the layer), since they never change there; any
+/// other layer is called as it is.
+enum InferenceStep {
+    case convolution(PackedConvolution)
+    case layer(any Layer)
+
+    /// The steps of `layer`, in order.
+    static func plan(_ layer: any Layer) -> [InferenceStep] {
+        if let sequence = layer as? Sequential { return sequence.layers.flatMap(plan) }
+        if let conv = layer as? Conv2D {
+            return [.convolution(PackedConvolution(weight: conv.weight.value, bias: conv.bias?.value, stride: conv.stride,
+                                                   padding: conv.padding, dilation: conv.dilation))]
+        }
+        return [.layer(layer)]
+    }
+
+    /// `input` through `steps`, first to last.
+    static func run(_ steps: [InferenceStep], _ input: Tensor) -> Tensor {
+        var x = input
+        for step in steps {
+            switch step {
+            case let .convolution(conv): x = conv(x)
+            case let .layer(layer): x = layer(x)
+            }
+        }
+        return x
     }
 }

@@ -57,3 +57,51 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     Tensor.record(&y, inputs: inputs, pullback: conv2dBackward)
     return y
 }
+
+/// A convolution's weights and bias re-laid once for the direct 3x3 forward
+/// (`ck_conv2d_pack_forward`), for weights that never change (an `InferenceModel`'s): the
+/// direct path otherwise re-lays them on every call. Immutable after `init`, so any number
+/// of threads may call it at once.
+struct PackedConvolution {
+    let weight: Tensor, bias: Tensor?
+    let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)
+    /// The packed weights, or nil where no path reads them (not a 3x3 pad-1 kernel).
+    let packed: [Float]?
+
+    /// Packs `weight` (OC,C,KH,KW) and `bias` (OC) as the direct forward reads them.
+    init(weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)) {
+        (self.weight, self.bias) = (weight.detached, bias?.detached)
+        (self.stride, self.padding, self.dilation) = (stride, padding, dilation)
+        var p = ck_conv2d_params()
+        (p.c, p.oc) = (Int32(weight.shape[1]), Int32(weight.shape[0]))
+        (p.kh, p.kw) = (Int32(weight.shape[2]), Int32(weight.shape[3]))
+        (p.stride_h, p.stride_w, p.pad_h, p.pad_w) = (Int32(stride.0), Int32(stride.1), Int32(padding.0), Int32(padding.1))
+        (p.dil_h, p.dil_w) = (Int32(dilation.0), Int32(dilation.1))
+        let count = ck_conv2d_packed_size(&p)
+        packed = count == 0 ? nil : weight.withUnsafePointer { pw in
+            bias.withUnsafePointer { pb in
+                [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    ck_conv2d_pack_forward(buffer.baseAddress!, pw, pb, &p)
+                    initialized = count
+                }
+            }
+        }
+    }
+
+    /// `conv2d(x, weight:, bias:, ...)`, the same bits, with no autodiff record (the
+    /// weights are constants) and no workspace when the packed path takes it.
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var p = conv2dParams(x, weight, stride: stride, padding: padding, dilation: dilation)
+        let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
+        return Tensor.withUnsafePointers(x, weight) { px, pw in
+            bias.withUnsafePointer { pb in
+                Tensor.build(shape: outShape) { out, _ in
+                    let done = packed?.withUnsafeBufferPointer { ck_conv2d_forward_packed(out, px, $0.baseAddress!, &p) } ?? 0
+                    if done == 0 {
+                        Workspace.withFloats(ck_conv2d_workspace_size(&p)) { ck_conv2d_forward(out, px, pw, pb, $0, &p) }
+                    }
+                }
+            }
+        }
+    }
+}
