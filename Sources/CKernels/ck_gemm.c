@@ -10,6 +10,7 @@
 
 static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
                         int m, int n, int k, float alpha, float beta);
+static void ck_sgemm_row(float *c, const float *a, const float *b, int ldb, int n, int k, float alpha, float beta);
 
 // c is (m,n), op(a) is (m,k), op(b) is (k,n).
 void ck_sgemm(float *c, int ldc,
@@ -22,6 +23,10 @@ void ck_sgemm(float *c, int ldc,
     assert(ldb >= ((trans_b ? k : n) > 1 ? (trans_b ? k : n) : 1));
     if (m == 0 || n == 0) return;
     if (!trans_a && trans_b && ck_sgemm_dot(c, ldc, a, lda, b, ldb, m, n, k, alpha, beta)) return;
+    if (m == 1 && !trans_a && trans_b) {
+        ck_sgemm_row(c, a, b, ldb, n, k, alpha, beta);
+        return;
+    }
     cblas_sgemm(CblasRowMajor,
                 trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans,
@@ -153,3 +158,72 @@ static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float 
     return 0;
 }
 #endif
+
+// MARK: - One row of C (a dense layer at batch 1)
+//
+// c (1,n) = a (1,k) b^T, b (n,k): a matrix-vector product, as a server's batch-1 requests
+// make. OpenBLAS runs it on one thread (its sgemm with m = 1), and its sgemv, which does
+// divide c, wakes OpenBLAS's pool, asleep between GEMMs (ck_configure_thread_waiting), on
+// every call: slower than one thread at batch-1 latency. The product streams b once (1.6 MB
+// for W2's 3136 -> 128 layer, from L3), so here the kernels' own OpenMP threads, awake
+// from the layers before, divide the rows of b. Each c[j] is one thread's sum in a fixed
+// order (16 lanes over k, then the lanes in order, then the tail), so the bits do not
+// depend on the thread count. Figures: docs/performance.md, "Serving latency, same window
+// as PyTorch".
+#define CK_GEMM_ROW_PARALLEL_MIN ((long)1 << 16)  // multiply-adds below which one thread runs it
+#define CK_GEMM_ROW_LANES 16
+
+// dot(a, b_j) for the rows b_j of b, j in [begin, end), 4 rows at a time (a read once for
+// four), each row's sum the same as alone.
+static CK_MULTIVERSION void ck_sgemm_row_range(float *restrict c, const float *restrict a, const float *restrict b,
+                                               int ldb, int k, float alpha, float beta, long begin, long end) {
+    const int kb = k / CK_GEMM_ROW_LANES * CK_GEMM_ROW_LANES;
+    for (long j0 = begin; j0 < end; j0 += 4) {
+        const int rows = end - j0 < 4 ? (int)(end - j0) : 4;
+        float lanes[4][CK_GEMM_ROW_LANES] = {{0}};
+        if (rows == 4) {
+            const float *restrict b0 = b + (size_t)j0 * ldb, *restrict b1 = b0 + ldb;
+            const float *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
+            for (int i = 0; i < kb; i += CK_GEMM_ROW_LANES) {
+                for (int l = 0; l < CK_GEMM_ROW_LANES; l++) {
+                    const float x = a[i + l];
+                    lanes[0][l] += x * b0[i + l];
+                    lanes[1][l] += x * b1[i + l];
+                    lanes[2][l] += x * b2[i + l];
+                    lanes[3][l] += x * b3[i + l];
+                }
+            }
+        } else {
+            for (int r = 0; r < rows; r++) {
+                const float *restrict br = b + (size_t)(j0 + r) * ldb;
+                for (int i = 0; i < kb; i += CK_GEMM_ROW_LANES) {
+                    for (int l = 0; l < CK_GEMM_ROW_LANES; l++) lanes[r][l] += a[i + l] * br[i + l];
+                }
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            const float *br = b + (size_t)(j0 + r) * ldb;
+            float sum = 0.0f;
+            for (int l = 0; l < CK_GEMM_ROW_LANES; l++) sum += lanes[r][l];
+            for (int i = kb; i < k; i++) sum += a[i] * br[i];
+            float *cj = c + j0 + r;
+            *cj = beta == 0.0f ? alpha * sum : alpha * sum + beta * *cj;  // beta 0 ignores c, NaN included
+        }
+    }
+}
+
+static void ck_sgemm_row(float *c, const float *a, const float *b, int ldb, int n, int k, float alpha, float beta) {
+    const int threads = (long)n * k >= CK_GEMM_ROW_PARALLEL_MIN ? ck_region_threads() : 1;
+    if (threads <= 1) {
+        ck_sgemm_row_range(c, a, b, ldb, k, alpha, beta, 0, n);
+        return;
+    }
+    #pragma omp parallel num_threads(threads)
+    {
+        // Whole groups of 4 rows a thread (a group split between threads would still give
+        // the same bits, but read a twice).
+        const ck_range r = ck_thread_range((n + 3) / 4);
+        const long end = 4 * r.end < n ? 4 * r.end : n;
+        ck_sgemm_row_range(c, a, b, ldb, k, alpha, beta, 4 * r.begin, end);
+    }
+}
