@@ -9,7 +9,8 @@ import Synchronization
 
 /// PyTorch 2.13's CPU build on this machine, W2 at batch 1, eval mode under no_grad, its
 /// best layout (channels-last), median microseconds by thread count, from issue 17. The
-/// target is at most half of it.
+/// target is at most half of it; `scripts/bench-pytorch.sh --serving` measures PyTorch in
+/// the same window, alternated with these rows.
 let pytorchBatch1MedianMicroseconds: [Int: Double] = [1: 268, 2: 353]
 
 /// Runs `body` on the cooperative pool and waits for it on this (non-pool) thread.

@@ -44,6 +44,8 @@ extension Tensor {
 /// them, records no autodiff graph and checks the input's shape first. Its weights share
 /// storage with the tensors they were copied from until either side writes (copy-on-write),
 /// so a snapshot of a model that goes on training costs no copy and does not change.
+/// `predict` runs a plan made once at init (`InferenceStep`): convolutions from weights
+/// packed once for the direct kernel, with the same bits as the model itself.
 ///
 /// Why `@unchecked Sendable`: layers are classes with settable state (`isTraining`, parameter
 /// values), so the compiler cannot prove this; the snapshot keeps them private and never
