@@ -142,9 +142,10 @@ public final class Trainer {
     public var gradientBuckets = GradientBuckets()
     /// With a `BackgroundCommunicator`: all-reduce each gradient bucket on the
     /// communicator's thread as soon as backward has finished it, overlapping the rest of
-    /// backward (true), or all buckets after backward on this thread (false). The weights
-    /// are the same bits either way.
-    public var overlapsGradientAllReduce = true
+    /// backward (true), or all buckets after backward on this thread (false, the default:
+    /// on 2 cores the extra thread competes with backward and W2 trained no faster,
+    /// docs/distributed.md). The weights are the same bits either way.
+    public var overlapsGradientAllReduce = false
     /// Seconds this thread has spent in, or waiting for, gradient all-reduces since the
     /// trainer was made (what overlapping did not hide; 0 with one rank).
     public internal(set) var gradientAllReduceWaitSeconds = 0.0
