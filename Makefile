@@ -5,7 +5,7 @@ CONFIG  ?= release
 # libpng-dev for `nn predict` on PNG files;
 # python3-sklearn for the real CSV tables the tests and examples read; libc6-dev-arm64-cross
 # for check-aarch64; Open MPI for NNDistributed and its tests).
-DEBS    := libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev libpng-dev python3-sklearn libc6-dev-arm64-cross \
+DEBS    := pkg-config libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev libpng-dev python3-sklearn libc6-dev-arm64-cross \
            libopenmpi-dev openmpi-bin
 
 .PHONY: docs doc-comments api-breakage deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz

@@ -242,7 +242,33 @@ static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int
 // off the image) at r*rw + s, for r <= oh and s <= ow; then zeros to the end. An image
 // row goes to one row of the two phases of its parity, de-interleaved: its odd columns to
 // the even padded columns, after the left zero.
-static void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h, int w, const ck_direct_layout *L) {
+// Called inside the passes' parallel regions, whose bodies do not inherit target_clones, so
+// the padding is a worker of its own, and its short row copies (7-56 floats, where a memcpy
+// call costs more than the copy: 5-8% of W3) are vector moves written out, with no loop
+// that clang's idiom recognition would turn back into a memcpy call.
+#define CK_DIRECT_PAD CK_MULTIVERSION
+
+typedef float ck_v4u __attribute__((vector_size(16), aligned(4), may_alias));
+
+// The copy of one row of `count` floats: whole vectors of 8, then the last 8 (or 4) again
+// overlapping, or up to three single floats.
+static inline __attribute__((always_inline)) void ck_direct_copy_row(float *restrict dst, const float *restrict src,
+                                                                     int count) {
+    if (count >= 8) {
+        for (int k = 0; k + 8 <= count; k += 8) ck_v8_store(dst + k, ck_v8_load(src + k));
+        ck_v8_store(dst + count - 8, ck_v8_load(src + count - 8));
+    } else if (count >= 4) {
+        *(ck_v4u *)dst = *(const ck_v4u *)src;
+        *(ck_v4u *)(dst + count - 4) = *(const ck_v4u *)(src + count - 4);
+    } else {
+        if (count > 0) dst[0] = src[0];
+        if (count > 1) dst[1] = src[1];
+        if (count > 2) dst[2] = src[2];
+    }
+}
+
+static CK_DIRECT_PAD void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h, int w,
+                                                     const ck_direct_layout *L) {
     const int rw = L->rw, phase = L->phase;
     for (int ci = 0; ci < cin; ci++) {
         float *dst = xp + (size_t)ci * L->plane;
@@ -273,7 +299,8 @@ static void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h
 // zero row, then each image row after one zero (rows w+1 apart), then zeros to the end (the
 // bottom row, and the reads of the last register block). The one zero between two rows
 // pads both: the right neighbour of a row's last pixel is the next row's leading zero.
-static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w, const ck_direct_layout *L) {
+static CK_DIRECT_PAD void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w,
+                                              const ck_direct_layout *L) {
     const size_t plane = L->plane;
     if (L->stride == 2) {
         ck_direct_pad_image_phases(xp, x, cin, h, w, L);
@@ -287,7 +314,7 @@ static void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w
         for (int r = 0; r < h; r++) {
             float *row = dst + (size_t)(r + 1) * w1;
             row[0] = 0.0f;
-            memcpy(row + 1, src + (size_t)r * w, sizeof(float) * (size_t)w);
+            ck_direct_copy_row(row + 1, src + (size_t)r * w, w);
         }
         memset(dst + (size_t)(h + 1) * w1, 0, sizeof(float) * (plane - (size_t)(h + 1) * w1));
     }
@@ -537,14 +564,56 @@ static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p) {
     return (floats + 15) / 16 * 16;
 }
 
+// One image of backward-filter, in the thread's scratch: pad x, lay dy out slot-major by
+// blocks of 16 channels, and add the image's taps into part (and dy's sums into bsum unless
+// it is NULL: the sum is a serial chain in double, and W3's convolutions have no bias). A
+// worker of its own: the region's body would not inherit target_clones.
+static CK_MULTIVERSION void ck_direct_filter_image(float *xp, float *dys, float *part, double *bsum,
+                                                   const float *xi, const float *dyi, int cin, int cout,
+                                                   int h, int w, const ck_direct_layout *L) {
+    const int oh = L->oh, ow = L->ow, rw = L->rw;
+    const int coutp = (int)ck_direct_padded(cout);
+    const int slots = L->slots, nslots = ck_direct_tile_slots(L);
+    const size_t plane = L->plane, ohow = (size_t)oh * ow;
+    ck_direct_pad_image(xp, xi, cin, h, w, L);
+    memset(dys, 0, sizeof(float) * (size_t)coutp * nslots);
+    for (int o = 0; o < cout; o++) {
+        const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
+        const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+        float *dst = dys + (size_t)b0 * nslots + (o - b0);
+        const float *src = dyi + (size_t)o * ohow;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) dst[(size_t)(oy * rw + ox) * lanes] = src[(size_t)oy * ow + ox];
+        }
+        if (bsum != NULL) {
+            double sum = 0.0;
+            for (size_t k = 0; k < ohow; k++) sum += src[k];
+            bsum[o] += sum;
+        }
+    }
+    for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
+        const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+        const float *dyb = dys + (size_t)b0 * nslots;
+        for (int ci = 0; ci < cin; ci += 2) {
+            const int pair = cin - ci >= 2 ? 2 : 1;
+            for (int kh = 0; kh < 3; kh++) {
+                const float *x0 = xp + (size_t)ci * plane + ck_direct_tap_row(kh, rw, L->phase, L->stride);
+                const float *x1 = pair == 2 ? x0 + plane : x0;
+                float *pr = part + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + kh * 3) * lanes;
+                ck_direct_filter_dispatch(pr, lanes, dyb, x0, x1, L->phase, slots, pair, L->stride);
+            }
+        }
+    }
+}
+
 int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                      const ck_conv2d_params *p) {
     assert(ck_direct_geometry(p));
     const ck_direct_layout L = ck_direct_layout_of(p->h, p->w, p->stride_h);
-    const int cin = p->c, cout = p->oc, h = p->h, w = p->w, oh = L.oh, ow = L.ow, rw = L.rw;
+    const int cin = p->c, cout = p->oc, h = p->h, w = p->w;
     const int coutp = (int)ck_direct_padded(cout);
-    const int slots = L.slots, nslots = ck_direct_tile_slots(&L);
-    const size_t plane = L.plane, hw = (size_t)h * w, ohow = (size_t)oh * ow;
+    const int nslots = ck_direct_tile_slots(&L);
+    const size_t plane = L.plane, hw = (size_t)h * w, ohow = (size_t)L.oh * L.ow;
     const size_t per_thread = ck_direct_filter_thread_floats(p), weights = (size_t)cin * 9 * coutp;
     const size_t part_at = (size_t)cin * plane + (size_t)coutp * nslots;
     const size_t bias_at = (part_at + weights + 1) / 2 * 2;  // 8-byte aligned for the doubles
@@ -561,37 +630,8 @@ int ck_conv2d_direct_backward_filter(float *dw, float *dbias, const float *dy, c
         memset(bsum, 0, sizeof(double) * cout);
         #pragma omp for schedule(static)
         for (int img = 0; img < p->n; img++) {
-            ck_direct_pad_image(xp, x + (size_t)img * cin * hw, cin, h, w, &L);
-            const float *dyi = dy + (size_t)img * cout * ohow;
-            memset(dys, 0, sizeof(float) * (size_t)coutp * nslots);
-            for (int o = 0; o < cout; o++) {
-                const int b0 = o / CK_DIRECT_BLOCK * CK_DIRECT_BLOCK;
-                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
-                float *dst = dys + (size_t)b0 * nslots + (o - b0);
-                const float *src = dyi + (size_t)o * ohow;
-                double sum = 0.0;
-                for (int oy = 0; oy < oh; oy++) {
-                    for (int ox = 0; ox < ow; ox++) {
-                        const float v = src[(size_t)oy * ow + ox];
-                        dst[(size_t)(oy * rw + ox) * lanes] = v;
-                        sum += v;
-                    }
-                }
-                bsum[o] += sum;
-            }
-            for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
-                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
-                const float *dyb = dys + (size_t)b0 * nslots;
-                for (int ci = 0; ci < cin; ci += 2) {
-                    const int pair = cin - ci >= 2 ? 2 : 1;
-                    for (int kh = 0; kh < 3; kh++) {
-                        const float *x0 = xp + (size_t)ci * plane + ck_direct_tap_row(kh, rw, L.phase, L.stride);
-                        const float *x1 = pair == 2 ? x0 + plane : x0;
-                        float *pr = part + (size_t)b0 * cin * 9 + ((size_t)ci * 9 + kh * 3) * lanes;
-                        ck_direct_filter_dispatch(pr, lanes, dyb, x0, x1, L.phase, slots, pair, L.stride);
-                    }
-                }
-            }
+            ck_direct_filter_image(xp, dys, part, dbias != NULL ? bsum : NULL, x + (size_t)img * cin * hw,
+                                   dy + (size_t)img * cout * ohow, cin, cout, h, w, &L);
         }
     }
     // The threads' partials, in thread order and in double, into dw (oc, c, 3, 3).

@@ -27,7 +27,9 @@ final class Conv2DDirectTests: XCTestCase {
     /// Stride 2 adds 3x3: odd sizes give the last output row and column one padded tap.
     private static let channels = [1, 3, 4, 16, 17]
     private static let outChannels = [1, 8, 16, 20, 64]
-    private static let sizes = [(1, 1), (2, 2), (7, 7), (14, 14), (5, 9), (28, 28)]
+    /// Widths around the padding's row copy: 1-3 floats one by one, 4-7 two overlapping
+    /// 4-vectors, 8 and more 8-vectors and an overlapping last one.
+    private static let sizes = [(1, 1), (2, 2), (3, 4), (7, 7), (4, 8), (14, 14), (5, 9), (28, 28)]
     private static let stride2Sizes = [(1, 1), (2, 2), (3, 3), (7, 7), (14, 14), (5, 9), (28, 28)]
 
     private static var sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] { makeSweep(stride: 1, sizes) }
