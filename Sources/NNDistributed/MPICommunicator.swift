@@ -23,10 +23,14 @@ public enum DistributedError: Error, CustomStringConvertible {
 /// MPI_COMM_WORLD.
 ///
 /// Collectives are Open MPI's blocking ones: its non-blocking all-reduce polled with
-/// MPI_Test ran 10-20x slower here (docs/distributed.md). A watchdog thread turns a
-/// collective that has not returned after `timeout` seconds (a rank that never joins) into
-/// an exit that names it; mpirun then ends the other ranks. Call from one thread at a time.
-public final class MPICommunicator: Communicator {
+/// MPI_Test ran 10-20x slower here (docs/distributed.md). To overlap backward, the
+/// background all-reduces (`startAllReduce`) run the same blocking call on a thread of
+/// their own, started on first use (Horovod's design); MPI is initialized with
+/// MPI_THREAD_SERIALIZED and only one thread is ever inside MPI: a blocking collective
+/// first waits for the queued ones. A watchdog thread turns a collective that has not
+/// returned after `timeout` seconds (a rank that never joins) into an exit that names it;
+/// mpirun then ends the other ranks. Call from one thread at a time.
+public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable {
     /// This process's rank in MPI_COMM_WORLD.
     public let rank: Int
     /// The number of processes in MPI_COMM_WORLD.
@@ -36,6 +40,11 @@ public final class MPICommunicator: Communicator {
     private var finalized = false
     /// The running collective's label and deadline (uptime nanoseconds), for the watchdog.
     private let running = RunningCollective()
+    /// Whether MPI granted MPI_THREAD_SERIALIZED (else background all-reduces run inline).
+    private let allowsBackgroundThread: Bool
+    /// The background all-reduces queued and not finished, and their thread.
+    private let queue = CollectiveQueue()
+    private var backgroundThreadStarted = false
 
     /// Initializes MPI (once per process) and checks the launcher; `timeout` bounds every
     /// collective's wait in seconds.
@@ -48,6 +57,7 @@ public final class MPICommunicator: Communicator {
         MPI_Comm_rank(nnmpi_comm_world(), &rank)
         MPI_Comm_size(nnmpi_comm_world(), &size)
         (self.rank, self.size, self.timeout) = (Int(rank), Int(size), timeout)
+        allowsBackgroundThread = provided >= nnmpi_thread_serialized()
         if let message = LauncherCheck.mismatch(size: self.size, environment: ProcessInfo.processInfo.environment) {
             MPI_Finalize()
             finalized = true
@@ -65,6 +75,38 @@ public final class MPICommunicator: Communicator {
 
     /// Sums (or averages) `buffer` over all ranks in place.
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {
+        waitForBackgroundCollectives()
+        reduce(buffer, operation, label: label)
+    }
+
+    /// Queues an all-reduce of `buffer` on this communicator's thread and returns at once;
+    /// `buffer` must stay allocated and untouched until `waitForBackgroundCollectives()`.
+    public func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {
+        guard size > 1 else { return }
+        guard allowsBackgroundThread else { return reduce(buffer, operation, label: label) }
+        if !backgroundThreadStarted {
+            backgroundThreadStarted = true
+            let (queue, communicator) = (queue, UncheckedReference(self))
+            let thread = Thread {
+                while true {
+                    let job = queue.next()
+                    communicator.value.reduce(job.buffer, job.operation, label: job.label)
+                    queue.finished()
+                }
+            }
+            thread.name = "MPI collectives"
+            thread.start()
+        }
+        queue.add(BackgroundAllReduce(buffer: buffer, operation: operation, label: label))
+    }
+
+    /// Returns once every all-reduce queued by `startAllReduce` has finished.
+    public func waitForBackgroundCollectives() {
+        if backgroundThreadStarted { queue.waitUntilEmpty() }
+    }
+
+    /// The all-reduce itself, on whichever thread owns MPI at the moment.
+    private func reduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {
         guard size > 1, let base = buffer.baseAddress else { return }
         allReduceSum(base, count: buffer.count, datatype: nnmpi_float(), label: label)
         if operation == .average {
@@ -75,6 +117,7 @@ public final class MPICommunicator: Communicator {
 
     /// Sums (or averages) `buffer` over all ranks in place.
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation, label: String) {
+        waitForBackgroundCollectives()
         guard size > 1, let base = buffer.baseAddress else { return }
         allReduceSum(base, count: buffer.count, datatype: nnmpi_double(), label: label)
         if operation == .average {
@@ -85,6 +128,7 @@ public final class MPICommunicator: Communicator {
     /// Copies rank `root`'s `buffer` to every rank.
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int, label: String) {
         precondition(root >= 0 && root < size, "broadcast: root \(root) out of 0..<\(size)")
+        waitForBackgroundCollectives()
         guard size > 1, let base = buffer.baseAddress else { return }
         watched(label) {
             check(MPI_Bcast(base, Int32(buffer.count), nnmpi_float(), Int32(root), nnmpi_comm_world()), label)
@@ -93,6 +137,7 @@ public final class MPICommunicator: Communicator {
 
     /// Waits until every rank has arrived.
     public func barrier(label: String) {
+        waitForBackgroundCollectives()
         guard size > 1 else { return }
         watched(label) { check(MPI_Barrier(nnmpi_comm_world()), label) }
     }
@@ -108,6 +153,7 @@ public final class MPICommunicator: Communicator {
     /// Ends MPI in this process; call once every rank is done (the last collective).
     public func finalize() {
         guard !finalized else { return }
+        waitForBackgroundCollectives()
         finalized = true
         MPI_Finalize()
     }
@@ -157,4 +203,58 @@ public final class MPICommunicator: Communicator {
 private final class RunningCollective: Sendable {
     /// Its label, the timeout it was started with, and its deadline in uptime nanoseconds.
     let state = Mutex<(label: String, timeout: Double, deadline: UInt64)?>(nil)
+}
+
+/// An all-reduce queued for the background thread.
+private struct BackgroundAllReduce: @unchecked Sendable {
+    /// Owned by the caller, who leaves it alone until the queue is empty.
+    let buffer: UnsafeMutableBufferPointer<Float>
+    let operation: ReduceOperation
+    let label: String
+}
+
+/// The communicator as the background thread sees it: that thread only runs `reduce`, and
+/// never while the caller's thread is inside MPI.
+private struct UncheckedReference: @unchecked Sendable {
+    let value: MPICommunicator
+    init(_ value: MPICommunicator) { self.value = value }
+}
+
+/// The first-in, first-out queue of background all-reduces: the training thread adds, the
+/// background thread takes them one at a time, and `waitUntilEmpty` waits for the last.
+private final class CollectiveQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [BackgroundAllReduce] = []
+    /// Queued plus running.
+    private var unfinished = 0
+
+    func add(_ job: BackgroundAllReduce) {
+        condition.lock()
+        jobs.append(job)
+        unfinished += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for and removes the oldest job (background thread).
+    func next() -> BackgroundAllReduce {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty { condition.wait() }
+        return jobs.removeFirst()
+    }
+
+    /// The job taken by the last `next()` is done (background thread).
+    func finished() {
+        condition.lock()
+        unfinished -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func waitUntilEmpty() {
+        condition.lock()
+        while unfinished > 0 { condition.wait() }
+        condition.unlock()
+    }
 }

@@ -113,6 +113,21 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1e-3)
     }
 
+    /// All-reducing each bucket on the communicator's thread during backward gives the same
+    /// bits as all-reducing after backward: the same MPI call on the same bytes. Small
+    /// buckets (from the helper's W1: 3 of them) so the overlap has something to overlap.
+    func testOverlappedAllReduceGivesTheSameBitsAsBlocking() throws {
+        let overlapped = try train(ranks: 2, ["--samples", "128", "--batch", "16", "--overlap", "1"],
+                                   environment: ["DISTRIBUTED_TRAINER_BUCKET_BYTES": "65536"])
+        XCTAssertEqual(overlapped.status, 0, overlapped.output)
+        let first = try weights(rank: 0)
+        XCTAssertTrue(first == (try weights(rank: 1)), "rank 0 and rank 1 hold different weights")
+        let blocking = try train(ranks: 2, ["--samples", "128", "--batch", "16", "--overlap", "0"],
+                                 environment: ["DISTRIBUTED_TRAINER_BUCKET_BYTES": "65536"])
+        XCTAssertEqual(blocking.status, 0, blocking.output)
+        XCTAssertTrue(first == (try weights(rank: 0)), "overlapped and blocking all-reduces differ")
+    }
+
     /// With synchronized batch norm, 2 ranks x batch 16 of a conv + batch-norm network ==
     /// 1 process x batch 32, running statistics included (same tolerance and reasoning as
     /// above; the statistics are summed in double precision). Without it each rank
@@ -158,6 +173,51 @@ final class DistributedTrainingTests: XCTestCase {
         let run = try train(ranks: 2, ["--epochs", "3", "--kill-rank", "1", "--timeout", "120"])
         XCTAssertNotEqual(run.status, 0, run.output)
         XCTAssertLessThan(run.seconds, 30, run.output)
+    }
+
+    /// The epochs a run trained, from the helper's last line ("epochs 1->3"), on every rank.
+    func epochs(_ run: Run) -> [String] {
+        run.output.split(separator: "\n").compactMap { line in
+            line.range(of: "epochs ").map { String(line[$0.upperBound...].prefix { $0 != " " }) }
+        }
+    }
+
+    /// A checkpoint written by 2 ranks resumes in 1 process, whose checkpoint resumes over 3
+    /// ranks: each run continues from the saved epoch (not from 0) and the 3 ranks end with
+    /// bit-identical weights, those rank 0 saved.
+    func testACheckpointResumesWithAnotherNumberOfRanks() throws {
+        let two = try train(ranks: 2, ["--samples", "96", "--batch", "16", "--epochs", "1", "--checkpoint", "1"])
+        XCTAssertEqual(two.status, 0, two.output)
+        XCTAssertEqual(epochs(two), ["0->1", "0->1"], two.output)
+        let one = try train(ranks: nil, ["--samples", "96", "--batch", "32", "--epochs", "2", "--checkpoint", "1"])
+        XCTAssertEqual(one.status, 0, one.output)
+        XCTAssertEqual(epochs(one), ["1->2"], one.output)
+        let three = try train(ranks: 3, ["--samples", "96", "--batch", "11", "--epochs", "3", "--checkpoint", "1"])
+        XCTAssertEqual(three.status, 0, three.output)
+        XCTAssertEqual(epochs(three), ["2->3", "2->3", "2->3"], three.output)
+        let rank0 = try weights(rank: 0)
+        for rank in 1..<3 { XCTAssertTrue(try weights(rank: rank) == rank0, "rank \(rank) differs from rank 0") }
+        // The file rank 0 wrote after epoch 3 holds exactly those weights.
+        DefaultRandom.manualSeed(99)
+        let model = Models.mlp()
+        let saved = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3))
+        try Checkpoint.resume(from: scratch.appendingPathComponent("checkpoint.safetensors"), trainer: saved)
+        XCTAssertEqual(saved.epochsCompleted, 3)
+        XCTAssertTrue(model.parameters.flatMap { $0.value.scalars } == Array(rank0.prefix(model.parameterCount)),
+                      "the checkpoint differs from the weights the ranks hold")
+    }
+
+    /// A rank killed at the end of epoch 2 of 4 ends the job within seconds and leaves a
+    /// checkpoint (epoch 1 or 2: rank 0 may be stopped while writing epoch 2's, which the
+    /// atomic rename keeps out of sight) that one process resumes and finishes.
+    func testAKilledRankLeavesTheLastCheckpointResumable() throws {
+        let killed = try train(ranks: 2, ["--samples", "96", "--batch", "16", "--epochs", "4", "--checkpoint", "1",
+                                          "--kill-rank", "1", "--fault-epoch", "2", "--timeout", "120"])
+        XCTAssertNotEqual(killed.status, 0, killed.output)
+        XCTAssertLessThan(killed.seconds, 30, killed.output)
+        let resumed = try train(ranks: nil, ["--samples", "96", "--batch", "32", "--epochs", "4", "--checkpoint", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(["1->4", "2->4"].contains(epochs(resumed).first ?? ""), resumed.output)
     }
 
     /// A rank that never joins the next all-reduce: the others abort after the timeout,

@@ -164,6 +164,9 @@ final class Node {
         }
     }
 
+    /// Whether a gradient has reached this node since it was created or last zeroed.
+    var hasGradient: Bool { gradient != nil && !gradientIsCleared }
+
     /// The accumulated gradient as a tensor (zeros if nothing reached this node).
     func gradientTensor() -> Tensor {
         guard let gradient, !gradientIsCleared else { return Tensor(zeros: shape) }
@@ -228,6 +231,13 @@ extension Tensor {
     /// Back-propagates `seed` (the gradient of some scalar with respect to this value, same
     /// shape), as PyTorch's `tensor.backward(gradient)`, then releases the graph.
     public func backward(seed: Tensor) {
+        backward(seed: seed, leafGradientFinal: nil)
+    }
+
+    /// `backward(seed:)`, calling `leafGradientFinal(leaf)` as soon as the last pullback
+    /// that adds into that leaf's gradient has run (data-parallel training starts its
+    /// all-reduce there while backward goes on). A leaf no gradient reaches is not reported.
+    func backward(seed: Tensor, leafGradientFinal: ((Node) -> Void)?) {
         precondition(seed.shape == shape, "backward(seed:): seed shape \(seed.shape) differs from \(shape)")
         guard let root = node else {
             preconditionFailure("backward() on a value that depends on nothing requiring gradients")
@@ -254,15 +264,33 @@ extension Tensor {
                 save memory); compute the value again with a new forward pass, then call backward()
                 """)
         }
+        // Pullbacks still to run that add into each leaf: at 0 the leaf's gradient is final.
+        var pendingConsumers: [ObjectIdentifier: Int] = [:]
+        if leafGradientFinal != nil {
+            for node in order where node.pullback != nil {
+                for parent in node.parents where parent.isLeaf { pendingConsumers[ObjectIdentifier(parent), default: 0] += 1 }
+            }
+        }
         seed.withUnsafePointer { addScaled($0, into: root.gradientBuffer(), count: count) }
         for node in order.reversed() {
-            guard let pullback = node.pullback, let gradient = node.gradient else { continue }
-            pullback(gradient.pointer, node.parentGradients())
-            // Every consumer of this node came earlier in the reverse order, so its gradient
-            // is complete and used up: free it and what its pullback captured (the forward
-            // activations) now rather than after the whole pass. This bounds the peak to
-            // the activations not yet visited plus the gradients in flight.
-            if !node.isLeaf { node.release() }
+            guard let pullback = node.pullback else { continue }
+            let parents = node.parents
+            if let gradient = node.gradient {
+                pullback(gradient.pointer, node.parentGradients())
+                // Every consumer of this node came earlier in the reverse order, so its gradient
+                // is complete and used up: free it and what its pullback captured (the forward
+                // activations) now rather than after the whole pass. This bounds the peak to
+                // the activations not yet visited plus the gradients in flight.
+                if !node.isLeaf { node.release() }
+            }
+            // Counted down even when no gradient reached this node (its pullback adds nothing).
+            if let leafGradientFinal {
+                for parent in parents where parent.isLeaf {
+                    let key = ObjectIdentifier(parent)
+                    pendingConsumers[key]! -= 1
+                    if pendingConsumers[key] == 0 && parent.hasGradient { leafGradientFinal(parent) }
+                }
+            }
         }
         for node in order where !node.isLeaf { node.release() }
     }

@@ -22,6 +22,9 @@ public final class Parameter {
         }
     }
 
+    /// The leaf of the autodiff graph holding the gradient (backward reports it final).
+    var gradientNode: Node { node }
+
     /// The shape of the value.
     public var shape: [Int] { storedValue.shape }
 

@@ -36,6 +36,18 @@ public protocol Communicator: AnyObject {
     func abort(_ message: String) -> Never
 }
 
+/// A communicator that runs all-reduces on a thread of its own while the caller goes on
+/// computing (Horovod's design): the trainer queues each gradient bucket as soon as backward
+/// has finished it and waits for them all before the update. Collectives run in the order
+/// they were queued; a blocking collective called meanwhile first waits for the queue.
+public protocol BackgroundCommunicator: Communicator {
+    /// Queues an all-reduce of `buffer` and returns at once; `buffer` must stay allocated
+    /// and untouched until `waitForBackgroundCollectives()` returns.
+    func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String)
+    /// Returns once every queued all-reduce has finished.
+    func waitForBackgroundCollectives()
+}
+
 extension Communicator {
     /// True on the rank that prints, logs, plots and writes checkpoints.
     public var isLeader: Bool { rank == 0 }

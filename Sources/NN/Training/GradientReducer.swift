@@ -1,3 +1,5 @@
+import Dispatch
+
 /// How data-parallel training groups gradients into all-reduces: a small first bucket so
 /// communication starts early, then larger ones so each call's latency is paid rarely
 /// (PyTorch DDP's defaults: 1 MiB, then 25 MiB).
@@ -36,12 +38,31 @@ public struct GradientBuckets: Sendable, Equatable {
 
 /// Averages the model's gradients over all ranks, bucket by bucket: each bucket's gradients
 /// are packed into one contiguous buffer, all-reduced, and unpacked.
+///
+/// Two modes. Blocking (`average`, after backward): one bucket after the other on the
+/// training thread. Overlapped (`beginStep`, `gradientFinal` from backward, `finishStep`):
+/// a bucket is packed and queued on the communicator's own thread as soon as backward has
+/// finished every gradient in it, so its all-reduce runs during the rest of backward.
+/// Buckets are queued in plan order on every rank (a bucket finished early waits for the
+/// ones before it), so the ranks' collectives always match, and each bucket is reduced by
+/// the same MPI call on the same bytes in either mode: the results are bit-identical.
 final class GradientReducer {
     private let parameters: [Parameter]
     private let buckets: [[Int]]
     /// Each bucket's collective label, made once: not a string built per bucket per step.
     private let labels: [String]
-    private var staging: [Float]
+    /// One packed buffer per bucket: in the overlapped mode they are in flight together.
+    private let staging: [UnsafeMutableBufferPointer<Float>]
+    /// The bucket of each parameter's gradient node.
+    private let bucketOfNode: [ObjectIdentifier: Int]
+    /// Overlapped mode, per step: gradients of each bucket not final yet, and the next
+    /// bucket to queue.
+    private var unfinished: [Int] = []
+    private var nextToQueue = 0
+    private var background: (any BackgroundCommunicator)?
+    /// Seconds the training thread has spent in (blocking) or waiting for (overlapped) the
+    /// gradient all-reduces.
+    private(set) var waitSeconds = 0.0
 
     init(_ parameters: [Parameter], buckets: GradientBuckets) {
         self.parameters = parameters
@@ -49,29 +70,89 @@ final class GradientReducer {
         self.buckets = buckets.plan(elementCounts: counts)
         let sizes = self.buckets.map { $0.reduce(0) { $0 + counts[$1] } }
         labels = sizes.enumerated().map { "all-reduce of gradient bucket \($0.offset + 1) of \(sizes.count) (\($0.element) floats)" }
-        staging = [Float](repeating: 0, count: sizes.max() ?? 0)
+        staging = sizes.map { size in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(size, 1))
+            buffer.initialize(repeating: 0)
+            return UnsafeMutableBufferPointer(rebasing: buffer[0..<size])
+        }
+        var bucketOfNode: [ObjectIdentifier: Int] = [:]
+        for (number, bucket) in self.buckets.enumerated() {
+            for index in bucket { bucketOfNode[ObjectIdentifier(parameters[index].gradientNode)] = number }
+        }
+        self.bucketOfNode = bucketOfNode
     }
 
-    /// Replaces every parameter's gradient with its average over the ranks of `communicator`.
+    deinit {
+        for buffer in staging { buffer.baseAddress.map { $0.deallocate() } }
+    }
+
+    /// Replaces every parameter's gradient with its average over the ranks of
+    /// `communicator`, after backward, one bucket after the other.
     func average(over communicator: any Communicator) {
-        for (number, bucket) in buckets.enumerated() {
-            staging.withUnsafeMutableBufferPointer { staging in
-                var offset = 0
-                for index in bucket {
-                    parameters[index].withMutableGradient { gradient in
-                        (staging.baseAddress! + offset).update(from: gradient.baseAddress!, count: gradient.count)
-                        offset += gradient.count
-                    }
-                }
-                communicator.allReduce(UnsafeMutableBufferPointer(rebasing: staging[0..<offset]), .average,
-                                       label: labels[number])
-                offset = 0
-                for index in bucket {
-                    parameters[index].withMutableGradient { gradient in
-                        gradient.baseAddress!.update(from: staging.baseAddress! + offset, count: gradient.count)
-                        offset += gradient.count
-                    }
-                }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for number in buckets.indices {
+            pack(number)
+            communicator.allReduce(staging[number], .average, label: labels[number])
+            unpack(number)
+        }
+        waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// Starts an overlapped step: backward's `gradientFinal` calls will queue the buckets.
+    func beginStep(over communicator: any BackgroundCommunicator) {
+        background = communicator
+        unfinished = buckets.map(\.count)
+        nextToQueue = 0
+    }
+
+    /// Backward has finished `node`'s gradient: queues every bucket now complete whose
+    /// predecessors are queued.
+    func gradientFinal(_ node: Node) {
+        guard let number = bucketOfNode[ObjectIdentifier(node)] else { return }
+        unfinished[number] -= 1
+        queueReadyBuckets()
+    }
+
+    /// Queues the rest (buckets holding a parameter backward never reached: a zero
+    /// gradient, as in the blocking mode), waits for every all-reduce, and unpacks.
+    func finishStep() {
+        guard let communicator = background else { preconditionFailure("GradientReducer.finishStep without beginStep") }
+        for number in nextToQueue..<buckets.count { unfinished[number] = 0 }
+        queueReadyBuckets()
+        let start = DispatchTime.now().uptimeNanoseconds
+        communicator.waitForBackgroundCollectives()
+        waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        for number in buckets.indices { unpack(number) }
+        background = nil
+    }
+
+    private func queueReadyBuckets() {
+        guard let communicator = background else { return }
+        while nextToQueue < buckets.count && unfinished[nextToQueue] == 0 {
+            pack(nextToQueue)
+            communicator.startAllReduce(staging[nextToQueue], .average, label: labels[nextToQueue])
+            nextToQueue += 1
+        }
+    }
+
+    private func pack(_ number: Int) {
+        var offset = 0
+        let base = staging[number].baseAddress!
+        for index in buckets[number] {
+            parameters[index].withMutableGradient { gradient in
+                (base + offset).update(from: gradient.baseAddress!, count: gradient.count)
+                offset += gradient.count
+            }
+        }
+    }
+
+    private func unpack(_ number: Int) {
+        var offset = 0
+        let base = staging[number].baseAddress!
+        for index in buckets[number] {
+            parameters[index].withMutableGradient { gradient in
+                gradient.baseAddress!.update(from: base + offset, count: gradient.count)
+                offset += gradient.count
             }
         }
     }

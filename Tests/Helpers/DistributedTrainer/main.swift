@@ -2,16 +2,21 @@
 // one-process reference).
 //
 //     DistributedTrainer <out-dir> [--samples N] [--batch B] [--epochs E] [--timeout S]
-//                        [--fail-rank R] [--kill-rank R] [--skip-rank R] [--cnn 1] [--sync-bn 1]
+//                        [--fail-rank R] [--kill-rank R] [--skip-rank R] [--fault-epoch E]
+//                        [--cnn 1] [--sync-bn 1] [--checkpoint 1] [--overlap 0|1]
 //
 // Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images (with
 // --cnn 1 a W2-shaped miniature: conv 1->4, batch norm, ReLU, max pool, dense; --sync-bn 1
 // synchronizes its batch norm over the ranks), then
 // writes every parameter and buffer of its model, as raw little-endian floats, to
 // <out-dir>/rank<r>.bin. Started by mpirun it trains with MPICommunicator, alone with the
-// single-process default. The fault options act on one rank in the first epoch: --fail-rank
-// throws an error there, --kill-rank sends itself SIGKILL, --skip-rank leaves the job's
-// all-reduces to the others (sleeps past their timeout), as a rank stuck elsewhere would.
+// single-process default. The fault options act on one rank at the end of epoch
+// --fault-epoch (1): --fail-rank throws an error there, --kill-rank sends itself SIGKILL,
+// --skip-rank leaves the job's all-reduces to the others (sleeps past their timeout), as a
+// rank stuck elsewhere would. --checkpoint 1 resumes from <out-dir>/checkpoint.safetensors
+// when it exists and has rank 0 save it after every epoch; the last line printed names
+// the epochs trained ("epochs 1->3"). --overlap picks the gradient all-reduce's mode, and
+// DISTRIBUTED_TRAINER_BUCKET_BYTES in the environment sets every bucket's size.
 import Foundation
 import NN
 import NNDistributed
@@ -25,7 +30,8 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 guard let outDirectory = arguments.first else { fail("usage: DistributedTrainer <out-dir> [options]") }
 arguments.removeFirst()
 var options: [String: Int] = ["--samples": 256, "--batch": 32, "--epochs": 1, "--timeout": 60,
-                              "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1, "--cnn": 0, "--sync-bn": 0]
+                              "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1, "--cnn": 0, "--sync-bn": 0,
+                              "--fault-epoch": 1, "--checkpoint": 0, "--overlap": 1]
 while !arguments.isEmpty {
     let name = arguments.removeFirst()
     guard options[name] != nil, let text = arguments.first, let value = Int(text) else { fail("bad option \(name)") }
@@ -43,7 +49,7 @@ final class FaultInjector: TrainingCallback {
     let rank: Int, options: [String: Int]
     init(rank: Int, options: [String: Int]) { (self.rank, self.options) = (rank, options) }
     func epochEnded(_ metrics: EpochMetrics, trainer: Trainer) throws -> TrainingDecision {
-        guard metrics.epoch == 1 else { return .proceed }
+        guard metrics.epoch == options["--fault-epoch"] else { return .proceed }
         if options["--fail-rank"] == rank { throw InjectedFault() }
         if options["--kill-rank"] == rank { kill(getpid(), SIGKILL) }
         if options["--skip-rank"] == rank { sleep(600) }
@@ -88,8 +94,20 @@ let model = options["--cnn"] == 1
 if options["--sync-bn"] == 1 { model.synchronizeBatchNorm(over: communicator) }
 let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
 trainer.communicator = communicator
+trainer.overlapsGradientAllReduce = options["--overlap"] == 1
+if let bytes = ProcessInfo.processInfo.environment["DISTRIBUTED_TRAINER_BUCKET_BYTES"].flatMap(Int.init) {
+    trainer.gradientBuckets = GradientBuckets(firstBytes: bytes, bytes: bytes)
+}
 trainer.showsProgress = false
 trainer.callbacks = [FaultInjector(rank: communicator.rank, options: options)]
+let checkpoint = URL(fileURLWithPath: outDirectory).appendingPathComponent("checkpoint.safetensors")
+if options["--checkpoint"] == 1 {
+    // Every rank reads the same file; fit then broadcasts rank 0's state anyway.
+    if FileManager.default.fileExists(atPath: checkpoint.path) { try Checkpoint.resume(from: checkpoint, trainer: trainer) }
+    // Saved before the fault acts, as `nn train` orders its callbacks.
+    if communicator.isLeader { trainer.callbacks.insert(CheckpointSaver(url: checkpoint), at: 0) }
+}
+let firstEpoch = trainer.epochsCompleted
 try trainer.fit(data, epochs: options["--epochs"]!, batchSize: options["--batch"]!)
 
 var weights: [Float] = []
@@ -101,4 +119,4 @@ if let mpi = communicator as? MPICommunicator {
     mpi.barrier(label: "the final barrier")
     mpi.finalize()
 }
-print("rank \(communicator.rank) of \(communicator.size): loss \(trainer.history.last!.trainLoss)")
+print("rank \(communicator.rank) of \(communicator.size): epochs \(firstEpoch)->\(trainer.epochsCompleted) loss \(trainer.history.last!.trainLoss)")
