@@ -160,56 +160,57 @@ void ck_bn_forward_training(float *y, float *save_mean, float *save_invstd,
     }
 }
 
-// Blocks [begin, end), the block body inlined with relu constant: the workers the two
-// public forwards' regions call.
+// Blocks [begin, end): the worker the public forwards' region calls, with the block body
+// inlined once with relu constant per branch.
 static CK_MULTIVERSION
 void ck_bn_forward_training_blocks(float *y, float *save_mean, float *save_invstd,
                                    float *running_mean, float *running_var,
                                    const float *x, const float *gamma, const float *beta,
-                                   int n, int c, int s, float momentum, float eps, int bc, long begin, long end) {
-    for (long b = begin; b < end; b++)
-        ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,
-                               beta, n, c, s, momentum, eps, bc, (int)b, 0);
-}
-
-static CK_MULTIVERSION
-void ck_bn_relu_forward_training_blocks(float *y, float *save_mean, float *save_invstd,
-                                        float *running_mean, float *running_var,
-                                        const float *x, const float *gamma, const float *beta,
-                                        int n, int c, int s, float momentum, float eps, int bc, long begin, long end) {
-    for (long b = begin; b < end; b++)
-        ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,
-                               beta, n, c, s, momentum, eps, bc, (int)b, 1);
+                                   int n, int c, int s, float momentum, float eps, int bc, int relu,
+                                   long begin, long end) {
+    for (long b = begin; b < end; b++) {
+        if (relu)
+            ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,
+                                   beta, n, c, s, momentum, eps, bc, (int)b, 1);
+        else
+            ck_bn_forward_training(y, save_mean, save_invstd, running_mean, running_var, x, gamma,
+                                   beta, n, c, s, momentum, eps, bc, (int)b, 0);
+    }
 }
 
 // Both public forwards: the checks, then each thread's blocks of channels to the worker.
-#define CK_BN_FORWARD_TRAINING(worker)                                                           \
-    assert(n >= 1 && c >= 0 && s >= 1);                                                          \
-    assert(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f);                                 \
-    assert(y && save_mean && save_invstd && x && gamma && beta);                                 \
-    const int bc = ck_bn_block(n, c, s);                                                         \
-    const int blocks = (c + bc - 1) / bc;                                                        \
-    _Pragma("omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
-    {                                                                                            \
-        const ck_range r = ck_thread_range(blocks);                                              \
-        worker(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, n, c, s,    \
-               momentum, eps, bc, r.begin, r.end);                                               \
+static void ck_bn_forward_training_run(float *y, float *save_mean, float *save_invstd,
+                                       float *running_mean, float *running_var,
+                                       const float *x, const float *gamma, const float *beta,
+                                       int n, int c, int s, float momentum, float eps, int relu) {
+    assert(n >= 1 && c >= 0 && s >= 1);
+    assert(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f);
+    assert(y && save_mean && save_invstd && x && gamma && beta);
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(blocks);
+        ck_bn_forward_training_blocks(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta,
+                                      n, c, s, momentum, eps, bc, relu, r.begin, r.end);
     }
+}
 
 void ck_batchnorm_forward_training(float *y, float *save_mean, float *save_invstd,
                                    float *running_mean, float *running_var,
                                    const float *x, const float *gamma, const float *beta,
                                    int n, int c, int s, float momentum, float eps) {
-    CK_BN_FORWARD_TRAINING(ck_bn_forward_training_blocks)
+    ck_bn_forward_training_run(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta,
+                               n, c, s, momentum, eps, 0);
 }
 
 void ck_batchnorm_relu_forward_training(float *y, float *save_mean, float *save_invstd,
                                         float *running_mean, float *running_var,
                                         const float *x, const float *gamma, const float *beta,
                                         int n, int c, int s, float momentum, float eps) {
-    CK_BN_FORWARD_TRAINING(ck_bn_relu_forward_training_blocks)
+    ck_bn_forward_training_run(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta,
+                               n, c, s, momentum, eps, 1);
 }
-#undef CK_BN_FORWARD_TRAINING
 
 // Blocks [begin, end) of the inference forward of (N,F) features (s == 1).
 static CK_MULTIVERSION
@@ -375,55 +376,54 @@ void ck_bn_backward(float *dx, float *dgamma, float *dbeta,
     #undef CK_BN_G
 }
 
-// Blocks [begin, end) of the backward, as the forwards above.
+// Blocks [begin, end) of the backward, as the forward's worker above (relu: y is the fused
+// forward's output, whose mask the gradient passes through).
 static CK_MULTIVERSION
 void ck_bn_backward_blocks(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *y, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
-                           int n, int c, int s, int accumulate, int bc, long begin, long end) {
-    for (long b = begin; b < end; b++)
-        ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
-                       accumulate, bc, (int)b, 0);
-}
-
-static CK_MULTIVERSION
-void ck_bn_relu_backward_blocks(float *dx, float *dgamma, float *dbeta,
-                                const float *dy, const float *y, const float *x, const float *gamma,
-                                const float *save_mean, const float *save_invstd,
-                                int n, int c, int s, int accumulate, int bc, long begin, long end) {
-    for (long b = begin; b < end; b++)
-        ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
-                       accumulate, bc, (int)b, 1);
-}
-
-// Both public backwards, as the forwards above.
-#define CK_BN_BACKWARD(y, worker)                                                                \
-    assert(n >= 1 && c >= 0 && s >= 1);                                                          \
-    assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);               \
-    const int bc = ck_bn_block(n, c, s);                                                         \
-    const int blocks = (c + bc - 1) / bc;                                                        \
-    _Pragma("omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())") \
-    {                                                                                            \
-        const ck_range r = ck_thread_range(blocks);                                              \
-        worker(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s, accumulate,  \
-               bc, r.begin, r.end);                                                              \
+                           int n, int c, int s, int accumulate, int bc, int relu, long begin, long end) {
+    for (long b = begin; b < end; b++) {
+        if (relu)
+            ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
+                           accumulate, bc, (int)b, 1);
+        else
+            ck_bn_backward(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
+                           accumulate, bc, (int)b, 0);
     }
+}
+
+// Both public backwards: the checks, then each thread's blocks of channels to the worker.
+static void ck_bn_backward_run(float *dx, float *dgamma, float *dbeta,
+                               const float *dy, const float *y, const float *x, const float *gamma,
+                               const float *save_mean, const float *save_invstd,
+                               int n, int c, int s, int accumulate, int relu) {
+    assert(n >= 1 && c >= 0 && s >= 1);
+    assert(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd);
+    assert(!relu || y);
+    const int bc = ck_bn_block(n, c, s);
+    const int blocks = (c + bc - 1) / bc;
+    #pragma omp parallel if ((long)n * c * s > CK_BN_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(blocks);
+        ck_bn_backward_blocks(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s,
+                              accumulate, bc, relu, r.begin, r.end);
+    }
+}
 
 void ck_batchnorm_backward(float *dx, float *dgamma, float *dbeta,
                            const float *dy, const float *x, const float *gamma,
                            const float *save_mean, const float *save_invstd,
                            int n, int c, int s, int accumulate) {
-    CK_BN_BACKWARD(NULL, ck_bn_backward_blocks)
+    ck_bn_backward_run(dx, dgamma, dbeta, dy, NULL, x, gamma, save_mean, save_invstd, n, c, s, accumulate, 0);
 }
 
 void ck_batchnorm_relu_backward(float *dx, float *dgamma, float *dbeta,
                                 const float *dy, const float *y, const float *x, const float *gamma,
                                 const float *save_mean, const float *save_invstd,
                                 int n, int c, int s, int accumulate) {
-    assert(y);
-    CK_BN_BACKWARD(y, ck_bn_relu_backward_blocks)
+    ck_bn_backward_run(dx, dgamma, dbeta, dy, y, x, gamma, save_mean, save_invstd, n, c, s, accumulate, 1);
 }
-#undef CK_BN_BACKWARD
 
 // Blocks [begin, end) of the inference backward.
 static CK_MULTIVERSION
