@@ -124,9 +124,8 @@ public struct DataEpoch: RandomAccessCollection, Sendable {
     /// Batch `index` of this epoch (0..<count); the same index always gives the same batch.
     public subscript(index: Int) -> DataBatch {
         precondition(index >= 0 && index < count, "DataEpoch: batch index \(index) out of 0..<\(count)")
-        let start = index * batchSize
-        return DataBatches.batch(dataset, Array(order[start..<Swift.min(start + batchSize, order.count)]),
-                                 augmentation: augmentation, seed: augmentationSeed ^ mix64(UInt64(index) &+ 1))
+        return DataBatches.batch(dataset, epochBatchIndices(order, batchSize: batchSize, batch: index),
+                                 augmentation: augmentation, seed: epochBatchSeed(augmentationSeed, batch: index))
     }
 }
 
@@ -134,9 +133,8 @@ public struct DataEpoch: RandomAccessCollection, Sendable {
 private func gatherTensor(_ values: [Float], size: Int, shape: [Int], _ indices: [Int]) -> Tensor {
     Tensor.build(shape: shape) { dst, _ in
         values.withUnsafeBufferPointer { src in
-            for (row, index) in indices.enumerated() {
-                (dst + row * size).update(from: src.baseAddress! + index * size, count: size)
-            }
+            guard let source = src.baseAddress else { return }
+            gatherRows(dst, from: source, indices, size: size)
         }
     }
 }

@@ -132,13 +132,10 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
     /// Batch `index` of this epoch (0..<batchCount); the same index always gives the same batch.
     public func batch(_ index: Int) -> Batch {
         precondition(index >= 0 && index < batchCount, "Epoch.batch: index \(index) out of 0..<\(batchCount)")
-        let start = index * batchSize
-        let indices = Array(order[start..<Swift.min(start + batchSize, order.count)])
+        let indices = epochBatchIndices(order, batchSize: batchSize, batch: index)
         let c = dataset.channels, h = dataset.height, w = dataset.width
         let labels = dataset.labels.withUnsafeBufferPointer { l in indices.map { l[$0] } }
-        // The murmur3 finalizer decorrelates neighbouring batch indices: seeding the
-        // generator with seed + k directly would give overlapping SplitMix streams.
-        var generator = RandomGenerator(seed: augmentationSeed ^ mix64(UInt64(index) &+ 1))
+        var generator = RandomGenerator(seed: epochBatchSeed(augmentationSeed, batch: index))
         let augmentation = self.augmentation
         let shape = [c, h, w], fill = dataset.blackLevel
 
@@ -154,6 +151,28 @@ public struct Epoch: Sequence, IteratorProtocol, Sendable {
     }
 }
 
+/// The dataset indices of batch `index` of an epoch that visits `order` in batches of
+/// `batchSize` (the last one may be short): `Minibatches`' and `DataBatches`' epochs alike.
+func epochBatchIndices(_ order: [Int], batchSize: Int, batch index: Int) -> [Int] {
+    let start = index * batchSize
+    return Array(order[start..<Swift.min(start + batchSize, order.count)])
+}
+
+/// The augmentation seed of batch `index` of an epoch whose seed is `seed`. The murmur3
+/// finalizer decorrelates neighbouring batch indices: seeding the generator with seed + k
+/// directly would give overlapping SplitMix streams.
+func epochBatchSeed(_ seed: UInt64, batch index: Int) -> UInt64 {
+    seed ^ mix64(UInt64(index) &+ 1)
+}
+
+/// Copies rows of `size` floats of `source` at `indices` one after another into `destination`.
+func gatherRows(_ destination: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, _ indices: [Int],
+                size: Int) {
+    for (row, index) in indices.enumerated() {
+        (destination + row * size).update(from: source + index * size, count: size)
+    }
+}
+
 /// Copies the samples of `source` at `indices` (each `shape` floats) one after another into
 /// `destination`. With `augmentation` (C×H×W `shape` only) each is cropped and flipped on the
 /// way, `fill` padding the crop; per sample it draws the flip, then dy, then dx from
@@ -163,9 +182,7 @@ func gatherSamples(_ destination: UnsafeMutablePointer<Float>, from source: Unsa
     guard !indices.isEmpty else { return }
     let size = Tensor.elementCount(shape), source = source.baseAddress!
     guard let a = augmentation else {
-        for (row, index) in indices.enumerated() {
-            (destination + row * size).update(from: source + index * size, count: size)
-        }
+        gatherRows(destination, from: source, indices, size: size)
         return
     }
     let (c, h, w) = (shape[0], shape[1], shape[2])
