@@ -17,14 +17,8 @@ import statistics
 import sys
 import time
 
-
-def build_w2():
-    from torch import nn
-    # Each ReLU after its max pooling, as Models.cnn (and bench_pytorch.py's "cnn").
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.MaxPool2d(2), nn.ReLU(inplace=True),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.ReLU(inplace=True),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(inplace=True), nn.Dropout(0.25), nn.Linear(128, 10))
+# W2 is bench_pytorch.py's "cnn" (the same layers as Models.cnn), beside this script.
+from bench_pytorch import build_model
 
 
 def percentile(values, p):
@@ -38,7 +32,7 @@ def latency(args):
     import torch
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build_w2()
+    model = build_model("cnn")
     # Running statistics of a trained model's order of magnitude, as KernelBench's servedW2.
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
