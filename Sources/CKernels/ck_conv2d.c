@@ -262,7 +262,8 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
 // with a 32-long one, and forward's reduction is 9 long. All three passes go image by image
 // instead, with no hand-off to OpenBLAS's threads: an image's columns (ckk x oh*ow, 28 KB
 // for 28x28) are lowered into a per-thread buffer that stays in L1 while every output
-// channel uses it, so nothing batch-sized is written. Threads own whole images; backward-filter keeps
+// channel uses it, so nothing batch-sized is written. Threads own whole images (forward with
+// fewer images than threads: an image's output channels); backward-filter keeps
 // per-thread partial sums (double) and adds them in thread order, so a result depends on
 // the thread count only through that order. Geometries whose buffers would be large fall
 // back to the chunked GEMM path.

@@ -128,12 +128,17 @@ static size_t ck_direct_thread_floats(int cin, const ck_direct_layout *L) {
 // example 64 channels of 128x128) the lowering, whose workspace is bounded, is taken.
 #define CK_DIRECT_MAX_THREAD_FLOATS ((size_t)1 << 20)
 
-// The geometry the direct kernel computes: 3x3, stride 1 or 2 (the same both ways),
-// padding 1, dilation 1, with the per-thread scratch of forward and backward-data within
-// bounds (backward-filter's is checked on its own). Backward-data takes stride 1 only.
+// The kernel geometry the direct code takes (3x3, stride 1 or 2 the same both ways,
+// padding 1, dilation 1), whatever the image size: all the weight packing needs.
+static int ck_direct_kernel_geometry(const ck_conv2d_params *p) {
+    return p->kh == 3 && p->kw == 3 && (p->stride_h == 1 || p->stride_h == 2) && p->stride_w == p->stride_h
+           && p->pad_h == 1 && p->pad_w == 1 && p->dil_h == 1 && p->dil_w == 1;
+}
+
+// The geometry the direct kernel computes: the kernel geometry above, with the per-thread
+// scratch of forward and backward-data within bounds (backward-filter's is checked on its own). Backward-data takes stride 1 only.
 static int ck_direct_geometry(const ck_conv2d_params *p) {
-    if (!(p->kh == 3 && p->kw == 3 && (p->stride_h == 1 || p->stride_h == 2) && p->stride_w == p->stride_h
-          && p->pad_h == 1 && p->pad_w == 1 && p->dil_h == 1 && p->dil_w == 1)) return 0;
+    if (!ck_direct_kernel_geometry(p)) return 0;
     const ck_direct_layout L = ck_direct_layout_of(p->h, p->w, p->stride_h);
     return ck_direct_thread_floats(p->c > p->oc ? p->c : p->oc, &L) <= CK_DIRECT_MAX_THREAD_FLOATS;
 }
@@ -197,10 +202,11 @@ int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p) {
 // Output channels rounded up to whole vectors.
 static size_t ck_direct_padded(int cout) { return ((size_t)cout + 7) / 8 * 8; }
 
-// Re-laid weights (cin*9*coutp) then the padded bias (coutp).
+// Re-laid weights (cin*9*coutp) then the padded bias (coutp): where the bias starts, and
+// the whole.
+static size_t ck_direct_pass_bias_at(int cin, int cout) { return (size_t)cin * 9 * ck_direct_padded(cout); }
 static size_t ck_direct_pass_floats(int cin, int cout) {
-    const size_t coutp = ck_direct_padded(cout);
-    return (size_t)cin * 9 * coutp + coutp;
+    return ck_direct_pass_bias_at(cin, cout) + ck_direct_padded(cout);
 }
 
 size_t ck_conv2d_direct_workspace_floats(const ck_conv2d_params *p) {
@@ -477,7 +483,7 @@ int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate) {
     assert(ck_direct_geometry(p) && p->stride_h == 1);
     const size_t coutp = ck_direct_padded(p->c);
-    float *wt = workspace, *bp = workspace + (size_t)p->oc * 9 * coutp;
+    float *wt = workspace, *bp = workspace + ck_direct_pass_bias_at(p->oc, p->c);
     ck_direct_relayout(wt, w, p->oc, p->c, 1);
     memset(bp, 0, sizeof(float) * coutp);
     return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, 1, accumulate);
@@ -488,22 +494,20 @@ int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
 // The re-layout depends only on the weights, so a model whose weights do not change (an
 // inference snapshot) packs them once instead of on every call (5-7% of a batch-1 W2 call).
 size_t ck_conv2d_direct_packed_floats(const ck_conv2d_params *p) {
-    if (!(p->kh == 3 && p->kw == 3 && (p->stride_h == 1 || p->stride_h == 2) && p->stride_w == p->stride_h
-          && p->pad_h == 1 && p->pad_w == 1 && p->dil_h == 1 && p->dil_w == 1)) return 0;
-    return ck_direct_pass_floats(p->c, p->oc);
+    return ck_direct_kernel_geometry(p) ? ck_direct_pass_floats(p->c, p->oc) : 0;
 }
 
 void ck_conv2d_direct_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p) {
     assert(ck_conv2d_direct_packed_floats(p) > 0);
     const size_t coutp = ck_direct_padded(p->oc);
-    float *bp = packed + (size_t)p->c * 9 * coutp;
+    float *bp = packed + ck_direct_pass_bias_at(p->c, p->oc);
     ck_direct_relayout(packed, w, p->c, p->oc, 0);
     for (size_t o = 0; o < coutp; o++) bp[o] = bias != NULL && o < (size_t)p->oc ? bias[o] : 0.0f;
 }
 
 int ck_conv2d_direct_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
     assert(ck_direct_geometry(p));
-    const float *bp = packed + (size_t)p->c * 9 * ck_direct_padded(p->oc);
+    const float *bp = packed + ck_direct_pass_bias_at(p->c, p->oc);
     return ck_direct_run(y, x, packed, bp, p->n, p->c, p->oc, p->h, p->w, p->stride_h, 0);
 }
 
