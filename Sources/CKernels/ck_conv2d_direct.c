@@ -249,12 +249,10 @@ static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int
 // off the image) at r*rw + s, for r <= oh and s <= ow; then zeros to the end. An image
 // row goes to one row of the two phases of its parity, de-interleaved: its odd columns to
 // the even padded columns, after the left zero.
-// Called inside the passes' parallel regions, whose bodies do not inherit target_clones, so
-// the padding is a worker of its own, and its short row copies (7-56 floats, where a memcpy
-// call costs more than the copy: 5-8% of W3) are vector moves written out, with no loop
-// that clang's idiom recognition would turn back into a memcpy call.
-#define CK_DIRECT_PAD CK_MULTIVERSION
-
+// The padding is called inside the passes' parallel regions, whose bodies do not inherit
+// target_clones, so it is a CK_MULTIVERSION worker of its own, and its short row copies
+// (7-56 floats, where a memcpy call costs more than the copy: 5-8% of W3) are vector moves
+// written out, with no loop that clang's idiom recognition would turn back into a memcpy call.
 typedef float ck_v4u __attribute__((vector_size(16), aligned(4), may_alias));
 
 // The copy of one row of `count` floats: whole vectors of 8, then the last 8 (or 4) again
@@ -274,8 +272,9 @@ static inline __attribute__((always_inline)) void ck_direct_copy_row(float *rest
     }
 }
 
-static CK_DIRECT_PAD void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h, int w,
-                                                     const ck_direct_layout *L) {
+// Inlined into each clone of ck_direct_pad_image, its only caller.
+static inline __attribute__((always_inline)) void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h, int w,
+                                                                                const ck_direct_layout *L) {
     const int rw = L->rw, phase = L->phase;
     for (int ci = 0; ci < cin; ci++) {
         float *dst = xp + (size_t)ci * L->plane;
@@ -306,7 +305,7 @@ static CK_DIRECT_PAD void ck_direct_pad_image_phases(float *xp, const float *x, 
 // zero row, then each image row after one zero (rows w+1 apart), then zeros to the end (the
 // bottom row, and the reads of the last register block). The one zero between two rows
 // pads both: the right neighbour of a row's last pixel is the next row's leading zero.
-static CK_DIRECT_PAD void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w,
+static CK_MULTIVERSION void ck_direct_pad_image(float *xp, const float *x, int cin, int h, int w,
                                               const ck_direct_layout *L) {
     const size_t plane = L->plane;
     if (L->stride == 2) {
