@@ -106,6 +106,10 @@ final class Node {
     /// holds no values, so the next backward writes it as a first gradient instead of
     /// adding into zeros (PyTorch's `zero_grad(set_to_none=True)`, without the allocation).
     private var gradientIsCleared = false
+    /// On a leaf, during a backward that reports final gradients: the pullbacks still to
+    /// run that add into its gradient (at 0 the gradient is final). A field, not a
+    /// dictionary built per backward.
+    var pendingConsumers = 0
 
     init(leafShape shape: [Int]) {
         self.shape = shape
@@ -265,10 +269,11 @@ extension Tensor {
                 """)
         }
         // Pullbacks still to run that add into each leaf: at 0 the leaf's gradient is final.
-        var pendingConsumers: [ObjectIdentifier: Int] = [:]
+        // A leaf comes before its consumers in `order`, so it is reset before they count.
         if leafGradientFinal != nil {
-            for node in order where node.pullback != nil {
-                for parent in node.parents where parent.isLeaf { pendingConsumers[ObjectIdentifier(parent), default: 0] += 1 }
+            for node in order {
+                if node.isLeaf { node.pendingConsumers = 0; continue }
+                for parent in node.parents where parent.isLeaf { parent.pendingConsumers += 1 }
             }
         }
         seed.withUnsafePointer { addScaled($0, into: root.gradientBuffer(), count: count) }
@@ -286,9 +291,8 @@ extension Tensor {
             // Counted down even when no gradient reached this node (its pullback adds nothing).
             if let leafGradientFinal {
                 for parent in parents where parent.isLeaf {
-                    let key = ObjectIdentifier(parent)
-                    pendingConsumers[key]! -= 1
-                    if pendingConsumers[key] == 0 && parent.hasGradient { leafGradientFinal(parent) }
+                    parent.pendingConsumers -= 1
+                    if parent.pendingConsumers == 0 && parent.hasGradient { leafGradientFinal(parent) }
                 }
             }
         }

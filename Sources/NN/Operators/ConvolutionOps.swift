@@ -28,15 +28,9 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     if let bias {
         precondition(bias.shape == [weight.shape[0]], "conv2d: bias shape \(bias.shape) does not fit weight \(weight.shape)")
     }
-    let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
+    var y = conv2dForward(x, weight, bias, &p)
+    let outShape = y.shape
     let workspaceCount = ck_conv2d_workspace_size(&p)
-    var y = Tensor.withUnsafePointers(x, weight) { px, pw in
-        bias.withUnsafePointer { pb in
-            Tensor.build(shape: outShape) { out, _ in
-                Workspace.withFloats(workspaceCount) { ck_conv2d_forward(out, px, pw, pb, $0, &p) }
-            }
-        }
-    }
     let (cx, cw) = (x.detached, weight.detached)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     let (weightCount, biasCount) = (weight.count, weight.shape[0])
@@ -56,6 +50,23 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     }
     Tensor.record(&y, inputs: inputs, pullback: conv2dBackward)
     return y
+}
+
+/// The forward of `conv2d` (no autodiff record): from `packed` weights (`PackedConvolution`)
+/// where the direct path takes them, else `ck_conv2d_forward` with a workspace.
+func conv2dForward(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, _ p: inout ck_conv2d_params,
+                   packed: [Float]? = nil) -> Tensor {
+    let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
+    return Tensor.withUnsafePointers(x, weight) { px, pw in
+        bias.withUnsafePointer { pb in
+            Tensor.build(shape: outShape) { out, _ in
+                let done = packed?.withUnsafeBufferPointer { ck_conv2d_forward_packed(out, px, $0.baseAddress!, &p) } ?? 0
+                if done == 0 {
+                    Workspace.withFloats(ck_conv2d_workspace_size(&p)) { ck_conv2d_forward(out, px, pw, pb, $0, &p) }
+                }
+            }
+        }
+    }
 }
 
 /// A convolution's weights and bias re-laid once for the direct 3x3 forward
@@ -92,16 +103,6 @@ struct PackedConvolution {
     /// weights are constants) and no workspace when the packed path takes it.
     func callAsFunction(_ x: Tensor) -> Tensor {
         var p = conv2dParams(x, weight, stride: stride, padding: padding, dilation: dilation)
-        let outShape = [x.shape[0], weight.shape[0], Int(ck_conv2d_out_h(&p)), Int(ck_conv2d_out_w(&p))]
-        return Tensor.withUnsafePointers(x, weight) { px, pw in
-            bias.withUnsafePointer { pb in
-                Tensor.build(shape: outShape) { out, _ in
-                    let done = packed?.withUnsafeBufferPointer { ck_conv2d_forward_packed(out, px, $0.baseAddress!, &p) } ?? 0
-                    if done == 0 {
-                        Workspace.withFloats(ck_conv2d_workspace_size(&p)) { ck_conv2d_forward(out, px, pw, pb, $0, &p) }
-                    }
-                }
-            }
-        }
+        return conv2dForward(x, weight, bias, &p, packed: packed)
     }
 }

@@ -80,6 +80,7 @@ final class GradientReducer {
             for index in bucket { bucketOfNode[ObjectIdentifier(parameters[index].gradientNode)] = number }
         }
         self.bucketOfNode = bucketOfNode
+        unfinished = [Int](repeating: 0, count: self.buckets.count)
     }
 
     deinit {
@@ -101,7 +102,8 @@ final class GradientReducer {
     /// Starts an overlapped step: backward's `gradientFinal` calls will queue the buckets.
     func beginStep(over communicator: any BackgroundCommunicator) {
         background = communicator
-        unfinished = buckets.map(\.count)
+        // Reset in place: a fresh array here would be an allocation per step.
+        for number in buckets.indices { unfinished[number] = buckets[number].count }
         nextToQueue = 0
     }
 
