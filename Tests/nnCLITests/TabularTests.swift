@@ -226,3 +226,59 @@ extension CLITests {
         try assertOneLineError(["train", "--resume", s + "fm.st", "--data", iris], mentions: [s + "fm.st", "Fashion-MNIST", iris], status: 1)
     }
 }
+
+/// The README's tabular example in Swift ("Training on your own data"), verbatim.
+final class TabularReadmeExampleTests: XCTestCase {
+    func testReadmeTabularExample() throws {
+        guard FileManager.default.fileExists(atPath: CLITests.sklearnDirectory + "iris.csv") else {
+            throw XCTSkip("python3-sklearn's data files are not in \(CLITests.sklearnDirectory) (make deps installs them)")
+        }
+        // --- README begin
+        // iris.csv: a metadata line, then 4 features and the class index per row.
+        let table = try Table.readCSV("/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv",
+                                      options: CSVOptions(hasHeader: false, skipLines: 1))
+        let (features, target) = try table.split(targets: [.index(-1)])
+        let data = Dataset(features: features, target: try target.classes())
+        let task = LearningTask.inferred(from: data.targets)   // .classification: 3 classes
+
+        // A stratified 80/20 split, standardized with the training part's statistics.
+        var generator = RandomGenerator(seed: 0)
+        let (trainPart, testPart) = data.split(validationFraction: 0.2, stratified: true, using: &generator)
+        let statistics = trainPart.statistics()
+        let train = trainPart.standardized(with: statistics)
+        let test = testPart.standardized(with: statistics)
+
+        // An MLP 4-64-64-3 with Adam 1e-3, batch 32, 100 epochs; the task brings the loss
+        // (softmax cross-entropy) and the metrics.
+        func mlp() -> Sequential {
+            Sequential {
+                Dense(inputSize: 4, outputSize: 64)
+                ReLU()
+                Dense(inputSize: 64, outputSize: 64)
+                ReLU()
+                Dense(inputSize: 64, outputSize: 3)
+            }
+        }
+        DefaultRandom.manualSeed(0)
+        let model = mlp()
+        let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3),
+                              task: task, seed: 0)
+        trainer.printsEpochs = false
+        try trainer.fit(train, epochs: 100, batchSize: 32)
+        let evaluation = trainer.evaluate(test)     // loss, metrics, confusion matrix
+        print(String(format: "test accuracy %.4f", evaluation.metrics["accuracy"]!))
+        let probabilities = softmax(trainer.predict(test))   // [30, 3]
+
+        // 5-fold stratified cross-validation of the same recipe, standardized per training fold.
+        let folds = try CrossValidation(folds: 5, stratified: true, seed: 0)
+            .run(data, task: task, epochs: 100, batchSize: 32,
+                 makeModel: { fold in DefaultRandom.manualSeed(UInt64(fold)); return mlp() },
+                 makeOptimizer: { Adam(parameters: $0, learningRate: 1e-3) })
+        print(folds.report)                          // each fold, then mean ± std
+        // --- README end
+        XCTAssertGreaterThan(evaluation.metrics["accuracy"]!, 0.8)
+        XCTAssertEqual(probabilities.shape, [30, 3])
+        XCTAssertGreaterThan(folds.mean("accuracy"), 0.85)
+        XCTAssertEqual(folds.folds.count, 5)
+    }
+}
