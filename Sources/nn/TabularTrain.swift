@@ -87,6 +87,9 @@ extension TrainCommand {
         let seed = try self.seed ?? stored("recipe.seed", { UInt64($0) }) ?? 1
         let valSplit = try self.valSplit ?? stored("recipe.val_split", { Double($0) }) ?? 0
         let isClasses = all.labels != nil
+        let rawTargets = try self.rawTargets || (stored("recipe.raw_targets", { Bool($0) }) ?? false)
+        if rawTargets && learningTask != .regression { throw CLIError("--raw-targets applies to regression, not \(learningTask.rawValue)") }
+        let scalesTargets = learningTask == .regression && !rawTargets
 
         let header = "\(network.summary), \(learningTask.rawValue) (\(reason)), \(recipe.optimizer.summary), lr \(recipe.learningRate), "
             + "weight decay \(recipe.weightDecay), batch \(recipe.batchSize), \(recipe.epochs) epochs, seed \(seed), \(Threads.count) threads"
@@ -98,9 +101,9 @@ extension TrainCommand {
             guard folds <= all.count else { throw CLIError("--folds \(folds) is more than the \(all.count) rows of \(dataPath)") }
             print("nn train: \(folds)-fold cross-validation\(isClasses ? " (stratified)" : ""), " + header)
             print("data: " + rows + "; features standardized on each training fold"
-                  + (learningTask == .regression ? ", targets too" : ""))
+                  + (scalesTargets ? ", targets too" : ""))
             let result = try CrossValidation(folds: folds, stratified: isClasses, seed: seed,
-                                             standardizesTargets: learningTask == .regression)
+                                             standardizesTargets: scalesTargets)
                 .run(all, task: learningTask, epochs: recipe.epochs, batchSize: recipe.batchSize,
                      makeModel: { network.build(seed: seed &+ UInt64($0)) },
                      makeOptimizer: { recipe.optimizer.make($0, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay) })
@@ -136,7 +139,7 @@ extension TrainCommand {
         // Regression targets are standardized for training too (stored, mapped back for scoring).
         var targetStatistics: Standardization?
         var fitTraining = training, fitValidation = validation
-        if learningTask == .regression {
+        if scalesTargets {
             targetStatistics = resume == nil ? valueStatistics(training.targets)
                 : Checkpoint.targetStandardization(in: SafeTensorsFile(metadata: saved, tensors: [:]))
             if let t = targetStatistics {
@@ -162,7 +165,7 @@ extension TrainCommand {
             "recipe.epochs": String(recipe.epochs), "recipe.batch_size": String(recipe.batchSize),
             "recipe.optimizer": recipe.optimizer.rawValue, "recipe.learning_rate": "\(recipe.learningRate)",
             "recipe.weight_decay": "\(recipe.weightDecay)", "recipe.schedule": recipe.schedule.rawValue,
-            "recipe.seed": String(seed), "recipe.val_split": "\(valSplit)",
+            "recipe.seed": String(seed), "recipe.val_split": "\(valSplit)", "recipe.raw_targets": String(rawTargets),
         ]) { $1 }
         if let limit { metadata["recipe.limit"] = String(limit) }
         if let columns = table.sourceColumns { metadata["tabular.source_columns"] = String(columns) }
@@ -176,7 +179,7 @@ extension TrainCommand {
               + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), batch \(recipe.batchSize), "
               + "schedule \(recipe.schedule.rawValue), seed \(seed), \(Threads.count) threads")
         print("data: " + rows + "; \(training.count) training, \(validation?.count ?? 0) validation"
-              + (learningTask == .regression ? "; features and targets standardized on the training rows" : "; features standardized on the training rows"))
+              + (scalesTargets ? "; features and targets standardized on the training rows" : "; features standardized on the training rows"))
         if trainer.epochsCompleted > 0 { print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)") }
         if trainer.epochsCompleted >= recipe.epochs {
             print("nothing to train: the checkpoint has \(trainer.epochsCompleted) epochs, --epochs is \(recipe.epochs)")

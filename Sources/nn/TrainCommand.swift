@@ -78,6 +78,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Tabular data: batch norm after each hidden Dense layer.")
     var batchNorm = false
 
+    @Flag(help: "Tabular regression: train on the targets in their own units instead of standardized ones.")
+    var rawTargets = false
+
     @Option(help: "Tabular data: k-fold cross-validation (stratified for classes) of the recipe: each fold's figures, then mean ± std.")
     var folds: Int?
 
@@ -159,8 +162,8 @@ struct TrainCommand: ParsableCommand {
         if let data, isTabularPath(data) {
             throw CLIError("\(resume!) holds a Fashion-MNIST model; --data must be the directory of its IDX files, not \(data)")
         }
-        if tabular.isUsed || task != nil || hidden != nil || dropout != nil || batchNorm || folds != nil {
-            throw CLIError("--target, --task, --hidden, --dropout, --batch-norm, --folds and the CSV options need tabular --data FILE")
+        if tabular.isUsed || task != nil || hidden != nil || dropout != nil || batchNorm || folds != nil || rawTargets {
+            throw CLIError("--target, --task, --hidden, --dropout, --batch-norm, --raw-targets, --folds and the CSV options need tabular --data FILE")
         }
         let data = self.data ?? FashionMNIST.defaultDirectory
         let modelName: ModelName

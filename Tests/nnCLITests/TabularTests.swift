@@ -107,24 +107,29 @@ extension CLITests {
         XCTAssertEqual(zip(bcRows.dropFirst(), bcTruth).filter { $0.0[0] == $0.1 }.count, bc.right)
         for row in bcRows.dropFirst() where Double(row[1])! != 0.5 { XCTAssertEqual(row[0] == "1", Double(row[1])! > 0.5, "\(row)") }
 
-        // Regression (data and targets in two files): predicted values give eval's R².
-        try succeed(["train", "--data", d + "diabetes_data_raw.csv.gz", "--delimiter", "space", "--targets",
-                     d + "diabetes_target.csv.gz", "--hidden", "8", "--epochs", "20", "--checkpoint", scratch + "dia.st"])
-        let diaEval = try succeed(["eval", "--checkpoint", scratch + "dia.st"])
-        let r2 = try XCTUnwrap(figure("test r2: ", in: diaEval))
-        let mse = try XCTUnwrap(figure("test mse: ", in: diaEval))
-        try succeed(["predict", "--checkpoint", scratch + "dia.st", "--data", d + "diabetes_data_raw.csv.gz", "--output", scratch + "dia.csv"])
-        let predicted = try csvRows(scratch + "dia.csv").dropFirst().map { Double($0[0])! }
+        // Regression (data and targets in two files): predicted values give eval's R², with
+        // standardized targets (mapped back) and with targets in their own units.
         let targets = try Table.readCSV(d + "diabetes_target.csv.gz", options: CSVOptions(delimiter: UInt8(ascii: " "), hasHeader: false))
         guard case .values(let y, _) = try targets.values() else { return XCTFail("values expected") }
-        XCTAssertEqual(predicted.count, y.count)
-        let meanY = y.reduce(0.0) { $0 + Double($1) } / Double(y.count)
-        let sse = zip(predicted, y).reduce(0.0) { $0 + ($1.0 - Double($1.1)) * ($1.0 - Double($1.1)) }
-        let sst = y.reduce(0.0) { $0 + (Double($1) - meanY) * (Double($1) - meanY) }
-        // Eval prints six decimals; the values are the same Floats, summed in another order.
-        XCTAssertEqual(1 - sse / sst, r2, accuracy: 2e-6, "R² from predict's values vs eval's")
-        XCTAssertEqual(sse / Double(y.count), mse, accuracy: 1e-6 * mse + 5e-7, "MSE from predict's values vs eval's")
-        XCTAssertGreaterThan(r2, 0.2)
+        for (variant, options) in [("standardized", ["--hidden", "8", "--epochs", "20"]), ("raw", ["--raw-targets", "--hidden", "none", "--lr", "0.5", "--epochs", "30"])] {
+            try succeed(["train", "--data", d + "diabetes_data_raw.csv.gz", "--delimiter", "space", "--targets",
+                         d + "diabetes_target.csv.gz", "--checkpoint", scratch + "dia.st"] + options)
+            let diaEval = try succeed(["eval", "--checkpoint", scratch + "dia.st"])
+            let r2 = try XCTUnwrap(figure("test r2: ", in: diaEval))
+            let mse = try XCTUnwrap(figure("test mse: ", in: diaEval))
+            try succeed(["predict", "--checkpoint", scratch + "dia.st", "--data", d + "diabetes_data_raw.csv.gz", "--output", scratch + "dia.csv"])
+            let diaRows = try csvRows(scratch + "dia.csv")
+            XCTAssertEqual(diaRows.first, ["0"], "the target file's column name")
+            let predicted = diaRows.dropFirst().map { Double($0[0])! }
+            XCTAssertEqual(predicted.count, y.count)
+            let meanY = y.reduce(0.0) { $0 + Double($1) } / Double(y.count)
+            let sse = zip(predicted, y).reduce(0.0) { $0 + ($1.0 - Double($1.1)) * ($1.0 - Double($1.1)) }
+            let sst = y.reduce(0.0) { $0 + (Double($1) - meanY) * (Double($1) - meanY) }
+            // Eval prints six decimals; the values are the same Floats, summed in another order.
+            XCTAssertEqual(1 - sse / sst, r2, accuracy: 2e-6, "\(variant): R² from predict's values vs eval's")
+            XCTAssertEqual(sse / Double(y.count), mse, accuracy: 1e-6 * mse + 5e-7, "\(variant): MSE from predict's values vs eval's")
+            XCTAssertGreaterThan(r2, 0.2, variant)
+        }
 
         // Multi-label, with a text feature one-hot encoded: two 0/1 target columns are inferred as labels.
         var generator = RandomGenerator(seed: 7)
@@ -197,6 +202,8 @@ extension CLITests {
         try assertOneLineError(["train", "--data", iris, "--target", "-1", "--task", "clustering"], mentions: ["clustering", "--task"])
         try assertOneLineError(["train", "--data", iris, "--skip-lines", "1", "--target", "-1", "--task", "binary"],
                                mentions: [iris, "binary", "two classes"], status: 1)
+        try assertOneLineError(["train", "--data", iris, "--skip-lines", "1", "--target", "-1", "--raw-targets"],
+                               mentions: ["--raw-targets", "regression"], status: 1)
         try assertOneLineError(["train", "--data", s + "missing.csv", "--target", "y"], mentions: [s + "missing.csv"], status: 1)
         try assertOneLineError(["train", "--data", iris, "--target", "-1", "--hidden", "64,x"], mentions: ["--hidden", "64,x"])
         try assertOneLineError(["train", "--data", iris, "--target", "-1", "--model", "mlp"], mentions: ["--model", "--hidden"], status: 1)
