@@ -74,6 +74,7 @@ extension CLITests {
         try succeed(["train", "--data", d + "iris.csv", "--skip-lines", "1", "--target", "-1", "--hidden", "8", "--epochs", "30",
                      "--val-split", "0.2", "--checkpoint", scratch + "iris.st", "--log", scratch + "log.csv", "--plot", scratch + "p.svg"])
         XCTAssertEqual(try csvRows(scratch + "log.csv").count, 31)
+        XCTAssertTrue(try String(contentsOfFile: scratch + "p.svg", encoding: .utf8).hasPrefix("<svg"))
         let eval = try succeed(["eval", "--checkpoint", scratch + "iris.st"])
         let (right, total) = try XCTUnwrap(counts("test accuracy: ", in: eval), eval)
         XCTAssertEqual(total, 150)
