@@ -4,7 +4,8 @@
 # Adam 1e-3, batch 32 (last partial batch kept, reshuffled every epoch), 100 epochs,
 # nn.Linear's default initialization; diabetes with its targets standardized per training
 # fold and raw; seeds 0-4. Needs torch and numpy, e.g. the virtual environment of
-# scripts/bench-pytorch.sh: .venv-bench/bin/python scripts/pytorch-sklearn-cv.py diabetes|wine
+# scripts/bench-pytorch.sh: .venv-bench/bin/python scripts/pytorch-sklearn-cv.py diabetes|wine [FIRST END]
+# (seeds FIRST..<END instead of 0-4)
 import sys, numpy as np, torch, torch.nn as nn
 D = "/usr/lib/python3/dist-packages/sklearn/datasets/data/"
 torch.set_num_threads(2)
@@ -51,12 +52,13 @@ def run(x, y, classes, seed, scale_targets):
     return np.mean(scores), np.std(scores)
 
 which = sys.argv[1]
+seeds = range(int(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else range(5)
 if which == "diabetes":
     x = np.loadtxt(D + "diabetes_data_raw.csv.gz"); y = np.loadtxt(D + "diabetes_target.csv.gz")
-    for seed in range(5):
+    for seed in seeds:
         print("diabetes seed", seed, "standardized targets %.4f ± %.4f" % run(x, y, 0, seed, True),
               "raw targets %.4f ± %.4f" % run(x, y, 0, seed, False), flush=True)
 else:
     d = np.loadtxt(D + "wine_data.csv", delimiter=",", skiprows=1); x, y = d[:, :-1], d[:, -1].astype(int)
-    for seed in range(5):
+    for seed in seeds:
         print("wine seed", seed, "%.4f ± %.4f" % run(x, y, 3, seed, False), flush=True)

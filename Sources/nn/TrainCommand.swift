@@ -19,10 +19,10 @@ struct TrainCommand: ParsableCommand {
             lr 1e-3, batch 32, 100 epochs. The task is inferred from the target unless --task \
             says it (text or at most 20 distinct integers: classification; several 0/1 columns: \
             multilabel; other numbers: regression). Features are standardized with the training \
-            rows' statistics, regression targets too unless --raw-targets (predictions are mapped back; the epoch \
-            line's mse is in standardized units, R² is the same in both); the checkpoint stores \
-            them with the task and class names for nn eval and nn predict. --folds K runs \
-            stratified k-fold cross-validation of the same recipe instead.
+            rows' statistics, regression targets too unless --raw-targets (predictions are \
+            mapped back; the epoch line's mse is in standardized units, R² is the same in both); \
+            the checkpoint stores them with the task and class names for nn eval and nn predict. \
+            --folds K runs stratified k-fold cross-validation of the same recipe instead.
 
             With --resume, every option not given is taken from the checkpoint, and --epochs is \
             the total to reach.
