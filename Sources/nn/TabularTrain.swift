@@ -105,7 +105,8 @@ extension TrainCommand {
             let result = try CrossValidation(folds: folds, stratified: isClasses, seed: seed,
                                              standardizesTargets: scalesTargets)
                 .run(all, task: learningTask, epochs: recipe.epochs, batchSize: recipe.batchSize,
-                     makeModel: { network.build(seed: seed &+ UInt64($0)) },
+                     // Fold f of seed s must not start from the weights of fold f+1 of seed s-1.
+                     makeModel: { network.build(seed: seed &+ UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15) },
                      makeOptimizer: { recipe.optimizer.make($0, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay) })
             print(result.report)
             let metric = primaryMetric(learningTask)
