@@ -2,25 +2,40 @@ import ArgumentParser
 import Foundation
 import NN
 
-/// `nn predict`: the class and probabilities a checkpoint gives each image file.
+/// `nn predict`: the class and probabilities a checkpoint gives each image file, or a
+/// tabular checkpoint's predictions for every row of a data file.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Classify PNG images with a checkpoint: one line per file with the class and its probability.",
+        abstract: "Classify PNG images with a checkpoint (one line per file with the class and its probability), or predict every row of a tabular --data file.",
         discussion: """
             The models of nn train read 28x28 grayscale images like Fashion-MNIST's: a light \
             object on a black background. PNG files of any colour type and bit depth are read \
             through libpng and turned to 8-bit gray (colour as luminance, transparency onto \
             black); a file of another size is an error. Pixels are scaled to [0, 1] and \
             standardized with the statistics stored in the checkpoint, as nn train and nn eval do.
+
+            Tabular checkpoints (--data FILE): one CSV row per sample, written to --output or \
+            to standard output: classification: class, then every class's probability; binary: \
+            class, then the probability of the second (positive) class; multilabel: the predicted \
+            labels (';'-separated), then every label's probability; regression: the predicted \
+            values in target units. The file is read with the options the model was trained \
+            with unless given again (--skip-lines only for that same file); a target column in \
+            it is ignored.
             """
     )
 
     @Option(help: "A checkpoint written by nn train --checkpoint.")
     var checkpoint: String
 
-    @Option(help: "Also write every class's probability here as CSV: file, class, then one column per class.")
+    @Option(help: "Also write every class's probability here as CSV: file, class, then one column per class (tabular: the predictions, instead of standard output).")
     var output: String?
+
+    @Option(help: "A tabular data file to predict (for a checkpoint trained on tabular data).")
+    var data: String?
+
+    @OptionGroup(title: "Tabular data")
+    var tabular: TabularOptions
 
     @Option(help: "Threads for the kernels (default: all cores).")
     var threads: Int?
@@ -30,14 +45,22 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         if checkpoint.isEmpty { throw ValidationError("--checkpoint needs a file name") }
-        if images.isEmpty { throw ValidationError("give one or more PNG images to classify") }
+        if images.isEmpty && data == nil {
+            throw ValidationError("give one or more PNG images to classify, or --data FILE for a tabular checkpoint")
+        }
+        if !images.isEmpty && data != nil { throw ValidationError("give PNG images or --data FILE, not both") }
         if let output, output.isEmpty { throw ValidationError("--output needs a file name") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     func run() throws {
         if let threads { Threads.set(threads) }
-        let trained = try TrainedCheckpoint(path: checkpoint)
+        let file = try SafeTensorsFile.read(from: URL(fileURLWithPath: checkpoint))
+        if TabularCheckpoint.isTabular(file.metadata) { return try runTabular(file) }
+        if data != nil || tabular.isUsed {
+            throw CLIError("\(checkpoint) holds a Fashion-MNIST model: it classifies PNG images, not tabular --data")
+        }
+        let trained = try TrainedCheckpoint(path: checkpoint, file: file)
         let (modelName, statistics) = (trained.modelName, trained.statistics)
         let outputURL = output.map { URL(fileURLWithPath: $0) }
         if let outputURL { try prepareOutput(outputURL, option: "--output") }
@@ -77,6 +100,68 @@ struct PredictCommand: ParsableCommand {
             }
             print("predictions: \(output)")
         }
+    }
+
+    /// A tabular checkpoint's predictions for every row of `--data`, as CSV.
+    func runTabular(_ file: SafeTensorsFile) throws {
+        let trained = try TabularCheckpoint(path: checkpoint, file: file)
+        guard let dataPath = data else {
+            throw CLIError("\(checkpoint) holds a tabular model: give --data FILE (PNG images are for Fashion-MNIST models)")
+        }
+        if !isTabularPath(dataPath) { throw CLIError("\(checkpoint) holds a tabular model; --data \(dataPath) is a directory, not a data file") }
+        let outputURL = output.map { URL(fileURLWithPath: $0) }
+        if let outputURL { try prepareOutput(outputURL, option: "--output") }
+        let source = try TabularSource(data: dataPath, options: tabular, stored: file.metadata)
+        let (dataset, _, dropped) = try trained.dataset(source, targetRequired: false)
+        let model = try trained.loadModel()
+        let raw = Trainer.predict(model, on: dataset).scalars
+        let csv = Self.tabularCSV(raw: raw, trained: trained)
+        if dropped > 0 { FileHandle.standardError.write(Data("note: \(dataPath): \(dropped) invalid rows dropped\n".utf8)) }
+        guard let outputURL, let output else {
+            print(csv, terminator: "")
+            return
+        }
+        try writeAtomically(csv, to: outputURL)
+        print("predictions: \(output) (\(dataset.count) rows, \(trained.task.rawValue))")
+    }
+
+    /// One CSV row per sample from the model's raw outputs (see the command's discussion);
+    /// the class is read from the raw outputs by the rule the task's metrics use (first
+    /// largest logit; logit > 0 for a label), so it agrees with nn eval exactly.
+    static func tabularCSV(raw: [Float], trained: TabularCheckpoint) -> String {
+        let task = trained.task, width = trained.network.outputs
+        let names = trained.classNames ?? []
+        let read = readOutputs(raw, task: task, outputs: width, targetStatistics: trained.targetStatistics)
+        func probability(_ p: Float) -> String { String(format: "%.6f", p) }
+        var lines: [String]
+        switch task {
+        case .classification:
+            lines = [(["class"] + names).map(csvField).joined(separator: ",")]
+        case .binary:
+            lines = [["class", names[1]].map(csvField).joined(separator: ",")]
+        case .multiLabel:
+            lines = [(["labels"] + names).map(csvField).joined(separator: ",")]
+        case .regression:
+            let targetNames = TabularSource.decodeList(trained.file.metadata["tabular.target_names"] ?? "[]")
+            lines = [(targetNames.count == width ? targetNames : (0..<width).map { "value\($0)" }).map(csvField).joined(separator: ",")]
+        }
+        for start in stride(from: 0, to: raw.count, by: width) {
+            let row = raw[start..<(start + width)], values = read[start..<(start + width)]
+            switch task {
+            case .classification:
+                var best = start
+                for k in row.indices where raw[k] > raw[best] { best = k }
+                lines.append(([csvField(names[best - start])] + values.map(probability)).joined(separator: ","))
+            case .binary:
+                lines.append(csvField(names[raw[start] > 0 ? 1 : 0]) + "," + probability(read[start]))
+            case .multiLabel:
+                let on = row.indices.filter { raw[$0] > 0 }.map { names[$0 - start] }.joined(separator: ";")
+                lines.append(([csvField(on)] + values.map(probability)).joined(separator: ","))
+            case .regression:
+                lines.append(values.map { "\($0)" }.joined(separator: ","))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// The softmax of `model`'s logits on every image of `data`, image after image, in

@@ -2,17 +2,30 @@ import ArgumentParser
 import Foundation
 import NN
 
-/// `nn train`: trains one of NN's `Models` on Fashion-MNIST and prints its test accuracy.
+/// `nn train`: trains one of NN's `Models` on Fashion-MNIST and prints its test accuracy,
+/// or an MLP on a tabular file (`--data FILE`, see TabularTrain.swift).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a built-in model on Fashion-MNIST and print its test accuracy.",
+        abstract: "Train a built-in model on Fashion-MNIST, or an MLP on a CSV or NumPy file.",
         discussion: """
-            Defaults per model: mlp and cnn train with Adam, lr 1e-3, batch 64 \
+            Fashion-MNIST (--model): mlp and cnn train with Adam, lr 1e-3, batch 64 \
             (10 and 5 epochs); resnet with SGD + Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, \
             a cosine schedule, batch 128, 15 epochs. Pixels are standardized with the training \
-            set's mean and standard deviation, which the checkpoint stores. With --resume, every \
-            option not given is taken from the checkpoint, and --epochs is the total to reach.
+            set's mean and standard deviation, which the checkpoint stores.
+
+            Tabular data (--data FILE.csv|.csv.gz|.npz|.npy --target COLUMN): an MLP, 64-64 by \
+            default (--hidden none: one Dense layer, i.e. logistic or linear regression), Adam, \
+            lr 1e-3, batch 32, 100 epochs. The task is inferred from the target unless --task \
+            says it (text or at most 20 distinct integers: classification; several 0/1 columns: \
+            multilabel; other numbers: regression). Features are standardized with the training \
+            rows' statistics, regression targets too unless --raw-targets (predictions are \
+            mapped back; the epoch line's mse is in standardized units, R² is the same in both); \
+            the checkpoint stores them with the task and class names for nn eval and nn predict. \
+            --folds K runs stratified k-fold cross-validation of the same recipe instead.
+
+            With --resume, every option not given is taken from the checkpoint, and --epochs is \
+            the total to reach.
             """
     )
 
@@ -47,8 +60,29 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the initial weights, the data order, augmentation and dropout (default: 1).")
     var seed: UInt64?
 
-    @Option(help: "Directory with the Fashion-MNIST IDX files (gzip or raw).")
-    var data: String = FashionMNIST.defaultDirectory
+    @Option(help: "The directory of the Fashion-MNIST IDX files (gzip or raw; default: \(FashionMNIST.defaultDirectory)), or a tabular .csv, .csv.gz, .npz or .npy file.")
+    var data: String?
+
+    @OptionGroup(title: "Tabular data")
+    var tabular: TabularOptions
+
+    @Option(help: "Tabular data: the task (default: inferred from the target).")
+    var task: TaskName?
+
+    @Option(help: "Tabular data: hidden layer widths, e.g. 128,64; none (or 0) for a linear model (default: 64,64).")
+    var hidden: String?
+
+    @Option(help: "Tabular data: dropout probability after each hidden layer (default: 0).")
+    var dropout: Float?
+
+    @Flag(help: "Tabular data: batch norm after each hidden Dense layer.")
+    var batchNorm = false
+
+    @Flag(help: "Tabular regression: train on the targets in their own units instead of standardized ones.")
+    var rawTargets = false
+
+    @Option(help: "Tabular data: k-fold cross-validation (stratified for classes) of the recipe: each fold's figures, then mean ± std.")
+    var folds: Int?
 
     @Option(help: "Fraction of the training images held out for validation, in [0, 1) (default: 0).")
     var valSplit: Double?
@@ -81,9 +115,13 @@ struct TrainCommand: ParsableCommand {
     var collectiveTimeout: Double?
 
     func validate() throws {
-        if model == nil && resume == nil {
-            throw ValidationError("--model is required (mlp, cnn or resnet) unless --resume is given")
+        let tabularData = data.map(isTabularPath) ?? false
+        if model == nil && resume == nil && !tabularData {
+            throw ValidationError("--model is required (mlp, cnn or resnet) unless --resume is given or --data names a tabular file")
         }
+        if let hidden { _ = try TabularNetwork.parseHidden(hidden) }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+        if let folds, folds < 2 { throw ValidationError("--folds must be at least 2, got \(folds)") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
@@ -118,6 +156,16 @@ struct TrainCommand: ParsableCommand {
         // What a resumed run continues: its checkpoint's recipe fills every option not given.
         let resumeURL = resume.map { URL(fileURLWithPath: $0) }
         let saved = try resumeURL.map { try SafeTensorsFile.read(from: $0).metadata } ?? [:]
+        if TabularCheckpoint.isTabular(saved) || (resume == nil && data.map(isTabularPath) == true) {
+            return try runTabular(saved: saved, communicator: communicator)
+        }
+        if let data, isTabularPath(data) {
+            throw CLIError("\(resume!) holds a Fashion-MNIST model; --data must be the directory of its IDX files, not \(data)")
+        }
+        if tabular.isUsed || task != nil || hidden != nil || dropout != nil || batchNorm || folds != nil || rawTargets {
+            throw CLIError("--target, --task, --hidden, --dropout, --batch-norm, --raw-targets, --folds and the CSV options need tabular --data FILE")
+        }
+        let data = self.data ?? FashionMNIST.defaultDirectory
         let modelName: ModelName
         if let resume {
             guard let stored = ModelName.of(checkpoint: saved) else {
@@ -256,9 +304,10 @@ struct TrainedCheckpoint {
     let modelName: ModelName
     let statistics: Standardization
 
-    init(path: String) throws {
+    init(path: String, file: SafeTensorsFile? = nil) throws {
         self.path = path
-        file = try SafeTensorsFile.read(from: URL(fileURLWithPath: path))
+        self.file = try file ?? SafeTensorsFile.read(from: URL(fileURLWithPath: path))
+        let file = self.file
         guard let modelName = ModelName.of(checkpoint: file.metadata) else {
             throw CLIError("\(path): not a checkpoint of nn train (its metadata names no known model)")
         }
