@@ -293,7 +293,8 @@ public final class Trainer {
         guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, value: value) }
         if let reducer, overlapsGradientAllReduce, let background = communicator as? any BackgroundCommunicator {
             reducer.beginStep(over: background)
-            batchLoss.backward(seed: Tensor(ones: batchLoss.shape), leafGradientFinal: reducer.gradientFinal)
+            batchLoss.backward(seed: Tensor(ones: batchLoss.shape), leafGradientFinal: reducer.gradientFinal,
+                               afterPullback: reducer.progress)
             reducer.finishStep()
         } else {
             batchLoss.backward()
