@@ -78,13 +78,14 @@ case "train":
     let modes: [(name: String, progress: MPICommunicator.BackgroundProgress?)] =
         [("blocking", nil), ("overlapped, progress calls", .progressCalls), ("overlapped, communication thread", .communicationThread)]
     let perMode = quick ? 2 : 7
+    let mpi = communicator as? MPICommunicator
+    // What `nn train` would do in this job, before the loop below sets the modes.
+    let defaults = mpi.map { "\($0.prefersOverlappedAllReduce ? "overlapped" : "blocking"), background progress: \($0.backgroundProgress)" }
     var rates = [[Double]](repeating: [], count: modes.count), waits = [[Double]](repeating: [], count: modes.count)
     for round in 0..<(communicator.size > 1 ? modes.count * perMode : perMode) {
         // Single process: nothing to all-reduce, every epoch is a plain one.
         let mode = communicator.size > 1 ? round % modes.count : 0
-        if let progress = modes[mode].progress, let mpi = communicator as? MPICommunicator {
-            mpi.backgroundProgress = progress
-        }
+        if let progress = modes[mode].progress, let mpi { mpi.backgroundProgress = progress }
         trainer.overlapsGradientAllReduce = modes[mode].progress != nil
         let waited = trainer.gradientAllReduceWaitSeconds
         let metrics = try trainer.fit(data, epochs: trainer.epochsCompleted + 1, batchSize: batch)
@@ -97,6 +98,7 @@ case "train":
     } else {
         // Rank 0's figures; the ranks wait for each other, so they are close.
         let blockingWait = median(waits[0])
+        say("W2 train defaults of this job: \(defaults ?? "-")")
         for mode in modes.indices {
             say(String(format: "W2 train %d processes x %d thread(s), batch %d per rank, %@ all-reduce: %.0f images/s, "
                         + "all-reduce wait %.2f ms per step (medians of %d epochs of %d images)",

@@ -74,6 +74,20 @@ final class DistributedSupportTests: XCTestCase {
                              "no progress call between the two buckets")
     }
 
+    /// The trainer overlaps when its communicator prefers it, unless told otherwise.
+    func testOverlapDefaultsToTheCommunicatorsPreference() {
+        let model = Models.mlp()
+        let trainer = Trainer(model: model, optimizer: SGD(parameters: model.parameters, learningRate: 0.01))
+        XCTAssertFalse(trainer.overlapsGradientAllReduce, "single process")
+        let communicator = RecordingCommunicator(watching: model.parameters[0])
+        trainer.communicator = communicator
+        XCTAssertFalse(trainer.overlapsGradientAllReduce)
+        communicator.prefersOverlappedAllReduce = true
+        XCTAssertTrue(trainer.overlapsGradientAllReduce)
+        trainer.overlapsGradientAllReduce = false
+        XCTAssertFalse(trainer.overlapsGradientAllReduce, "an explicit choice wins")
+    }
+
     func testLauncherMismatchIsFound() {
         XCTAssertNil(LauncherCheck.mismatch(size: 1, environment: [:]))
         XCTAssertNil(LauncherCheck.mismatch(size: 4, environment: ["OMPI_COMM_WORLD_SIZE": "4"]))
@@ -98,6 +112,7 @@ final class DistributedSupportTests: XCTestCase {
 /// would hold the same values), recording each background all-reduce as it starts.
 private final class RecordingCommunicator: BackgroundCommunicator {
     let rank = 0, size = 2
+    var prefersOverlappedAllReduce = false
     /// Floats in the bucket, whether the watched gradient was still all zero, and how many
     /// progress calls came before.
     var starts: [(floats: Int, watchedGradientIsZero: Bool, progressCallsBefore: Int)] = []

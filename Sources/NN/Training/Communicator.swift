@@ -50,6 +50,10 @@ public protocol BackgroundCommunicator: Communicator {
     func progressBackgroundCollectives()
     /// Returns once every started all-reduce has finished.
     func waitForBackgroundCollectives()
+    /// Whether all-reducing the gradients during backward is expected to make a step
+    /// faster here than doing it after backward: the trainer's default for
+    /// `overlapsGradientAllReduce`.
+    var prefersOverlappedAllReduce: Bool { get }
 }
 
 extension Communicator {
