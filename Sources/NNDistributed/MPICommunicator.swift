@@ -95,11 +95,13 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
         }
         if self.size > 1 {
             startWatchdog()
+            // The ranks sharing this node's memory: fewer than all means several nodes.
             var node: MPI_Comm? = nil
             var nodeSize: Int32 = 0
-            MPI_Comm_split_type(nnmpi_comm_world(), nnmpi_comm_type_shared(), rank, nnmpi_info_null(), &node)
-            MPI_Comm_size(node, &nodeSize)
-            MPI_Comm_free(&node)
+            let label = "grouping the ranks by node"
+            check(MPI_Comm_split_type(nnmpi_comm_world(), nnmpi_comm_type_shared(), rank, nnmpi_info_null(), &node), label)
+            check(MPI_Comm_size(node, &nodeSize), label)
+            check(MPI_Comm_free(&node), label)
             spansNodes = Int(nodeSize) < self.size
             if spansNodes { backgroundProgress = .communicationThread }
         }
