@@ -7,7 +7,7 @@
 //                           [--shape N,C,HW,OC[,STRIDE] ...]
 //
 // Defaults: W3's 3x3 convolutions (stride 1 and 2) at its batch of 128 and W2's conv2 at
-// 64. Stride 2 has no direct backward-data, so its rows leave that pass out.
+// 64.
 // --cpu-time times with the process's CPU clock instead of the wall clock: at one thread
 // that leaves out the time other processes held the core (at more threads it would count
 // the workers' spinning, so it is refused there).
@@ -112,7 +112,7 @@ func convDirectMain(_ arguments: [String]) throws {
                                     ("fwd", { ck_conv2d_forward(py, px, pf, nil, pws, &p) }),
                                     ("bwd-data", { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 0) }),
                                     ("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }),
-                                ].filter { s.stride == 1 || $0.0 != "bwd-data" }
+                                ]
                                 for _ in 0..<rounds {
                                     for t in threadCounts {
                                         Threads.set(t)

@@ -32,8 +32,14 @@
 // with w'[c][o][kh][kw] = w[o][c][2-kh][2-kw] (in and out channels swapped, the kernel
 // turned 180 degrees), so both passes share the kernel and differ only in the re-layout.
 // Backward-filter has its own kernel over the same padded planes (at the end of the file).
-// Backward-data of a stride-2 convolution spreads dy over every other pixel of dx: not a
-// forward convolution, it stays lowered.
+// - Backward-data of a stride-2 convolution spreads dy over every other pixel of dx, so it
+//   is no forward convolution as a whole, but each of dx's four phases is: with
+//   iy = 2a + py, dx row iy takes kernel row 1 from dy row a (py = 0), or kernel rows 2 and 0
+//   from dy rows a and a + 1 (py = 1), and the same for columns. dy is padded as a stride-1
+//   input (its zero bottom row and the zero after each row pad row a + 1 and column b + 1),
+//   and phase (py, px) runs the same register block over the taps (1..1+py, 1..1+px) only:
+//   1 + 2 + 2 + 4 = 9 taps in all, the FLOPs of the convolution, with no zero-filled
+//   column matrix and no col2im (the lowering ran W3's 16->32 one at 14% of the ceiling).
 //
 // Written with GCC/clang vector extensions, not intrinsics: the same source builds for any
 // x86-64 or aarch64 target (a vector wider than the target's is split by the compiler).
@@ -136,7 +142,7 @@ static int ck_direct_kernel_geometry(const ck_conv2d_params *p) {
 }
 
 // The geometry the direct kernel computes: the kernel geometry above, with the per-thread
-// scratch of forward and backward-data within bounds (backward-filter's is checked on its own). Backward-data takes stride 1 only.
+// scratch of forward and backward-data within bounds (backward-filter's is checked on its own).
 static int ck_direct_geometry(const ck_conv2d_params *p) {
     if (!ck_direct_kernel_geometry(p)) return 0;
     const ck_direct_layout L = ck_direct_layout_of(p->h, p->w, p->stride_h);
@@ -158,8 +164,8 @@ enum { CK_DIRECT_FORWARD, CK_DIRECT_BACKWARD_DATA, CK_DIRECT_BACKWARD_FILTER };
 //   size) the lowering wins; direct when c >= 8 or oc <= 8.
 // - backward-filter: its accumulators pair input channels, and the lowering's GEMM is
 //   long; direct from c >= 8 up to c*oc = 128*128.
-// Stride 2 (forward and backward-filter only) measured inside the same rule: direct wins
-// from c = 2 forward, and at 128->256 neither path does.
+// Stride 2 measured inside the same rule: direct wins from c = 2 forward, and at 128->256
+// neither path does; backward-data's phases keep the stride-1 rule.
 static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
     if (p->c < 2) return 0;
     switch (pass) {
@@ -171,9 +177,6 @@ static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
 
 static int ck_direct_chosen(const ck_conv2d_params *p, int pass) {
     if (!ck_direct_geometry(p)) return 0;
-    // Backward-data of a stride-2 convolution is no forward convolution (dy is spread over
-    // every other pixel of dx): it stays lowered.
-    if (pass == CK_DIRECT_BACKWARD_DATA && p->stride_h != 1) return 0;
     if (pass == CK_DIRECT_BACKWARD_FILTER && ck_direct_filter_thread_floats(p) > CK_DIRECT_MAX_THREAD_FLOATS) return 0;
     switch (ck_direct_mode) {
     case CK_CONV2D_DIRECT_NEVER: return 0;
@@ -239,6 +242,38 @@ static void ck_direct_relayout(float *wt, const float *w, int cin, int cout, int
                     dst[j] = v;
                 }
             }
+        }
+    }
+}
+
+// Stride-2 backward-data's weights: the phases (py, px) = (0,0), (0,1), (1,0), (1,1) one
+// after another, each laid as above over its own taps only, (1+py)*(1+px) of them:
+// [block][ci][t][j] with t = (kh'-1)*(1+px) + (kw'-1) for the padded-dy taps kh', kw' in
+// 1..1+py and 1..1+px. Tap kh' of a phase is kernel row 1 (py = 0), or 2 (kh' = 1, dy row a)
+// and 0 (kh' = 2, dy row a + 1) for odd dx rows; columns alike. The pass's input ci is dy's
+// channel, its output o dx's: w[ci][o][kh][kw], with no turn (the phases place the taps).
+static void ck_direct_relayout_s2_data(float *wt, const float *w, int cin, int cout) {
+    const int coutp = (int)ck_direct_padded(cout);
+    float *phase_base = wt;
+    for (int py = 0; py < 2; py++) {
+        for (int px = 0; px < 2; px++) {
+            const int tw = 1 + px, taps = (1 + py) * tw;
+            for (int b0 = 0; b0 < coutp; b0 += CK_DIRECT_BLOCK) {
+                const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
+                float *blk = phase_base + (size_t)b0 * cin * taps;
+                for (int ci = 0; ci < cin; ci++) {
+                    for (int t = 0; t < taps; t++) {
+                        const int th = 1 + t / tw, tc = 1 + t % tw;  // kh', kw'
+                        const int kh = py == 0 ? 1 : (th == 1 ? 2 : 0), kw = px == 0 ? 1 : (tc == 1 ? 2 : 0);
+                        float *dst = blk + ((size_t)ci * taps + t) * lanes;
+                        for (int j = 0; j < lanes; j++) {
+                            const int o = b0 + j;
+                            dst[j] = o < cout ? w[((size_t)ci * cout + o) * 9 + kh * 3 + kw] : 0.0f;
+                        }
+                    }
+                }
+            }
+            phase_base += (size_t)taps * cin * coutp;
         }
     }
 }
@@ -326,12 +361,16 @@ static CK_MULTIVERSION void ck_direct_pad_image(float *xp, const float *x, int c
     }
 }
 
-// out[p][j] (P x 8*V) = bias[j] + sum over ci, taps of xq[ci*plane + tap offset + p] * wb.
-// V (1 or 2) and the stride S are constants at each call site, so the accumulators stay in
-// registers and the tap offsets fold.
+// out[p][j] (P x 8*V) = bias[j] + sum over ci, taps of xq[ci*plane + tap offset + p] * wb,
+// over kernel rows [H0, H1) and columns [W0, W1) (all nine taps but in backward-data's
+// stride-2 phases); wb holds each input channel's taps in that order, (H1-H0)*(W1-W0) of them.
+// V (1 or 2), the stride S and the tap range are constants at each call site, so the
+// accumulators stay in registers and the tap offsets fold.
 static inline __attribute__((always_inline)) void
-ck_direct_block(float *restrict out, const float *restrict xq, const float *restrict wb,
-                const float *restrict bias, int cin, size_t plane, int rw, int phase, const int V, const int S) {
+ck_direct_block_taps(float *restrict out, const float *restrict xq, const float *restrict wb,
+                     const float *restrict bias, int cin, size_t plane, int rw, int phase, const int V, const int S,
+                     const int H0, const int H1, const int W0, const int W1) {
+    const int TW = W1 - W0, T = (H1 - H0) * TW;
     ck_v8 acc[CK_DIRECT_P][2];
     const ck_v8 b0 = ck_v8_load(bias), b1 = V == 2 ? ck_v8_load(bias + 8) : b0;
     for (int p = 0; p < CK_DIRECT_P; p++) {
@@ -340,11 +379,11 @@ ck_direct_block(float *restrict out, const float *restrict xq, const float *rest
     }
     for (int ci = 0; ci < cin; ci++) {
         const float *xc = xq + (size_t)ci * plane;
-        const float *wc = wb + (size_t)ci * 9 * 8 * V;
-        for (int kh = 0; kh < 3; kh++) {
-            for (int kw = 0; kw < 3; kw++) {
+        const float *wc = wb + (size_t)ci * T * 8 * V;
+        for (int kh = H0; kh < H1; kh++) {
+            for (int kw = W0; kw < W1; kw++) {
                 const float *xr = xc + ck_direct_tap_row(kh, rw, phase, S) + ck_direct_tap_col(kw, phase, S);
-                const float *wt = wc + (kh * 3 + kw) * 8 * V;
+                const float *wt = wc + ((kh - H0) * TW + (kw - W0)) * 8 * V;
                 const ck_v8 wv0 = ck_v8_load(wt);
                 if (V == 2) {
                     const ck_v8 wv1 = ck_v8_load(wt + 8);
@@ -365,6 +404,10 @@ ck_direct_block(float *restrict out, const float *restrict xq, const float *rest
     }
 }
 
+// All nine taps: forward, and stride-1 backward-data.
+#define ck_direct_block(out, xq, wb, bias, cin, plane, rw, phase, V, S) \
+    ck_direct_block_taps(out, xq, wb, bias, cin, plane, rw, phase, V, S, 0, 3, 0, 3)
+
 // Transposes the 8x8 block r (row i = r[i]) in registers: three rounds of shuffles.
 static inline void ck_v8_transpose(ck_v8 r[8]) {
     ck_v8 t[8], u[8];
@@ -381,6 +424,22 @@ static inline void ck_v8_transpose(ck_v8 r[8]) {
     for (int i = 0; i < 4; i++) {
         r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
         r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+// The register blocks' tile (slot by `lanes` channels) into planes (channel by nslots), by
+// 8x8 transposes. Slots from `slots` on hold no pixel; the transposes may read them
+// (unwritten), and nothing reads what they become.
+static inline __attribute__((always_inline)) void ck_direct_tile_to_planes(float *restrict planes,
+                                                                           const float *restrict tile, int slots,
+                                                                           int lanes, int nslots) {
+    for (int q8 = 0; q8 < slots; q8 += 8) {
+        for (int v = 0; v < lanes; v += 8) {
+            ck_v8 r[8];
+            for (int i = 0; i < 8; i++) r[i] = ck_v8_load(tile + (size_t)(q8 + i) * lanes + v);
+            ck_v8_transpose(r);
+            for (int j = 0; j < 8; j++) ck_v8_store(planes + (size_t)(v + j) * nslots + q8, r[j]);
+        }
     }
 }
 
@@ -407,16 +466,7 @@ CK_MULTIVERSION static void ck_direct_image_block(float *restrict y, const float
             else ck_direct_block(out, xp + q0, wb, bias, cin, plane, rw, phase, 1, 2);
         }
     }
-    // Slots from `slots` on hold no pixel; the transposes may read them (unwritten), and
-    // nothing reads what they become.
-    for (int q8 = 0; q8 < slots; q8 += 8) {
-        for (int v = 0; v < lanes; v += 8) {
-            ck_v8 r[8];
-            for (int i = 0; i < 8; i++) r[i] = ck_v8_load(tile + (size_t)(q8 + i) * lanes + v);
-            ck_v8_transpose(r);
-            for (int j = 0; j < 8; j++) ck_v8_store(planes + (size_t)(v + j) * nslots + q8, r[j]);
-        }
-    }
+    ck_direct_tile_to_planes(planes, tile, slots, lanes, nslots);
     for (int j = 0; j < valid; j++) {
         for (int oy = 0; oy < oh; oy++) {
             const float *restrict src = planes + (size_t)j * nslots + (size_t)oy * rw;
@@ -430,11 +480,68 @@ CK_MULTIVERSION static void ck_direct_image_block(float *restrict y, const float
     }
 }
 
+// Registers blocks over the taps (1..1+py, 1..1+px) of stride-2 backward-data's phase
+// (py, px), with V and the phase as constants.
+#define CK_DIRECT_S2_DATA_BLOCK(PY, PX)                                                                    \
+    do {                                                                                                   \
+        if (lanes == 16) ck_direct_block_taps(out, xq, wb, bias, cin, plane, rw, 0, 2, 1, 1, 2 + (PY), 1, 2 + (PX)); \
+        else ck_direct_block_taps(out, xq, wb, bias, cin, plane, rw, 0, 1, 1, 1, 2 + (PY), 1, 2 + (PX));            \
+    } while (0)
+
+// One (image, channel block) of stride-2 backward-data: dx planes [b0, b0 + valid) of one
+// image (h, w) from the stride-1 padding of its dy (L, cin = dy's channels), phase after
+// phase (see the top of the file). wt holds the four phases' weights one after another
+// (ck_direct_relayout_s2_data); bias is the block's zero bias.
+CK_MULTIVERSION static void ck_direct_image_block_s2_data(float *restrict dx, const float *dyp, const float *wt,
+                                                          const float *bias, int cin, int coutp, int b0,
+                                                          const ck_direct_layout *L, int h, int w, int lanes,
+                                                          int valid, int accumulate, float *restrict tile,
+                                                          float *restrict planes) {
+    const int rw = L->rw, nslots = ck_direct_tile_slots(L);
+    const size_t plane = L->plane, hw = (size_t)h * w;
+    size_t taps_before = 0;  // taps of the phases before this one
+    for (int py = 0; py < 2; py++) {
+        for (int px = 0; px < 2; px++) {
+            const int taps = (1 + py) * (1 + px);
+            const float *wb = wt + taps_before * cin * coutp + (size_t)b0 * cin * taps;
+            taps_before += taps;
+            // dx rows 2a + py and columns 2b + px: a < ah, b < bw (none with h or w 1).
+            const int ah = (h - py + 1) / 2, bw = (w - px + 1) / 2;
+            if (ah == 0 || bw == 0) continue;
+            const int slots = (ah - 1) * rw + bw;
+            for (int q0 = 0; q0 < slots; q0 += CK_DIRECT_P) {
+                float *out = tile + (size_t)q0 * lanes;
+                const float *xq = dyp + q0;
+                if (py == 0 && px == 0) CK_DIRECT_S2_DATA_BLOCK(0, 0);
+                else if (py == 0) CK_DIRECT_S2_DATA_BLOCK(0, 1);
+                else if (px == 0) CK_DIRECT_S2_DATA_BLOCK(1, 0);
+                else CK_DIRECT_S2_DATA_BLOCK(1, 1);
+            }
+            ck_direct_tile_to_planes(planes, tile, slots, lanes, nslots);
+            for (int j = 0; j < valid; j++) {
+                for (int a = 0; a < ah; a++) {
+                    const float *restrict src = planes + (size_t)j * nslots + (size_t)a * rw;
+                    float *restrict dst = dx + j * hw + (size_t)(2 * a + py) * w + px;
+                    if (accumulate) {
+                        for (int b = 0; b < bw; b++) dst[2 * b] += src[b];
+                    } else {
+                        for (int b = 0; b < bw; b++) dst[2 * b] = src[b];
+                    }
+                }
+            }
+        }
+    }
+}
+#undef CK_DIRECT_S2_DATA_BLOCK
+
 // y (n, cout, oh, ow) (=, or += with accumulate) direct 3x3 pad-1 convolution of x (n,
-// cin, h, w) at stride 1 or 2 with re-laid weights wt and padded bias. Returns 0 (nothing
-// written) if the per-thread scratch cannot be allocated.
+// cin, h, w) at stride 1 or 2 with re-laid weights wt and padded bias. With data_h > 0 it is
+// stride-2 backward-data instead: x is dy (stride 1 here), y is dx of data_h x data_w, and
+// wt holds the phases' weights. Returns 0 (nothing written) if the per-thread scratch cannot
+// be allocated.
 static int ck_direct_run(float *y, const float *x, const float *wt, const float *bias,
-                         int n, int cin, int cout, int h, int w, int stride, int accumulate) {
+                         int n, int cin, int cout, int h, int w, int stride, int accumulate,
+                         int data_h, int data_w) {
     const ck_direct_layout L = ck_direct_layout_of(h, w, stride);
     const int coutp = (int)ck_direct_padded(cout);
     const int blocks = (coutp + CK_DIRECT_BLOCK - 1) / CK_DIRECT_BLOCK;
@@ -444,7 +551,8 @@ static int ck_direct_run(float *y, const float *x, const float *wt, const float 
     const int all = ck_region_threads(), threads = all < pairs ? all : pairs;
     float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
     if (scratch == NULL) return 0;
-    const size_t ohow = (size_t)L.oh * L.ow, in_image = (size_t)cin * h * w, out_image = (size_t)cout * ohow;
+    const size_t ohow = data_h > 0 ? (size_t)data_h * data_w : (size_t)L.oh * L.ow;
+    const size_t in_image = (size_t)cin * h * w, out_image = (size_t)cout * ohow;
     #pragma omp parallel num_threads(threads)
     {
         float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
@@ -460,6 +568,12 @@ static int ck_direct_run(float *y, const float *x, const float *wt, const float 
             const int b0 = b * CK_DIRECT_BLOCK;
             const int lanes = coutp - b0 < CK_DIRECT_BLOCK ? coutp - b0 : CK_DIRECT_BLOCK;
             const int valid = cout - b0 < lanes ? cout - b0 : lanes;
+            if (data_h > 0) {
+                ck_direct_image_block_s2_data(y + (size_t)img * out_image + (size_t)b0 * ohow, xp, wt, bias + b0,
+                                              cin, coutp, b0, &L, data_h, data_w, lanes, valid, accumulate,
+                                              tile, planes);
+                continue;
+            }
             ck_direct_image_block(y + (size_t)img * out_image + (size_t)b0 * ohow, xp,
                                   wt + (size_t)b0 * cin * 9, bias + b0, cin, &L, lanes, valid,
                                   accumulate, tile, planes);
@@ -480,12 +594,18 @@ int ck_conv2d_direct_forward(float *y, const float *x, const float *w, const flo
 
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate) {
-    assert(ck_direct_geometry(p) && p->stride_h == 1);
+    assert(ck_direct_geometry(p));
     const size_t coutp = ck_direct_padded(p->c);
     float *wt = workspace, *bp = workspace + ck_direct_pass_bias_at(p->oc, p->c);
-    ck_direct_relayout(wt, w, p->oc, p->c, 1);
     memset(bp, 0, sizeof(float) * coutp);
-    return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, 1, accumulate);
+    if (p->stride_h == 2) {
+        // Phases of dx over dy padded as a stride-1 input (dy's plane is oh x ow).
+        ck_direct_relayout_s2_data(wt, w, p->oc, p->c);
+        const int oh = (p->h - 1) / 2 + 1, ow = (p->w - 1) / 2 + 1;
+        return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, oh, ow, 1, accumulate, p->h, p->w);
+    }
+    ck_direct_relayout(wt, w, p->oc, p->c, 1);
+    return ck_direct_run(dx, dy, wt, bp, p->n, p->oc, p->c, p->h, p->w, 1, accumulate, 0, 0);
 }
 
 // MARK: - Pre-packed forward (inference)
@@ -507,7 +627,7 @@ void ck_conv2d_direct_pack_forward(float *packed, const float *w, const float *b
 int ck_conv2d_direct_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
     assert(ck_direct_geometry(p));
     const float *bp = packed + ck_direct_pass_bias_at(p->c, p->oc);
-    return ck_direct_run(y, x, packed, bp, p->n, p->c, p->oc, p->h, p->w, p->stride_h, 0);
+    return ck_direct_run(y, x, packed, bp, p->n, p->c, p->oc, p->h, p->w, p->stride_h, 0, 0, 0);
 }
 
 // MARK: - Backward-filter

@@ -21,7 +21,7 @@ size_t ck_conv2d_direct_packed_floats(const ck_conv2d_params *p);
 void ck_conv2d_direct_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p);
 /// The direct forward with weights packed by ck_conv2d_direct_pack_forward; the same failure rule.
 int ck_conv2d_direct_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p);
-/// Backward-data of the same at stride 1 only; the same failure rule.
+/// Backward-data of the same (stride 2 by the four phases of dx); the same failure rule.
 int ck_conv2d_direct_backward_data(float *dx, const float *dy, const float *w,
                                    float *workspace, const ck_conv2d_params *p, int accumulate);
 

@@ -3,8 +3,8 @@ import NNReference
 import TestSupport
 import XCTest
 
-/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes at stride 1 and forward
-/// and backward-filter at stride 2, against the naive reference, forced on with
+/// The direct 3x3 convolution (`ck_conv2d_direct.c`), its three passes at stride 1 and 2
+/// (stride-2 backward-data by the four phases of dx), against the naive reference, forced on with
 /// `CK_CONV2D_DIRECT_ALWAYS` so that every shape of the sweep takes it, whatever the shape
 /// rule of AUTO; and that rule itself on the workloads' shapes.
 ///
@@ -88,9 +88,19 @@ final class Conv2DDirectTests: XCTestCase {
     }
 
     func testDirectBackwardDataWritesOrAccumulatesTheReference() {
+        checkDirectBackwardData(Self.sweep, seed: 62)
+    }
+
+    /// Odd sizes give dx an odd row and column fewer than the even phase (7x7: phases of 4 and
+    /// 3 rows), 1x1 and 1-wide images phases with no pixel at all; 5x9 mixes the two per axis.
+    func testDirectBackwardDataStride2WritesOrAccumulatesTheReference() {
+        checkDirectBackwardData(Self.stride2Sweep, seed: 67)
+    }
+
+    private func checkDirectBackwardData(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int32)], seed: UInt64) {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
-        var rng = SeededGenerator(seed: 62)
-        for (g, threads) in Self.sweep {
+        var rng = SeededGenerator(seed: seed)
+        for (g, threads) in sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 1, "backward-data takes the direct path for \(g)")
@@ -152,7 +162,7 @@ final class Conv2DDirectTests: XCTestCase {
 
     /// The direct and the lowered path agree on W3's shapes (small batch), stride 1 and 2, and
     /// all match the reference, so switching paths between calls changes nothing a caller
-    /// can see (stride 2's backward-data is lowered in every mode).
+    /// can see.
     func testDirectAndLoweredPathsAgree() {
         var rng = SeededGenerator(seed: 63)
         for g in [ReferenceConv2DGeometry(n: 2, c: 32, h: 14, w: 14, oc: 32, kh: 3, kw: 3, padH: 1, padW: 1),
@@ -222,17 +232,13 @@ final class Conv2DDirectTests: XCTestCase {
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
             XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 0, "\(name): backward-filter takes the lowering")
         }
-        // W3's 3x3 stride-2 convolutions: forward and backward-filter direct; backward-data
-        // of a stride-2 convolution is no forward one and stays lowered, even when forced.
+        // W3's 3x3 stride-2 convolutions: all three passes direct (backward-data by phases).
         for (name, p0) in [("W3 down32 16->32 28x28 stride 2", params(128, 16, 28, 32, stride: 2)),
                            ("W3 down64 32->64 14x14 stride 2", params(128, 32, 14, 64, stride: 2))] {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 1, "\(name): forward takes the direct path")
-            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data takes the lowering")
+            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 1, "\(name): backward-data takes the direct path")
             XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "\(name): backward-filter takes the direct path")
-            ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
-            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): ALWAYS, backward-data takes the lowering")
-            ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         }
         var stride3 = params(8, 16, 14, 16, stride: 3)
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
