@@ -8,7 +8,7 @@ CONFIG  ?= release
 DEBS    := pkg-config libopenblas-dev libomp-dev dataset-fashion-mnist zlib1g-dev libpng-dev python3-sklearn libc6-dev-arm64-cross \
            libopenmpi-dev openmpi-bin
 
-.PHONY: docs doc-comments api-breakage deps build test check-aarch64 test-trixie bench bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
+.PHONY: docs doc-comments api-breakage deps build test check-aarch64 test-trixie bench bench-distributed bench-pytorch demo consumer-check clean sanitize sanitize-address sanitize-undefined tsan fuzz
 
 ## deps: install the missing Debian packages (apt-get update first); needs root.
 deps:
@@ -92,13 +92,20 @@ consumer-check: deps
 MPIRUN := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1
 bench: deps
 	$(SWIFT) run -c release KernelBench $(if $(QUICK),--quick,)
+	$(MAKE) bench-distributed
+
+## bench-distributed: the MPI rows of `make bench`: all-reduce over shared memory and TCP,
+## W2 with 1 process x 2 threads against 2 ranks x 1 thread (both bindings), alternated; each
+## 2-rank row cycles blocking and both overlapped all-reduces and prints the share hidden.
+bench-distributed: deps
 	$(SWIFT) build -c release --product DistributedBench
 	$(MPIRUN) --mca btl self,vader -np 2 .build/release/DistributedBench allreduce shm $(if $(QUICK),--quick,)
 	$(MPIRUN) --mca btl self,tcp --mca btl_tcp_if_include lo -np 2 .build/release/DistributedBench allreduce tcp $(if $(QUICK),--quick,)
-	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
-	$(MPIRUN) --bind-to none -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
-	.build/release/DistributedBench train 2 $(if $(QUICK),--quick,)
-	$(MPIRUN) --bind-to none -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,)
+	for i in 1 2 3; do \
+	  OMP_NUM_THREADS=2 .build/release/DistributedBench train 2 $(if $(QUICK),--quick,) && \
+	  OMP_NUM_THREADS=1 $(MPIRUN) --bind-to none -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,) && \
+	  OMP_NUM_THREADS=1 $(MPIRUN) --bind-to core -np 2 .build/release/DistributedBench train 1 $(if $(QUICK),--quick,) || exit 1; \
+	done
 
 ## bench-pytorch: W1, W2 and W3 in `nn train` and in PyTorch's CPU build (channels-last and
 ## default layout), alternated in separate processes (3 pairs at 1 and 2 threads), and the

@@ -7,11 +7,12 @@
 // the median time, the algorithm bandwidth (bytes / time) and the bus bandwidth (ring
 // all-reduce moves 2(N-1)/N of the bytes over each link), after checking the sum.
 // train: W2 on synthetic 28x28 images, global batch 64 split over the ranks, the median
-// images/s over timed epochs after a warm-up epoch. With more than one rank, epochs
-// alternate between all-reducing each gradient bucket during backward on the
-// communicator's thread (overlapped) and after backward (blocking); the row gives both,
-// and the share of the blocking all-reduce time hidden: 1 - (time the training thread
-// waited for the overlapped all-reduces) / (time it spent in the blocking ones), per step.
+// images/s over timed epochs after a warm-up epoch. With more than one rank, epochs cycle
+// through all-reducing the gradient buckets after backward (blocking) and during backward,
+// advanced by MPI_Test between pullbacks (progress calls) or on a communication thread;
+// the rows give each one's images/s and, for the overlapped ones, the share of the blocking
+// all-reduce time hidden: 1 - (time the training thread waited for the overlapped
+// all-reduces) / (time it spent in the blocking ones), per step.
 import Foundation
 import NN
 import NNDistributed
@@ -71,28 +72,44 @@ case "train":
     (trainer.showsProgress, trainer.printsEpochs) = (false, false)
     _ = try trainer.fit(data, epochs: 1, batchSize: batch)  // warm-up: pools, pages, connections
     let steps = Double(samples / 64)
-    var rates: [Bool: [Double]] = [true: [], false: []], waits: [Bool: [Double]] = [true: [], false: []]
-    for epochs in 2...(quick ? 5 : 11) {
+    // The ways of all-reducing the gradient, cycled epoch by epoch so each sees the same
+    // machine: after backward (blocking), and overlapped with backward by each of
+    // MPICommunicator's two kinds of background progress.
+    let modes: [(name: String, progress: MPICommunicator.BackgroundProgress?)] =
+        [("blocking", nil), ("overlapped, progress calls", .progressCalls), ("overlapped, communication thread", .communicationThread)]
+    let perMode = quick ? 2 : 7
+    let mpi = communicator as? MPICommunicator
+    // What `nn train` would do in this job, before the loop below sets the modes.
+    let defaults = mpi.map { "\($0.prefersOverlappedAllReduce ? "overlapped" : "blocking"), background progress: \($0.backgroundProgress)" }
+    var rates = [[Double]](repeating: [], count: modes.count), waits = [[Double]](repeating: [], count: modes.count)
+    for round in 0..<(communicator.size > 1 ? modes.count * perMode : perMode) {
         // Single process: nothing to all-reduce, every epoch is a plain one.
-        let overlapped = communicator.size > 1 && epochs % 2 == 0
-        trainer.overlapsGradientAllReduce = overlapped
+        let mode = communicator.size > 1 ? round % modes.count : 0
+        if let progress = modes[mode].progress, let mpi { mpi.backgroundProgress = progress }
+        trainer.overlapsGradientAllReduce = modes[mode].progress != nil
         let waited = trainer.gradientAllReduceWaitSeconds
-        let metrics = try trainer.fit(data, epochs: epochs, batchSize: batch)
-        rates[overlapped]!.append(metrics[0].imagesPerSecond)
-        waits[overlapped]!.append((trainer.gradientAllReduceWaitSeconds - waited) / steps)
+        let metrics = try trainer.fit(data, epochs: trainer.epochsCompleted + 1, batchSize: batch)
+        rates[mode].append(metrics[0].imagesPerSecond)
+        waits[mode].append((trainer.gradientAllReduceWaitSeconds - waited) / steps)
     }
     if communicator.size == 1 {
         say(String(format: "W2 train 1 process x %d thread(s), batch %d: %.0f images/s (median of %d epochs of %d images)",
-                   threads, batch, median(rates[false]!), rates[false]!.count, samples))
+                   threads, batch, median(rates[0]), rates[0].count, samples))
     } else {
         // Rank 0's figures; the ranks wait for each other, so they are close.
-        let blockingWait = median(waits[false]!), overlappedWait = median(waits[true]!)
-        say(String(format: "W2 train %d processes x %d thread(s), batch %d per rank: blocking all-reduce %.0f images/s, "
-                    + "overlapped %.0f images/s (medians of %d epochs each of %d images)",
-                   communicator.size, threads, batch, median(rates[false]!), median(rates[true]!), rates[true]!.count, samples))
-        say(String(format: "W2 share of all-reduce time hidden behind backward: %.0f%% (per step: blocking all-reduce %.2f ms, "
-                    + "wait for the overlapped ones %.2f ms)", 100 * (1 - overlappedWait / blockingWait),
-                   blockingWait * 1e3, overlappedWait * 1e3))
+        let blockingWait = median(waits[0])
+        say("W2 train defaults of this job: \(defaults ?? "-")")
+        for mode in modes.indices {
+            say(String(format: "W2 train %d processes x %d thread(s), batch %d per rank, %@ all-reduce: %.0f images/s, "
+                        + "all-reduce wait %.2f ms per step (medians of %d epochs of %d images)",
+                       communicator.size, threads, batch, modes[mode].name, median(rates[mode]), median(waits[mode]) * 1e3,
+                       rates[mode].count, samples))
+        }
+        for mode in modes.indices.dropFirst() {
+            say(String(format: "W2 share of all-reduce time hidden behind backward, %@: %.0f%% (1 - %.2f ms / %.2f ms)",
+                       modes[mode].name, 100 * (1 - median(waits[mode]) / blockingWait), median(waits[mode]) * 1e3,
+                       blockingWait * 1e3))
+        }
     }
 default:
     exit(2)

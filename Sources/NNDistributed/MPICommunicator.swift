@@ -22,21 +22,46 @@ public enum DistributedError: Error, CustomStringConvertible {
 /// The `Communicator` of a job started by Open MPI's `mpirun`: one rank per process over
 /// MPI_COMM_WORLD.
 ///
-/// Collectives are Open MPI's blocking ones: its non-blocking all-reduce polled with
-/// MPI_Test ran 10-20x slower here (docs/distributed.md). To overlap backward, the
-/// background all-reduces (`startAllReduce`) run the same blocking call on a thread of
-/// their own, started on first use (Horovod's design); MPI is initialized with
-/// MPI_THREAD_SERIALIZED and only one thread is ever inside MPI: a blocking collective
-/// first waits for the queued ones. A watchdog thread turns a collective that has not
-/// returned after `timeout` seconds (a rank that never joins) into an exit that names it;
-/// mpirun then ends the other ranks. Call from one thread at a time.
+/// Blocking collectives are Open MPI's blocking ones. Background all-reduces (the
+/// gradient buckets the trainer starts during backward) advance in one of two ways,
+/// `backgroundProgress` (this Open MPI has no asynchronous progress): `MPI_Iallreduce`
+/// advanced by `MPI_Test` between pullbacks on the caller's thread, or the blocking call
+/// on a thread of their own (Horovod's design). Only one thread is ever inside MPI
+/// (MPI_THREAD_SERIALIZED): a blocking collective first waits for the background ones. A
+/// watchdog thread turns a collective that has not returned after `timeout` seconds (a
+/// rank that never joins) into an exit that names it; mpirun then ends the other ranks.
+/// Call from one thread at a time.
 public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable {
+    /// How the all-reduces started by `startAllReduce` advance while the caller computes.
+    public enum BackgroundProgress: Sendable {
+        /// `MPI_Iallreduce`, advanced by `MPI_Test` in `progressBackgroundCollectives()`
+        /// (the trainer calls it between pullbacks) and finished by `MPI_Wait`: no thread.
+        case progressCalls
+        /// The blocking `MPI_Allreduce` on a communication thread started on first use.
+        case communicationThread
+    }
+
     /// This process's rank in MPI_COMM_WORLD.
     public let rank: Int
     /// The number of processes in MPI_COMM_WORLD.
     public let size: Int
     /// Seconds a collective may wait for the other ranks before the job is aborted.
     public var timeout: Double
+    /// How background all-reduces advance; changing it first waits for the started ones.
+    /// The default follows what was measured (docs/distributed.md): `.progressCalls` when
+    /// every rank runs on this node (a shared-memory all-reduce is copies and sums, CPU
+    /// work best done between pullbacks on the ranks' own threads), `.communicationThread`
+    /// when ranks are on several nodes (the network transfer needs driving through long
+    /// pullbacks too, where progress calls leave it stalled). Every rank gets the same
+    /// default, so all of them reduce with the same algorithm and hold the same bits.
+    public var backgroundProgress = BackgroundProgress.progressCalls {
+        willSet { waitForBackgroundCollectives() }
+    }
+    /// True when the ranks run on more than one node: all-reducing during backward then
+    /// made W2's steps faster (through a shaped link between two namespaced hosts), while
+    /// on one node it hid the all-reduce's wait but slowed the epoch (docs/distributed.md).
+    public var prefersOverlappedAllReduce: Bool { spansNodes }
+    private var spansNodes = false
     private var finalized = false
     /// The running collective's label and deadline (uptime nanoseconds), for the watchdog.
     private let running = RunningCollective()
@@ -45,6 +70,11 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
     /// The background all-reduces queued and not finished, and their thread.
     private let queue = CollectiveQueue()
     private var backgroundThreadStarted = false
+    /// `.progressCalls`: the started non-blocking all-reduces, in start order, and the
+    /// first one not known to be finished.
+    private var requests: [MPI_Request?] = []
+    private var requestJobs: [BackgroundAllReduce] = []
+    private var firstUnfinishedRequest = 0
 
     /// Initializes MPI (once per process) and checks the launcher; `timeout` bounds every
     /// collective's wait in seconds.
@@ -63,7 +93,18 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
             finalized = true
             throw DistributedError.wrongLauncher(message)
         }
-        if self.size > 1 { startWatchdog() }
+        if self.size > 1 {
+            startWatchdog()
+            // The ranks sharing this node's memory: fewer than all means several nodes.
+            var node: MPI_Comm? = nil
+            var nodeSize: Int32 = 0
+            let label = "grouping the ranks by node"
+            check(MPI_Comm_split_type(nnmpi_comm_world(), nnmpi_comm_type_shared(), rank, nnmpi_info_null(), &node), label)
+            check(MPI_Comm_size(node, &nodeSize), label)
+            check(MPI_Comm_free(&node), label)
+            spansNodes = Int(nodeSize) < self.size
+            if spansNodes { backgroundProgress = .communicationThread }
+        }
     }
 
     /// Whether this process was started by an MPI launcher at all (so a plain `nn train`
@@ -79,30 +120,76 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
         reduce(buffer, operation, label: label)
     }
 
-    /// Queues an all-reduce of `buffer` on this communicator's thread and returns at once;
+    /// Starts an all-reduce of `buffer` (see `backgroundProgress`) and returns at once;
     /// `buffer` must stay allocated and untouched until `waitForBackgroundCollectives()`.
     public func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {
         guard size > 1 else { return }
-        guard allowsBackgroundThread else { return reduce(buffer, operation, label: label) }
-        if !backgroundThreadStarted {
-            backgroundThreadStarted = true
-            let (queue, communicator) = (queue, UncheckedReference(self))
-            let thread = Thread {
-                while true {
-                    let job = queue.next()
-                    communicator.value.reduce(job.buffer, job.operation, label: job.label)
-                    queue.finished()
+        let job = BackgroundAllReduce(buffer: buffer, operation: operation, label: label)
+        switch backgroundProgress {
+        case .progressCalls:
+            guard let base = buffer.baseAddress else { return }
+            precondition(buffer.count <= Int(Int32.max), "all-reduce: \(buffer.count) elements exceed MPI's Int32 count")
+            var request = nnmpi_request_null()
+            check(MPI_Iallreduce(nnmpi_in_place(), base, Int32(buffer.count), nnmpi_float(), nnmpi_sum(),
+                                 nnmpi_comm_world(), &request), label)
+            requests.append(request)
+            requestJobs.append(job)
+        case .communicationThread:
+            guard allowsBackgroundThread else { return reduce(buffer, operation, label: label) }
+            if !backgroundThreadStarted {
+                backgroundThreadStarted = true
+                let (queue, communicator) = (queue, UncheckedReference(self))
+                let thread = Thread {
+                    while true {
+                        let job = queue.next()
+                        communicator.value.reduce(job.buffer, job.operation, label: job.label)
+                        queue.finished()
+                    }
                 }
+                thread.name = "MPI collectives"
+                thread.start()
             }
-            thread.name = "MPI collectives"
-            thread.start()
+            queue.add(job)
         }
-        queue.add(BackgroundAllReduce(buffer: buffer, operation: operation, label: label))
     }
 
-    /// Returns once every all-reduce queued by `startAllReduce` has finished.
+    /// Advances the started non-blocking all-reduces (one `MPI_Test` drives Open MPI's
+    /// progress engine for all of them) and finishes those done, in start order.
+    public func progressBackgroundCollectives() {
+        while firstUnfinishedRequest < requests.count {
+            var done: Int32 = 0
+            let job = requestJobs[firstUnfinishedRequest]
+            check(MPI_Test(&requests[firstUnfinishedRequest], &done, nnmpi_status_ignore()), job.label)
+            guard done != 0 else { return }
+            finish(job)
+            firstUnfinishedRequest += 1
+        }
+    }
+
+    /// Returns once every all-reduce started by `startAllReduce` has finished.
     public func waitForBackgroundCollectives() {
+        while firstUnfinishedRequest < requests.count {
+            let job = requestJobs[firstUnfinishedRequest]
+            watched(job.label) {
+                check(MPI_Wait(&requests[firstUnfinishedRequest], nnmpi_status_ignore()), job.label)
+            }
+            finish(job)
+            firstUnfinishedRequest += 1
+        }
+        if !requests.isEmpty {
+            // Kept capacity: no allocation per step.
+            requests.removeAll(keepingCapacity: true)
+            requestJobs.removeAll(keepingCapacity: true)
+            firstUnfinishedRequest = 0
+        }
         if backgroundThreadStarted { queue.waitUntilEmpty() }
+    }
+
+    /// A non-blocking all-reduce's sum has arrived: divides it for an average.
+    private func finish(_ job: BackgroundAllReduce) {
+        guard job.operation == .average, let base = job.buffer.baseAddress else { return }
+        let scale = 1 / Float(size)
+        for i in 0..<job.buffer.count { base[i] *= scale }
     }
 
     /// The all-reduce itself, on whichever thread owns MPI at the moment.
@@ -205,7 +292,7 @@ private final class RunningCollective: Sendable {
     let state = Mutex<(label: String, timeout: Double, deadline: UInt64)?>(nil)
 }
 
-/// An all-reduce queued for the background thread.
+/// An all-reduce started in the background.
 private struct BackgroundAllReduce: @unchecked Sendable {
     /// Owned by the caller, who leaves it alone until the queue is empty.
     let buffer: UnsafeMutableBufferPointer<Float>

@@ -114,6 +114,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Under mpirun: seconds a collective may wait for the other ranks before the job is aborted (default: 300).")
     var collectiveTimeout: Double?
 
+    @Flag(inversion: .prefixedNo, help: "Under mpirun: all-reduce gradients during backward (default: only when the ranks span several nodes).")
+    var overlapAllReduce: Bool?
+
     func validate() throws {
         let tabularData = data.map(isTabularPath) ?? false
         if model == nil && resume == nil && !tabularData {
@@ -236,6 +239,7 @@ struct TrainCommand: ParsableCommand {
                                               weightDecay: recipe.weightDecay)
         let trainer = Trainer(model: network, optimizer: optimizer, seed: seed)
         trainer.communicator = communicator
+        if let overlapAllReduce { trainer.overlapsGradientAllReduce = overlapAllReduce }
         if syncBatchNorm { network.synchronizeBatchNorm(over: communicator) }
         trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
         if let resumeURL {

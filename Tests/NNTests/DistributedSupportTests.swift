@@ -43,6 +43,51 @@ final class DistributedSupportTests: XCTestCase {
         XCTAssertEqual(GradientBuckets().plan(elementCounts: [10, 10]), [[1, 0]])
     }
 
+    /// W2's plan: the dense layers (1.6 MB, finished first by backward) make the first
+    /// bucket, the convolutions and batch norms (76 KB, finished last) the second.
+    func testW2BucketPlanPutsTheDenseLayersFirst() {
+        let counts = Models.cnn().parameters.map { $0.shape.reduce(1, *) }
+        // conv1 w, b; bn1 γ, β; conv2 w, b; bn2 γ, β; dense1 w, b; dense2 w, b.
+        XCTAssertEqual(counts, [288, 32, 32, 32, 18432, 64, 64, 64, 401_408, 128, 1280, 10])
+        XCTAssertEqual(GradientBuckets().plan(elementCounts: counts), [[11, 10, 9, 8], [7, 6, 5, 4, 3, 2, 1, 0]])
+    }
+
+    /// The trainer's overlapped step on W2 starts the dense layers' bucket while the
+    /// convolutions' gradients are still zero (backward has not reached them), lets it
+    /// advance between the pullbacks that follow, and starts the convolutions' bucket only
+    /// once their gradients exist.
+    func testW2OverlappedStepStartsTheDenseBucketBeforeTheConvolutionBackward() throws {
+        DefaultRandom.manualSeed(3)
+        let model = Models.cnn()
+        let recorder = RecordingCommunicator(watching: model.parameters[4])  // conv2's weight
+        let trainer = Trainer(model: model, optimizer: SGD(parameters: model.parameters, learningRate: 0.01), seed: 1)
+        (trainer.communicator, trainer.overlapsGradientAllReduce) = (recorder, true)
+        (trainer.showsProgress, trainer.printsEpochs) = (false, false)
+        var generator = RandomGenerator(seed: 2)
+        let images = (0..<(8 * 784)).map { _ in generator.nextNormal() }
+        let data = ImageDataset(images: images, labels: (0..<8).map { Int32($0 % 10) }, channels: 1, height: 28, width: 28,
+                                classNames: (0..<10).map(String.init))
+        _ = try trainer.fit(data, epochs: 1, batchSize: 4)  // one step: 8 images over "2 ranks"
+        XCTAssertEqual(recorder.starts.map(\.floats), [402_826, 19_008], "buckets started, in order")
+        XCTAssertEqual(recorder.starts.map(\.watchedGradientIsZero), [true, false])
+        XCTAssertGreaterThan(recorder.starts[1].progressCallsBefore, recorder.starts[0].progressCallsBefore,
+                             "no progress call between the two buckets")
+    }
+
+    /// The trainer overlaps when its communicator prefers it, unless told otherwise.
+    func testOverlapDefaultsToTheCommunicatorsPreference() {
+        let model = Models.mlp()
+        let trainer = Trainer(model: model, optimizer: SGD(parameters: model.parameters, learningRate: 0.01))
+        XCTAssertFalse(trainer.overlapsGradientAllReduce, "single process")
+        let communicator = RecordingCommunicator(watching: model.parameters[0])
+        trainer.communicator = communicator
+        XCTAssertFalse(trainer.overlapsGradientAllReduce)
+        communicator.prefersOverlappedAllReduce = true
+        XCTAssertTrue(trainer.overlapsGradientAllReduce)
+        trainer.overlapsGradientAllReduce = false
+        XCTAssertFalse(trainer.overlapsGradientAllReduce, "an explicit choice wins")
+    }
+
     func testLauncherMismatchIsFound() {
         XCTAssertNil(LauncherCheck.mismatch(size: 1, environment: [:]))
         XCTAssertNil(LauncherCheck.mismatch(size: 4, environment: ["OMPI_COMM_WORLD_SIZE": "4"]))
@@ -61,4 +106,29 @@ final class DistributedSupportTests: XCTestCase {
         XCTAssertEqual(communicator.size, 1)
         XCTAssertTrue(communicator.isLeader)
     }
+}
+
+/// Rank 0 of a pretend 2-rank job whose collectives leave buffers as they are (every rank
+/// would hold the same values), recording each background all-reduce as it starts.
+private final class RecordingCommunicator: BackgroundCommunicator {
+    let rank = 0, size = 2
+    var prefersOverlappedAllReduce = false
+    /// Floats in the bucket, whether the watched gradient was still all zero, and how many
+    /// progress calls came before.
+    var starts: [(floats: Int, watchedGradientIsZero: Bool, progressCallsBefore: Int)] = []
+    private var progressCalls = 0
+    private let watched: Parameter
+
+    init(watching parameter: Parameter) { watched = parameter }
+
+    func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {
+        starts.append((buffer.count, watched.gradient.scalars.allSatisfy { $0 == 0 }, progressCalls))
+    }
+    func progressBackgroundCollectives() { progressCalls += 1 }
+    func waitForBackgroundCollectives() {}
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {}
+    func allReduce(_ buffer: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation, label: String) {}
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int, label: String) {}
+    func barrier(label: String) {}
+    func abort(_ message: String) -> Never { fatalError(message) }
 }

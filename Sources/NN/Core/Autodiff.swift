@@ -240,8 +240,10 @@ extension Tensor {
 
     /// `backward(seed:)`, calling `leafGradientFinal(leaf)` as soon as the last pullback
     /// that adds into that leaf's gradient has run (data-parallel training starts its
-    /// all-reduce there while backward goes on). A leaf no gradient reaches is not reported.
-    func backward(seed: Tensor, leafGradientFinal: ((Node) -> Void)?) {
+    /// all-reduce there while backward goes on), and `afterPullback()` after every pullback
+    /// (where it lets the started all-reduces advance). A leaf no gradient reaches is not
+    /// reported.
+    func backward(seed: Tensor, leafGradientFinal: ((Node) -> Void)?, afterPullback: (() -> Void)? = nil) {
         precondition(seed.shape == shape, "backward(seed:): seed shape \(seed.shape) differs from \(shape)")
         guard let root = node else {
             preconditionFailure("backward() on a value that depends on nothing requiring gradients")
@@ -295,6 +297,7 @@ extension Tensor {
                     if parent.pendingConsumers == 0 && parent.hasGradient { leafGradientFinal(parent) }
                 }
             }
+            afterPullback?()
         }
         for node in order where !node.isLeaf { node.release() }
     }

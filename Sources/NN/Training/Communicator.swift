@@ -36,16 +36,24 @@ public protocol Communicator: AnyObject {
     func abort(_ message: String) -> Never
 }
 
-/// A communicator that runs all-reduces on a thread of its own while the caller goes on
-/// computing (Horovod's design): the trainer queues each gradient bucket as soon as backward
-/// has finished it and waits for them all before the update. Collectives run in the order
-/// they were queued; a blocking collective called meanwhile first waits for the queue.
+/// A communicator whose all-reduces can run while the caller goes on computing: the
+/// trainer starts each gradient bucket as soon as backward has finished it, calls
+/// `progressBackgroundCollectives()` between pullbacks, and waits for them all before the
+/// update. Collectives run in the order they were started; a blocking collective called
+/// meanwhile first waits for the started ones.
 public protocol BackgroundCommunicator: Communicator {
-    /// Queues an all-reduce of `buffer` and returns at once; `buffer` must stay allocated
+    /// Starts an all-reduce of `buffer` and returns at once; `buffer` must stay allocated
     /// and untouched until `waitForBackgroundCollectives()` returns.
     func startAllReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String)
-    /// Returns once every queued all-reduce has finished.
+    /// Lets the started all-reduces advance without waiting for them (an MPI without
+    /// asynchronous progress moves a non-blocking collective only inside MPI calls).
+    func progressBackgroundCollectives()
+    /// Returns once every started all-reduce has finished.
     func waitForBackgroundCollectives()
+    /// Whether all-reducing the gradients during backward is expected to make a step
+    /// faster here than doing it after backward: the trainer's default for
+    /// `overlapsGradientAllReduce`.
+    var prefersOverlappedAllReduce: Bool { get }
 }
 
 extension Communicator {

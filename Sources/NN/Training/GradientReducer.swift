@@ -40,12 +40,13 @@ public struct GradientBuckets: Sendable, Equatable {
 /// are packed into one contiguous buffer, all-reduced, and unpacked.
 ///
 /// Two modes. Blocking (`average`, after backward): one bucket after the other on the
-/// training thread. Overlapped (`beginStep`, `gradientFinal` from backward, `finishStep`):
-/// a bucket is packed and queued on the communicator's own thread as soon as backward has
-/// finished every gradient in it, so its all-reduce runs during the rest of backward.
-/// Buckets are queued in plan order on every rank (a bucket finished early waits for the
-/// ones before it), so the ranks' collectives always match, and each bucket is reduced by
-/// the same MPI call on the same bytes in either mode: the results are bit-identical.
+/// training thread. Overlapped (`beginStep`, `gradientFinal` and `progress` from backward,
+/// `finishStep`): a bucket is packed and its all-reduce started as soon as backward has
+/// finished every gradient in it, so it runs during the rest of backward. Buckets are
+/// started in plan order on every rank (a bucket finished early waits for the ones before
+/// it), so the ranks' collectives always match. Each bucket is the same sum of the same
+/// bytes in either mode; with 2 ranks (a + b = b + a) the results are bit-identical, with
+/// more the reduction order of the blocking and non-blocking algorithms may differ.
 final class GradientReducer {
     private let parameters: [Parameter]
     private let buckets: [[Int]]
@@ -113,6 +114,11 @@ final class GradientReducer {
         guard let number = bucketOfNode[ObjectIdentifier(node)] else { return }
         unfinished[number] -= 1
         queueReadyBuckets()
+    }
+
+    /// Between pullbacks: lets the started all-reduces advance.
+    func progress() {
+        if nextToQueue > 0 { background?.progressBackgroundCollectives() }
     }
 
     /// Queues the rest (buckets holding a parameter backward never reached: a zero

@@ -140,12 +140,18 @@ public final class Trainer {
     public var communicator: any Communicator = SingleProcessCommunicator()
     /// How gradients are grouped into all-reduces (sizes in bytes).
     public var gradientBuckets = GradientBuckets()
-    /// With a `BackgroundCommunicator`: all-reduce each gradient bucket on the
-    /// communicator's thread as soon as backward has finished it, overlapping the rest of
-    /// backward (true), or all buckets after backward on this thread (false, the default:
-    /// on 2 cores the extra thread competes with backward and W2 trained no faster,
-    /// docs/distributed.md). The weights are the same bits either way.
-    public var overlapsGradientAllReduce = false
+    /// With a `BackgroundCommunicator`: all-reduce each gradient bucket during backward as
+    /// soon as backward has finished it (true), or all buckets after backward (false). The
+    /// weights are the same bits either way with 2 ranks. Unless set, it is what the
+    /// communicator prefers (`prefersOverlappedAllReduce`; for `MPICommunicator`: true
+    /// when the ranks span several nodes, false on one, where overlapping hid the
+    /// all-reduce but made W2's epochs slower, docs/distributed.md).
+    public var overlapsGradientAllReduce: Bool {
+        get { overlapChoice ?? (communicator as? any BackgroundCommunicator)?.prefersOverlappedAllReduce ?? false }
+        set { overlapChoice = newValue }
+    }
+    /// `overlapsGradientAllReduce` as set, nil for the communicator's preference.
+    private var overlapChoice: Bool?
     /// Seconds this thread has spent in, or waiting for, gradient all-reduces since the
     /// trainer was made (what overlapping did not hide; 0 with one rank).
     public internal(set) var gradientAllReduceWaitSeconds = 0.0
@@ -293,7 +299,8 @@ public final class Trainer {
         guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, value: value) }
         if let reducer, overlapsGradientAllReduce, let background = communicator as? any BackgroundCommunicator {
             reducer.beginStep(over: background)
-            batchLoss.backward(seed: Tensor(ones: batchLoss.shape), leafGradientFinal: reducer.gradientFinal)
+            batchLoss.backward(seed: Tensor(ones: batchLoss.shape), leafGradientFinal: reducer.gradientFinal,
+                               afterPullback: reducer.progress)
             reducer.finishStep()
         } else {
             batchLoss.backward()

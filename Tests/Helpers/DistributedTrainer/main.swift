@@ -3,7 +3,7 @@
 //
 //     DistributedTrainer <out-dir> [--samples N] [--batch B] [--epochs E] [--timeout S]
 //                        [--fail-rank R] [--kill-rank R] [--skip-rank R] [--fault-epoch E]
-//                        [--cnn 1] [--sync-bn 1] [--checkpoint 1] [--overlap 0|1]
+//                        [--cnn 1] [--sync-bn 1] [--checkpoint 1] [--overlap 0|1|2|3]
 //
 // Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images (with
 // --cnn 1 a W2-shaped miniature: conv 1->4, batch norm, ReLU, max pool, dense; --sync-bn 1
@@ -15,7 +15,9 @@
 // --skip-rank leaves the job's all-reduces to the others (sleeps past their timeout), as a
 // rank stuck elsewhere would. --checkpoint 1 resumes from <out-dir>/checkpoint.safetensors
 // when it exists and has rank 0 save it after every epoch; the last line printed names
-// the epochs trained ("epochs 1->3"). --overlap picks the gradient all-reduce's mode, and
+// the epochs trained ("epochs 1->3"). --overlap picks the gradient all-reduce's mode: 0
+// after backward, 1 during backward as MPICommunicator advances it by default, 2 by
+// progress calls, 3 on the communication thread; and
 // DISTRIBUTED_TRAINER_BUCKET_BYTES in the environment sets every bucket's size.
 import Foundation
 import NN
@@ -94,7 +96,10 @@ let model = options["--cnn"] == 1
 if options["--sync-bn"] == 1 { model.synchronizeBatchNorm(over: communicator) }
 let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
 trainer.communicator = communicator
-trainer.overlapsGradientAllReduce = options["--overlap"] == 1
+trainer.overlapsGradientAllReduce = options["--overlap"]! > 0
+if let mpi = communicator as? MPICommunicator, options["--overlap"]! >= 2 {
+    mpi.backgroundProgress = options["--overlap"] == 2 ? .progressCalls : .communicationThread
+}
 if let bytes = ProcessInfo.processInfo.environment["DISTRIBUTED_TRAINER_BUCKET_BYTES"].flatMap(Int.init) {
     trainer.gradientBuckets = GradientBuckets(firstBytes: bytes, bytes: bytes)
 }
