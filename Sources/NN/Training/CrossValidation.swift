@@ -9,7 +9,8 @@ public struct CrossValidation {
     public var folds: Int
     /// Whether each fold holds every class in proportion (classification only).
     public var stratified: Bool
-    /// Seed of the fold assignment; fold `i`'s trainer gets `seed + i + 1` for its data order.
+    /// Seed of the fold assignment and of each fold's trainer (its data order):
+    /// see `trainerSeed(fold:)`.
     public var seed: UInt64
     /// Whether features are standardized with the training fold's statistics.
     public var standardizesFeatures: Bool
@@ -23,6 +24,13 @@ public struct CrossValidation {
         precondition(folds >= 2, "CrossValidation: folds is \(folds), expected at least 2")
         (self.folds, self.stratified, self.seed) = (folds, stratified, seed)
         (self.standardizesFeatures, self.standardizesTargets) = (standardizesFeatures, standardizesTargets)
+    }
+
+    /// The seed of fold `fold`'s trainer: `seed + (fold + 1) * 0x9E3779B97F4A7C15` (wrapping).
+    /// A seed of its own for every (seed, fold) pair of a sweep over seeds: `seed + fold + 1`
+    /// gave fold f of seed s the data order of fold f - 1 of seed s + 1.
+    public func trainerSeed(fold: Int) -> UInt64 {
+        seed &+ UInt64(fold + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
     /// Trains and scores every fold; `makeModel` and `makeOptimizer` are called once per
@@ -57,7 +65,7 @@ public struct CrossValidation {
             }
             let model = makeModel(index)
             let trainer = Trainer(model: model, optimizer: makeOptimizer(model.parameters), task: task,
-                                  seed: seed &+ UInt64(index) &+ 1, loss: makeLoss?(model, train.count))
+                                  seed: trainerSeed(fold: index), loss: makeLoss?(model, train.count))
             trainer.printsEpochs = false
             trainer.showsProgress = false
             try trainer.fit(train, epochs: epochs, batchSize: batchSize)
