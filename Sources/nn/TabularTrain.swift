@@ -25,8 +25,7 @@ extension TrainCommand {
         }
         if let folds {
             for (option, given) in [("--checkpoint", checkpoint != nil), ("--resume", resume != nil), ("--log", log != nil),
-                                    ("--plot", plot != nil), ("--val-split", valSplit != nil),
-                                    ("--schedule", schedule != nil && schedule != ScheduleName.none)] where given {
+                                    ("--plot", plot != nil), ("--val-split", valSplit != nil)] where given {
                 throw CLIError("\(option) does not combine with --folds \(folds): cross-validation trains \(folds) models and keeps none")
             }
         }
@@ -92,7 +91,9 @@ extension TrainCommand {
         let scalesTargets = learningTask == .regression && !rawTargets
 
         let header = "\(network.summary), \(learningTask.rawValue) (\(reason)), \(recipe.optimizer.summary), lr \(recipe.learningRate), "
-            + "weight decay \(recipe.weightDecay), batch \(recipe.batchSize), \(recipe.epochs) epochs, seed \(seed), \(Threads.count) threads"
+            + "weight decay \(recipe.weightDecay), batch \(recipe.batchSize), \(recipe.epochs) epochs, "
+            + (recipe.schedule == .none ? "" : "schedule \(recipe.schedule.rawValue), ")
+            + "seed \(seed), \(Threads.count) threads"
         let rows = "\(all.count) rows x \(all.featureSize) features from \(dataPath)"
             + (source.targetsFile.map { " (targets: \($0))" } ?? "")
             + (table.droppedRows > 0 ? ", \(table.droppedRows) invalid rows dropped" : "")
@@ -102,8 +103,10 @@ extension TrainCommand {
             print("nn train: \(folds)-fold cross-validation\(isClasses ? " (stratified)" : ""), " + header)
             print("data: " + rows + "; features standardized on each training fold"
                   + (scalesTargets ? ", targets too" : ""))
-            let result = try CrossValidation(folds: folds, stratified: isClasses, seed: seed,
-                                             standardizesTargets: scalesTargets)
+            var plan = CrossValidation(folds: folds, stratified: isClasses, seed: seed, standardizesTargets: scalesTargets)
+            plan.makeSchedule = recipe.schedule == .none
+                ? nil : { recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)! }
+            let result = try plan
                 .run(all, task: learningTask, epochs: recipe.epochs, batchSize: recipe.batchSize,
                      // Fold f of seed s must not start from the weights of fold f+1 of seed s-1.
                      makeModel: { network.build(seed: seed &+ UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15) },

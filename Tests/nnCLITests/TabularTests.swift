@@ -56,6 +56,11 @@ extension CLITests {
             ("diabetes_data_raw.csv.gz", ["--delimiter", "space", "--targets", d + "diabetes_target.csv.gz", "--hidden", "none",
                                           "--epochs", "50"], "linear model 10-1 (one Dense layer), regression (inferred", "r2", 0.35),
         ]
+        // A schedule applies to every fold and the summary line names it.
+        let scheduled = try succeed(["train", "--data", d + "iris.csv", "--skip-lines", "1", "--target", "-1", "--folds", "3",
+                                     "--hidden", "16", "--epochs", "40", "--lr", "0.01", "--schedule", "cosine"])
+        XCTAssertTrue(scheduled.contains("40 epochs, schedule cosine, seed"), scheduled)
+        XCTAssertGreaterThanOrEqual(figure("cross-validation accuracy: ", in: scheduled) ?? -1, 0.85, scheduled)
         for (file, options, words, metric, bar) in cases {
             let output = try succeed(["train", "--data", d + file, "--folds", "3", "--seed", "1", "--hidden", "16", "--epochs", "40"] + options)
             XCTAssertTrue(output.hasPrefix("nn train: 3-fold cross-validation"), "\(file):\n\(output)")

@@ -18,6 +18,10 @@ public struct CrossValidation {
     /// training (predictions are mapped back before scoring, so metrics are in target units).
     public var standardizesTargets: Bool
 
+    /// Makes each fold's learning-rate schedule (nil: the optimizer's rate throughout). Called
+    /// once per fold, so that a schedule with state (`ReduceOnPlateau`) starts afresh.
+    public var makeSchedule: (() -> any LearningRateSchedule)?
+
     /// A k-fold plan; stratified and standardized by default, as the project's protocol T.
     public init(folds: Int = 5, stratified: Bool = true, seed: UInt64 = 0, standardizesFeatures: Bool = true,
                 standardizesTargets: Bool = false) {
@@ -66,6 +70,7 @@ public struct CrossValidation {
             let model = makeModel(index)
             let trainer = Trainer(model: model, optimizer: makeOptimizer(model.parameters), task: task,
                                   seed: trainerSeed(fold: index), loss: makeLoss?(model, train.count))
+            trainer.schedule = makeSchedule?()
             trainer.printsEpochs = false
             trainer.showsProgress = false
             try trainer.fit(train, epochs: epochs, batchSize: batchSize)
