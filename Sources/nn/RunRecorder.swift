@@ -14,11 +14,13 @@ final class RunRecorder: TrainingCallback {
     let standardization: Standardization
     let metadata: [String: String]
     let title: String
+    /// The figure the plot's right panel draws: "accuracy", or a task's own ("r2", ...).
+    let plotMetric: String
 
     init(checkpoint: URL?, log: URL?, plot: URL?, standardization: Standardization,
-         metadata: [String: String], title: String) {
+         metadata: [String: String], title: String, plotMetric: String = "accuracy") {
         (self.checkpoint, self.log, self.plot) = (checkpoint, log, plot)
-        (self.standardization, self.metadata, self.title) = (standardization, metadata, title)
+        (self.standardization, self.metadata, self.title, self.plotMetric) = (standardization, metadata, title, plotMetric)
     }
 
     func epochEnded(_ metrics: EpochMetrics, trainer: Trainer) throws -> TrainingDecision {
@@ -33,17 +35,23 @@ final class RunRecorder: TrainingCallback {
                                 standardization: standardization, metadata: metadata)
         }
         if let log { try writeAtomically(RunRecorder.csv(trainer.history), to: log) }
-        if let plot { try writeAtomically(TrainingPlot(history: trainer.history, title: title).svg(), to: plot) }
+        if let plot { try writeAtomically(TrainingPlot(history: trainer.history, title: title, metric: plotMetric).svg(), to: plot) }
     }
 
-    /// One row per epoch; validation columns are empty when there is no validation set.
+    /// One row per epoch; validation columns are empty when there is no validation set. The
+    /// metric columns are accuracy for the image models, and a task's own metrics (sorted by
+    /// name, as Keras's CSVLogger) for a tabular run: a regression has no accuracy.
     static func csv(_ history: [EpochMetrics]) -> String {
         func number(_ value: Double?) -> String { value.map { String(format: "%.6f", $0) } ?? "" }
-        var lines = ["epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second"]
+        let names = history.first.map { $0.metrics.isEmpty ? ["accuracy"] : $0.metrics.keys.sorted() } ?? ["accuracy"]
+        let header = ["epoch", "train_loss"] + names.map { "train_" + $0 } + ["val_loss"] + names.map { "val_" + $0 }
+            + ["learning_rate", "seconds", "images_per_second"]
+        var lines = [header.joined(separator: ",")]
         for m in history {
-            lines.append([String(m.epoch), number(m.trainLoss), number(m.trainAccuracy), number(m.validationLoss),
-                          number(m.validationAccuracy), "\(m.learningRate)", String(format: "%.2f", m.seconds),
-                          String(format: "%.1f", m.imagesPerSecond)].joined(separator: ","))
+            lines.append(([String(m.epoch), number(m.trainLoss)] + names.map { number(m.value(named: $0)) }
+                          + [number(m.validationLoss)] + names.map { number(m.value(named: "val_" + $0)) }
+                          + ["\(m.learningRate)", String(format: "%.2f", m.seconds), String(format: "%.1f", m.imagesPerSecond)])
+                .joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -176,7 +176,7 @@ extension TrainCommand {
         metadata["tabular.target_names"] = TabularSource.encodeList(table.target!.columnNames)
         let title = "\(network.summary), \(learningTask.rawValue): \(recipe.optimizer.summary), lr \(recipe.learningRate), batch \(recipe.batchSize)"
         let recorder = RunRecorder(checkpoint: checkpointURL, log: logURL, plot: plotURL, standardization: statistics,
-                                   metadata: metadata, title: title)
+                                   metadata: metadata, title: title, plotMetric: primaryMetric(learningTask))
         trainer.callbacks = [recorder]
 
         print("nn train: \(network.summary) (\(model.parameterCount) parameters), \(learningTask.rawValue) (\(reason)), "

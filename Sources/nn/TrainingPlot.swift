@@ -1,12 +1,14 @@
 import Foundation
 import NN
 
-/// Training curves as a standalone SVG: loss (left) and accuracy (right) per epoch, for
+/// Training curves as a standalone SVG: loss (left) and accuracy or another metric (right) per epoch, for
 /// the training data and, when there is one, the validation set; axes, ticks, grid and a
 /// legend, no script and no external resources, so any browser shows it.
 struct TrainingPlot {
     let history: [EpochMetrics]
     let title: String
+    /// The right panel's figure, by `EpochMetrics.value(named:)`: "accuracy", "r2", ...
+    var metric = "accuracy"
 
     /// One line of a panel.
     private struct Series {
@@ -35,11 +37,14 @@ struct TrainingPlot {
         }
         let loss = [series("training", TrainingPlot.trainColor, dashed: false) { $0.trainLoss },
                     series("validation", TrainingPlot.validationColor, dashed: true) { $0.validationLoss }].compactMap { $0 }
-        let accuracy = [series("training", TrainingPlot.trainColor, dashed: false) { $0.trainAccuracy },
-                        series("validation", TrainingPlot.validationColor, dashed: true) { $0.validationAccuracy }]
+        let metric = self.metric
+        let scores = [series("training", TrainingPlot.trainColor, dashed: false) { $0.value(named: metric) },
+                      series("validation", TrainingPlot.validationColor, dashed: true) { $0.value(named: "val_" + metric) }]
             .compactMap { $0 }
+        // Scores (accuracy, F1, R²) end at 1; errors (mse, mae) fall to 0 like the loss.
+        let isScore = LearningTask.isMaximized(metric)
         out += panel(x: 0, label: "loss", series: loss, floorAtZero: true, capAtOne: false, legendAtTop: true)
-        out += panel(x: w / 2, label: "accuracy", series: accuracy, floorAtZero: false, capAtOne: true, legendAtTop: false)
+        out += panel(x: w / 2, label: metric, series: scores, floorAtZero: !isScore, capAtOne: isScore, legendAtTop: !isScore)
         out += "</svg>\n"
         return out
     }

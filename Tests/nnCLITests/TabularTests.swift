@@ -136,6 +136,16 @@ extension CLITests {
             XCTAssertEqual(sse / Double(y.count), mse, accuracy: 1e-6 * mse + 5e-7, "\(variant): MSE from predict's values vs eval's")
             XCTAssertGreaterThan(r2, 0.2, variant)
         }
+        // A regression's log has the task's metrics (sorted), not an accuracy, and its plot draws R².
+        try succeed(["train", "--data", d + "diabetes_data_raw.csv.gz", "--delimiter", "space", "--targets",
+                     d + "diabetes_target.csv.gz", "--hidden", "8", "--epochs", "3", "--val-split", "0.2",
+                     "--log", scratch + "dia-log.csv", "--plot", scratch + "dia.svg"])
+        let diaLog = try csvRows(scratch + "dia-log.csv")
+        XCTAssertEqual(diaLog.first, ["epoch", "train_loss", "train_mae", "train_mse", "train_r2", "train_rmse", "val_loss",
+                                      "val_mae", "val_mse", "val_r2", "val_rmse", "learning_rate", "seconds", "images_per_second"])
+        XCTAssertEqual(diaLog.count, 4)
+        for row in diaLog.dropFirst() { XCTAssertFalse(row.contains(""), "every figure present: \(row)") }
+        XCTAssertTrue(try String(contentsOfFile: scratch + "dia.svg", encoding: .utf8).contains(">r2<"), "the plot's right panel is R²")
 
         // Multi-label, with a text feature one-hot encoded: two 0/1 target columns are inferred as labels.
         var generator = RandomGenerator(seed: 7)
