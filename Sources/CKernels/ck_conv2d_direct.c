@@ -326,8 +326,11 @@ static inline __attribute__((always_inline)) void ck_direct_pad_image_phases(flo
                 const float *row = src + (size_t)iy * w;
                 int s = 1;
                 even[0] = 0.0f;
+                // Scalar loads: no AVX-512 gathers (microcoded on AMD, as the scatters above).
+                #pragma clang loop vectorize(disable)
                 for (; s < rw && 2 * s - 1 < w; s++) even[s] = row[2 * s - 1];
                 for (; s < rw; s++) even[s] = 0.0f;
+                #pragma clang loop vectorize(disable)
                 for (s = 0; s < rw && 2 * s < w; s++) odd[s] = row[2 * s];
                 for (; s < rw; s++) odd[s] = 0.0f;
             }
@@ -352,6 +355,8 @@ static CK_MULTIVERSION void ck_direct_pad_image(float *xp, const float *x, int c
         float *dst = xp + (size_t)ci * plane;
         const float *src = x + (size_t)ci * h * w;
         memset(dst, 0, sizeof(float) * (size_t)w1);
+        // Not vectorized across rows: the v4 clone made the leading zeros an AVX-512 scatter.
+        #pragma clang loop vectorize(disable)
         for (int r = 0; r < h; r++) {
             float *row = dst + (size_t)(r + 1) * w1;
             row[0] = 0.0f;
@@ -522,9 +527,12 @@ CK_MULTIVERSION static void ck_direct_image_block_s2_data(float *restrict dx, co
                 for (int a = 0; a < ah; a++) {
                     const float *restrict src = planes + (size_t)j * nslots + (size_t)a * rw;
                     float *restrict dst = dx + j * hw + (size_t)(2 * a + py) * w + px;
+                    // Scalar stores: no AVX-512 scatters (microcoded on AMD, see backward-filter).
                     if (accumulate) {
+                        #pragma clang loop vectorize(disable)
                         for (int b = 0; b < bw; b++) dst[2 * b] += src[b];
                     } else {
+                        #pragma clang loop vectorize(disable)
                         for (int b = 0; b < bw; b++) dst[2 * b] = src[b];
                     }
                 }
@@ -711,7 +719,7 @@ static size_t ck_direct_filter_thread_floats(const ck_conv2d_params *p) {
 
 // One image of backward-filter, in the thread's scratch: pad x, lay dy out slot-major by
 // blocks of 16 channels, and add the image's taps into part (and dy's sums into bsum unless
-// it is NULL: the sum is a serial chain in double, and W3's convolutions have no bias). A
+// it is NULL: W3's convolutions have no bias). A
 // worker of its own: the region's body would not inherit target_clones.
 static CK_MULTIVERSION void ck_direct_filter_image(float *xp, float *dys, float *part, double *bsum,
                                                    const float *xi, const float *dyi, int cin, int cout,
@@ -728,10 +736,16 @@ static CK_MULTIVERSION void ck_direct_filter_image(float *xp, float *dys, float 
         float *dst = dys + (size_t)b0 * nslots + (o - b0);
         const float *src = dyi + (size_t)o * ohow;
         for (int oy = 0; oy < oh; oy++) {
+            // Scalar stores: the x86-64-v4 clone vectorized this into AVX-512 scatters, which AMD's
+            // cores run microcoded (backward-filter 12% slower, docs/performance.md).
+            #pragma clang loop vectorize(disable)
             for (int ox = 0; ox < ow; ox++) dst[(size_t)(oy * rw + ox) * lanes] = src[(size_t)oy * ow + ox];
         }
         if (bsum != NULL) {
+            // In vector lanes: one double chain waited out the add's latency on every value
+            // (W2's conv2 backward-filter 6% slower than with the sum inside the copy loop).
             double sum = 0.0;
+            #pragma omp simd reduction(+:sum)
             for (size_t k = 0; k < ohow; k++) sum += src[k];
             bsum[o] += sum;
         }
