@@ -29,7 +29,10 @@ extension KernelBench {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/bench.csv"
-        FileManager.default.createFile(atPath: path, contents: Data(text))
+        // A bench that cannot write its input file says so instead of timing a read error.
+        guard FileManager.default.createFile(atPath: path, contents: Data(text)) else {
+            fatalError("KernelBench csv: cannot write \(path)")
+        }
         let megabytes = Double(text.count) / 1e6
         let shape = "\(rows)x\(columns) %.6f, \(String(format: "%.0f", megabytes)) MB"
 
