@@ -24,13 +24,7 @@ struct TabularNetwork: Equatable {
     /// A freshly initialized network; `seed` fixes the weights and dropout's masks.
     func build(seed: UInt64) -> Sequential {
         var generator = RandomGenerator(seed: seed ^ 0x7AB1_E000)
-        func dense(_ i: Int, _ o: Int) -> Dense {
-            let bound = 1 / Float(i).squareRoot()
-            let layer = Dense(inputSize: i, outputSize: o)
-            layer.weight.value = Tensor(randomUniform: [o, i], in: -bound...bound, using: &generator)
-            layer.bias!.value = Tensor(randomUniform: [o], in: -bound...bound, using: &generator)
-            return layer
-        }
+        func dense(_ i: Int, _ o: Int) -> Dense { Dense.pyTorchDefault(inputSize: i, outputSize: o, using: &generator) }
         var layers: [any Layer] = inputShape.count > 1 ? [Flatten()] : []
         var width = inputs
         for (k, size) in hidden.enumerated() {

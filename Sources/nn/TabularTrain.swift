@@ -29,13 +29,7 @@ extension TrainCommand {
                 throw CLIError("\(option) does not combine with --folds \(folds): cross-validation trains \(folds) models and keeps none")
             }
         }
-        func stored<T>(_ key: String, _ parse: (String) -> T?) throws -> T? {
-            guard let text = saved[key] else { return nil }
-            guard let value = parse(text) else {
-                throw CheckpointError.badMetadataValue(path: resume ?? "", key: key, reason: "unreadable value \"\(text)\"")
-            }
-            return value
-        }
+        func stored<T>(_ key: String, _ parse: (String) -> T?) throws -> T? { try storedValue(saved, key, parse) }
         guard let dataPath = data ?? saved["tabular.data"] else { throw CLIError("--data is required") }
         if !isTabularPath(dataPath) { throw CLIError("\(resume ?? ""): holds a tabular model; --data \(dataPath) is a directory, not a data file") }
         let source = try TabularSource(data: dataPath, options: tabular, stored: saved)
@@ -72,17 +66,7 @@ extension TrainCommand {
             }
         }
 
-        let optimizerName = try optimizer ?? stored("recipe.optimizer", OptimizerName.init(rawValue:)) ?? tabularDefaults.optimizer
-        let sameOptimizer = optimizerName == tabularDefaults.optimizer
-        let recipe = Recipe(
-            epochs: try epochs ?? stored("recipe.epochs", { Int($0) }) ?? tabularDefaults.epochs,
-            batchSize: try batchSize ?? stored("recipe.batch_size", { Int($0) }) ?? tabularDefaults.batchSize,
-            optimizer: optimizerName,
-            learningRate: try learningRate ?? stored("recipe.learning_rate", { Float($0) })
-                ?? (sameOptimizer ? tabularDefaults.learningRate : optimizerName.defaultLearningRate),
-            weightDecay: try weightDecay ?? stored("recipe.weight_decay", { Float($0) })
-                ?? (sameOptimizer ? tabularDefaults.weightDecay : optimizerName.defaultWeightDecay),
-            schedule: try schedule ?? stored("recipe.schedule", ScheduleName.init(rawValue:)) ?? tabularDefaults.schedule)
+        let recipe = try resolvedRecipe(base: tabularDefaults, saved: saved)
         let seed = try self.seed ?? stored("recipe.seed", { UInt64($0) }) ?? 1
         let valSplit = try self.valSplit ?? stored("recipe.val_split", { Double($0) }) ?? 0
         let isClasses = all.labels != nil
@@ -108,8 +92,9 @@ extension TrainCommand {
                 ? nil : { recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)! }
             let result = try plan
                 .run(all, task: learningTask, epochs: recipe.epochs, batchSize: recipe.batchSize,
-                     // Fold f of seed s must not start from the weights of fold f+1 of seed s-1.
-                     makeModel: { network.build(seed: seed &+ UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15) },
+                     // A seed of its own per (seed, fold), as the fold's trainer has (build mixes it
+                     // into a stream of its own): fold f of seed s must not start from fold f+1 of seed s-1's weights.
+                     makeModel: { network.build(seed: plan.trainerSeed(fold: $0)) },
                      makeOptimizer: { recipe.optimizer.make($0, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay) })
             print(result.report)
             let metric = primaryMetric(learningTask)

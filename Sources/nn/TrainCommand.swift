@@ -182,24 +182,9 @@ struct TrainCommand: ParsableCommand {
             modelName = model!
         }
         func stored<T>(_ key: String, _ parse: (String) -> T?) throws -> T? {
-            guard let text = saved["recipe." + key] else { return nil }
-            guard let value = parse(text) else {
-                throw CheckpointError.badMetadataValue(path: resume ?? "", key: "recipe." + key, reason: "unreadable value \"\(text)\"")
-            }
-            return value
+            try storedValue(saved, "recipe." + key, parse)
         }
-        let base = modelName.defaults
-        let optimizerName = try optimizer ?? stored("optimizer", OptimizerName.init(rawValue:)) ?? base.optimizer
-        let sameOptimizer = optimizerName == base.optimizer
-        let recipe = Recipe(
-            epochs: try epochs ?? stored("epochs", { Int($0) }) ?? base.epochs,
-            batchSize: try batchSize ?? stored("batch_size", { Int($0) }) ?? base.batchSize,
-            optimizer: optimizerName,
-            learningRate: try learningRate ?? stored("learning_rate", { Float($0) })
-                ?? (sameOptimizer ? base.learningRate : optimizerName.defaultLearningRate),
-            weightDecay: try weightDecay ?? stored("weight_decay", { Float($0) })
-                ?? (sameOptimizer ? base.weightDecay : optimizerName.defaultWeightDecay),
-            schedule: try schedule ?? stored("schedule", ScheduleName.init(rawValue:)) ?? base.schedule)
+        let recipe = try resolvedRecipe(base: modelName.defaults, saved: saved)
         let seed = try self.seed ?? stored("seed", { UInt64($0) }) ?? 1
         let valSplit = try self.valSplit ?? stored("val_split", { Double($0) }) ?? 0
         let limit = try self.limit ?? stored("limit", { Int($0) })
@@ -343,4 +328,36 @@ func printResult(_ evaluation: Evaluation) {
     print(String(format: "test loss: %.4f", evaluation.loss))
     print(String(format: "test accuracy: %.4f", evaluation.accuracy))
     print(evaluation.report)
+}
+
+extension TrainCommand {
+    /// The value a resumed checkpoint's metadata holds under `key` (nil when absent); an
+    /// unreadable one is an error naming the checkpoint and the key.
+    func storedValue<T>(_ saved: [String: String], _ key: String, _ parse: (String) -> T?) throws -> T? {
+        guard let text = saved[key] else { return nil }
+        guard let value = parse(text) else {
+            throw CheckpointError.badMetadataValue(path: resume ?? "", key: key, reason: "unreadable value \"\(text)\"")
+        }
+        return value
+    }
+
+    /// The run's recipe, part by part: the option as given, else the resumed run's
+    /// (`recipe.*` in `saved`), else `base`'s; another optimizer than `base`'s brings its own
+    /// default learning rate and weight decay.
+    func resolvedRecipe(base: Recipe, saved: [String: String]) throws -> Recipe {
+        func stored<T>(_ key: String, _ parse: (String) -> T?) throws -> T? {
+            try storedValue(saved, "recipe." + key, parse)
+        }
+        let optimizerName = try optimizer ?? stored("optimizer", OptimizerName.init(rawValue:)) ?? base.optimizer
+        let sameOptimizer = optimizerName == base.optimizer
+        return Recipe(
+            epochs: try epochs ?? stored("epochs", { Int($0) }) ?? base.epochs,
+            batchSize: try batchSize ?? stored("batch_size", { Int($0) }) ?? base.batchSize,
+            optimizer: optimizerName,
+            learningRate: try learningRate ?? stored("learning_rate", { Float($0) })
+                ?? (sameOptimizer ? base.learningRate : optimizerName.defaultLearningRate),
+            weightDecay: try weightDecay ?? stored("weight_decay", { Float($0) })
+                ?? (sameOptimizer ? base.weightDecay : optimizerName.defaultWeightDecay),
+            schedule: try schedule ?? stored("schedule", ScheduleName.init(rawValue:)) ?? base.schedule)
+    }
 }

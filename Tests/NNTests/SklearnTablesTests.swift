@@ -22,13 +22,7 @@ final class SklearnTablesTests: XCTestCase {
     /// The protocol's two models for `inputs` features and `outputs` outputs, seeded per fold.
     static func model(_ kind: String, inputs: Int, outputs: Int, fold: Int) -> any Layer {
         var generator = RandomGenerator(seed: UInt64(1000 + fold) &+ 7919 &* (UInt64(ProcessInfo.processInfo.environment["NN_CV_SEED"] ?? "0") ?? 0))
-        func dense(_ i: Int, _ o: Int) -> Dense {
-            let bound = 1 / Float(i).squareRoot()
-            let layer = Dense(inputSize: i, outputSize: o)
-            layer.weight.value = Tensor(randomUniform: [o, i], in: -bound...bound, using: &generator)
-            layer.bias!.value = Tensor(randomUniform: [o], in: -bound...bound, using: &generator)
-            return layer
-        }
+        func dense(_ i: Int, _ o: Int) -> Dense { Dense.pyTorchDefault(inputSize: i, outputSize: o, using: &generator) }
         if kind == "linear" { return dense(inputs, outputs) }
         return Sequential {
             dense(inputs, 64)

@@ -53,3 +53,17 @@ public final class Reshape: Layer {
     /// `shape` elements.
     public func callAsFunction(_ input: Tensor) -> Tensor { input.reshaped(to: [input.shape[0]] + shape) }
 }
+
+extension Dense {
+    /// A Dense layer as PyTorch's `nn.Linear` starts by default (kaiming_uniform with
+    /// a = sqrt(5)): weight and bias uniform in ±1/sqrt(inputSize), the weight drawn from
+    /// `generator` first. Models built this way compare with PyTorch's from the first step.
+    public static func pyTorchDefault(inputSize: Int, outputSize: Int, using generator: inout RandomGenerator) -> Dense {
+        let bound = 1 / Float(inputSize).squareRoot()
+        let layer = Dense(inputSize: inputSize, outputSize: outputSize)
+        layer.weight.value = Tensor(randomUniform: [outputSize, inputSize], in: -bound...bound, using: &generator)
+        layer.bias!.value = Tensor(randomUniform: [outputSize], in: -bound...bound, using: &generator)
+        return layer
+    }
+}
+
