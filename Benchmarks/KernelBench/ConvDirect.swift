@@ -3,7 +3,7 @@
 // process at each thread count (the machine is shared: only a ratio measured this way is
 // worth reading).
 //
-//   KernelBench conv-direct [--threads 1,2] [--rounds 5] [--reps 15] [--cpu-time]
+//   KernelBench conv-direct [--threads 1,2] [--rounds 5] [--reps 15] [--cpu-time] [--winograd]
 //                           [--shape N,C,HW,OC[,STRIDE] ...]
 //
 // Defaults: W3's 3x3 convolutions (stride 1 and 2) at its batch of 128 and W2's conv2 at
@@ -11,6 +11,9 @@
 // --cpu-time times with the process's CPU clock instead of the wall clock: at one thread
 // that leaves out the time other processes held the core (at more threads it would count
 // the workers' spinning, so it is refused there).
+// --winograd times Winograd F(2x2, 3x3) (ck_conv2d_winograd.c) against the direct kernel
+// instead, forward and backward-data of the stride-1 shapes; its GFLOP/s count the direct
+// convolution's FLOPs (so they can pass the sgemm ceiling).
 import CKernels
 import Foundation
 import NN
@@ -39,7 +42,7 @@ private func alternated(reps: Int, cpuTime: Bool, _ a: () -> Void, _ b: () -> Vo
 }
 
 func convDirectMain(_ arguments: [String]) throws {
-    var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false
+    var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false, winograd = false
     var shapes: [(name: String, n: Int, c: Int, hw: Int, oc: Int, stride: Int)] = []
     var rest = arguments[...]
     func integers(_ flag: String) throws -> [Int] {
@@ -56,6 +59,7 @@ func convDirectMain(_ arguments: [String]) throws {
         case "--rounds": rounds = try integers(flag)[0]
         case "--reps": reps = try integers(flag)[0]
         case "--cpu-time": cpuTime = true
+        case "--winograd": winograd = true
         case "--shape":
             let v = try integers(flag)
             guard v.count == 4 || (v.count == 5 && v[4] <= 2) else {
@@ -75,14 +79,26 @@ func convDirectMain(_ arguments: [String]) throws {
                   ("W3.block64 64->64 7x7", 128, 64, 7, 64, 1), ("W2.conv2 32->64 14x14", 64, 32, 14, 64, 1),
                   ("W3.down32 16->32 28x28 s2", 128, 16, 28, 32, 2), ("W3.down64 32->64 14x14 s2", 128, 32, 14, 64, 2)]
     }
+    if winograd { shapes = shapes.filter { $0.stride == 1 } }
     defer {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
+        ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_AUTO)
         Threads.set(nil)
     }
+    // The two paths timed: (baseline, candidate), each a mode setting.
+    let (baseName, candidateName) = winograd ? ("direct", "Winograd") : ("lowered", "direct")
+    let setBaseline = winograd ? {
+        ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_NEVER)
+        ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
+    } : { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER) }
+    let setCandidate = winograd ? {
+        ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
+        ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
+    } : { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS) }
     print("conv-direct: \(cpuTime ? "CPU" : "wall") time; \(rounds) rounds alternating thread counts \(threadCounts), "
           + "each round \(reps) alternated calls of each path; load average \(loadAverages().map { String($0) }.joined(separator: " "))")
 
-    // [shape][pass][threads] -> per-round (lowered GFLOP/s, direct GFLOP/s, lowered time / direct time)
+    // [shape][pass][threads] -> per-round (baseline GFLOP/s, candidate GFLOP/s, baseline time / candidate time)
     var results: [String: [String: [Int: [(Double, Double, Double)]]]] = [:]
     for s in shapes {
         let g = ReferenceConv2DGeometry(n: s.n, c: s.c, h: s.hw, w: s.hw, oc: s.oc, kh: 3, kw: 3,
@@ -97,7 +113,8 @@ func convDirectMain(_ arguments: [String]) throws {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         print("\(s.name): AUTO takes the direct path for forward \(ck_conv2d_forward_uses_direct(&p) == 1), "
               + "backward-data \(ck_conv2d_backward_data_uses_direct(&p) == 1), "
-              + "backward-filter \(ck_conv2d_backward_filter_uses_direct(&p) == 1)")
+              + "backward-filter \(ck_conv2d_backward_filter_uses_direct(&p) == 1); Winograd for forward "
+              + "\(ck_conv2d_forward_uses_winograd(&p) == 1), backward-data \(ck_conv2d_backward_data_uses_winograd(&p) == 1)")
         x.withUnsafeBufferPointer { xp in
             filter.withUnsafeBufferPointer { fp in
                 dy.withUnsafeBufferPointer { dyp in
@@ -108,24 +125,26 @@ func convDirectMain(_ arguments: [String]) throws {
                                 let (px, pf, pdy, py, pdx, pws) = (xp.baseAddress!, fp.baseAddress!, dyp.baseAddress!,
                                                                    yp.baseAddress!, dxp.baseAddress!, wsp.baseAddress!)
                                 let (pdw, pdb) = (dwp.baseAddress!, dwp.baseAddress! + g.filterCount)
-                                let passes: [(String, () -> Void)] = [
+                                var passes: [(String, () -> Void)] = [
                                     ("fwd", { ck_conv2d_forward(py, px, pf, nil, pws, &p) }),
                                     ("bwd-data", { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 0) }),
-                                    ("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }),
                                 ]
+                                if !winograd {
+                                    passes.append(("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }))
+                                }
                                 for _ in 0..<rounds {
                                     for t in threadCounts {
                                         Threads.set(t)
                                         for (pass, call) in passes {
-                                            let lowered = {
-                                                ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER)
+                                            let baseline = {
+                                                setBaseline()
                                                 call()
                                             }
-                                            let direct = {
-                                                ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
+                                            let candidate = {
+                                                setCandidate()
                                                 call()
                                             }
-                                            let r = alternated(reps: reps, cpuTime: cpuTime, lowered, direct)
+                                            let r = alternated(reps: reps, cpuTime: cpuTime, baseline, candidate)
                                             results[s.name, default: [:]][pass, default: [:]][t, default: []]
                                                 .append((flops / r.a * 1e-9, flops / r.b * 1e-9, 1 / r.bOverA))
                                         }
@@ -140,7 +159,8 @@ func convDirectMain(_ arguments: [String]) throws {
         }
     }
     print("")
-    print("shape                          pass        threads  lowered GFLOP/s  direct GFLOP/s  direct speedup (median of per-round paired medians; range)")
+    print("shape                          pass        threads  \(baseName) GFLOP/s  \(candidateName) GFLOP/s  "
+          + "\(candidateName) speedup (median of per-round paired medians; range)")
     for s in shapes {
         for pass in ["fwd", "bwd-data", "bwd-filter"] {
             guard results[s.name]![pass] != nil else { continue }

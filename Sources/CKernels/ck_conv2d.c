@@ -19,6 +19,7 @@
 #include "ck_lowering.h"
 #include "ck_target.h"
 #include "ck_conv2d_direct_internal.h"
+#include "ck_conv2d_winograd_internal.h"
 
 #include <assert.h>
 #include <omp.h>
@@ -185,7 +186,8 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
     const size_t ohow = (size_t)g.oh * g.ow, chw = (size_t)p->c * p->h * p->w;
     float *col = workspace;
     float *yt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
-    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    // Winograd (ck_conv2d_winograd.c), then the direct 3x3 path (ck_conv2d_direct.c), where they apply and win.
+    if (ck_conv2d_forward_uses_winograd(p) && ck_conv2d_winograd_forward(y, x, w, bias, p)) return;
     if (ck_conv2d_forward_uses_direct(p) && ck_conv2d_direct_forward(y, x, w, bias, workspace, p)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_forward_small(y, x, w, bias, p, &g)) return;
 
@@ -206,18 +208,28 @@ void ck_conv2d_forward(float *y, const float *x, const float *w, const float *bi
     }
 }
 
+// Packed weights hold both re-layouts a 3x3 stride-1 kernel can take, the direct one then
+// Winograd's transform, so the choice between them stays the call's (and its bits those of
+// ck_conv2d_forward).
 size_t ck_conv2d_packed_size(const ck_conv2d_params *p) {
     assert(p != NULL);
-    return ck_conv2d_direct_packed_floats(p);
+    const size_t direct = ck_conv2d_direct_packed_floats(p);
+    return direct > 0 ? direct + ck_conv2d_winograd_packed_floats(p) : 0;
 }
 
 void ck_conv2d_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p) {
     assert(packed != NULL && w != NULL && ck_conv2d_packed_size(p) > 0);
     ck_conv2d_direct_pack_forward(packed, w, bias, p);
+    if (ck_conv2d_winograd_packed_floats(p) > 0) {
+        ck_conv2d_winograd_pack_forward(packed + ck_conv2d_direct_packed_floats(p), w, bias, p);
+    }
 }
 
 int ck_conv2d_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
     assert(y != NULL && x != NULL && packed != NULL);
+    if (ck_conv2d_forward_uses_winograd(p)) {
+        return ck_conv2d_winograd_forward_packed(y, x, packed + ck_conv2d_direct_packed_floats(p), p);
+    }
     return ck_conv2d_forward_uses_direct(p) && ck_conv2d_direct_forward_packed(y, x, packed, p);
 }
 
@@ -230,7 +242,8 @@ void ck_conv2d_backward_data(float *dx, const float *dy, const float *w,
     const size_t kk = (size_t)p->kh * p->kw;
     float *col = workspace;
     float *dyt = workspace + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
-    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    // Winograd (ck_conv2d_winograd.c), then the direct 3x3 path (ck_conv2d_direct.c), where they apply and win.
+    if (ck_conv2d_backward_data_uses_winograd(p) && ck_conv2d_winograd_backward_data(dx, dy, w, p, accumulate)) return;
     if (ck_conv2d_backward_data_uses_direct(p) && ck_conv2d_direct_backward_data(dx, dy, w, workspace, p, accumulate)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_data_small(dx, dy, w, p, &g, accumulate)) return;
 

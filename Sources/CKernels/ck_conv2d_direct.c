@@ -49,19 +49,12 @@
 #include "ck_threads_internal.h"
 #include "ck_conv2d_direct_internal.h"
 #include "ck_target.h"
+#include "ck_vec8.h"
 
 #include <assert.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef float ck_v8 __attribute__((vector_size(32)));
-// The same vector at float alignment, for unaligned loads and stores (the workspace and the
-// scratch need no alignment beyond float). Macros, not functions: a function passing an
-// 8-float vector by value draws -Wpsabi on an x86-64 target without AVX.
-typedef float ck_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define ck_v8_load(p) ((ck_v8)(*(const ck_v8u *)(p)))
-#define ck_v8_store(p, v) (*(ck_v8u *)(p) = (v))
 
 #ifndef CK_DIRECT_P
 #define CK_DIRECT_P 6         // output slots of a register block
@@ -177,6 +170,9 @@ static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
 
 static int ck_direct_chosen(const ck_conv2d_params *p, int pass) {
     if (!ck_direct_geometry(p)) return 0;
+    // Winograd (ck_conv2d_winograd.c) takes forward and backward-data first where it applies.
+    if (pass == CK_DIRECT_FORWARD && ck_conv2d_forward_uses_winograd(p)) return 0;
+    if (pass == CK_DIRECT_BACKWARD_DATA && ck_conv2d_backward_data_uses_winograd(p)) return 0;
     if (pass == CK_DIRECT_BACKWARD_FILTER && ck_direct_filter_thread_floats(p) > CK_DIRECT_MAX_THREAD_FLOATS) return 0;
     switch (ck_direct_mode) {
     case CK_CONV2D_DIRECT_NEVER: return 0;
@@ -413,41 +409,6 @@ ck_direct_block_taps(float *restrict out, const float *restrict xq, const float 
 #define ck_direct_block(out, xq, wb, bias, cin, plane, rw, phase, V, S) \
     ck_direct_block_taps(out, xq, wb, bias, cin, plane, rw, phase, V, S, 0, 3, 0, 3)
 
-// Transposes the 8x8 block r (row i = r[i]) in registers: three rounds of shuffles.
-static inline void ck_v8_transpose(ck_v8 r[8]) {
-    ck_v8 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-        u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-        u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-}
-
-// The register blocks' tile (slot by `lanes` channels) into planes (channel by nslots), by
-// 8x8 transposes. Slots from `slots` on hold no pixel; the transposes may read them
-// (unwritten), and nothing reads what they become.
-static inline __attribute__((always_inline)) void ck_direct_tile_to_planes(float *restrict planes,
-                                                                           const float *restrict tile, int slots,
-                                                                           int lanes, int nslots) {
-    for (int q8 = 0; q8 < slots; q8 += 8) {
-        for (int v = 0; v < lanes; v += 8) {
-            ck_v8 r[8];
-            for (int i = 0; i < 8; i++) r[i] = ck_v8_load(tile + (size_t)(q8 + i) * lanes + v);
-            ck_v8_transpose(r);
-            for (int j = 0; j < 8; j++) ck_v8_store(planes + (size_t)(v + j) * nslots + q8, r[j]);
-        }
-    }
-}
-
 // One (image, channel block): y planes [b0, b0 + valid) of one image from its padded copy.
 // The register blocks leave the image pixel by channel in tile (slot-major, lanes a row);
 // 8x8 transposes turn it channel by slot into plane (nslots a row, still with the border
@@ -471,7 +432,7 @@ CK_MULTIVERSION static void ck_direct_image_block(float *restrict y, const float
             else ck_direct_block(out, xp + q0, wb, bias, cin, plane, rw, phase, 1, 2);
         }
     }
-    ck_direct_tile_to_planes(planes, tile, slots, lanes, nslots);
+    ck_tile_to_planes(planes, tile, slots, lanes, nslots);
     for (int j = 0; j < valid; j++) {
         for (int oy = 0; oy < oh; oy++) {
             const float *restrict src = planes + (size_t)j * nslots + (size_t)oy * rw;
@@ -522,7 +483,7 @@ CK_MULTIVERSION static void ck_direct_image_block_s2_data(float *restrict dx, co
                 else if (px == 0) CK_DIRECT_S2_DATA_BLOCK(1, 0);
                 else CK_DIRECT_S2_DATA_BLOCK(1, 1);
             }
-            ck_direct_tile_to_planes(planes, tile, slots, lanes, nslots);
+            ck_tile_to_planes(planes, tile, slots, lanes, nslots);
             for (int j = 0; j < valid; j++) {
                 for (int a = 0; a < ah; a++) {
                     const float *restrict src = planes + (size_t)j * nslots + (size_t)a * rw;

@@ -198,9 +198,9 @@ final class Conv2DDirectTests: XCTestCase {
         }
     }
 
-    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 and for W3's 3x3
-    /// stride-2 ones but their backward-data (fails if the dispatch stops taking it), and the
-    /// lowering everywhere else.
+    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 (backward-filter;
+    /// forward and backward-data go to Winograd, Conv2DWinogradTests) and for W3's 3x3 stride-2
+    /// ones (fails if the dispatch stops taking it), and the lowering everywhere else.
     func testShapeRuleTakesDirectPathForWorkloadShapes() {
         func params(_ n: Int, _ c: Int, _ hw: Int, _ oc: Int, k: Int = 3, stride: Int = 1, pad: Int = 1)
             -> ck_conv2d_params {
@@ -216,8 +216,10 @@ final class Conv2DDirectTests: XCTestCase {
         ]
         for (name, p0) in direct {
             var p = p0
-            XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 1, "\(name): forward takes the direct path")
-            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 1, "\(name): backward-data takes the direct path")
+            XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 1, "\(name): forward takes Winograd")
+            XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 0, "\(name): forward leaves the direct path to Winograd")
+            XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "\(name): backward-data takes Winograd")
+            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data leaves the direct path")
             XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "\(name): backward-filter takes the direct path")
         }
         let lowered: [(String, ck_conv2d_params)] = [
@@ -252,7 +254,7 @@ final class Conv2DDirectTests: XCTestCase {
         XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&fourIn), 0, "4->32: backward-filter takes the lowering")
         var wide = params(8, 256, 7, 256)
         XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&wide), 0, "256->256: backward-filter takes the lowering")
-        XCTAssertEqual(ck_conv2d_forward_uses_direct(&wide), 1, "256->256: forward takes the direct path")
+        XCTAssertEqual(ck_conv2d_forward_uses_winograd(&wide), 1, "256->256: forward takes Winograd")
         // Backward-data writes c channels, 8 to a vector: few of them against many of oc
         // measured faster lowered; forward with few output channels did not.
         var fewIn = params(64, 4, 28, 32)

@@ -135,15 +135,16 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
 /// kernel geometry (n, h and w do not matter), 0 where no path reads packed weights.
 size_t ck_conv2d_packed_size(const ck_conv2d_params *p);
 /// packed (ck_conv2d_packed_size floats) = w (oc,c,kh,kw) and bias (oc, may be NULL)
-/// re-laid as the direct 3x3 forward reads them, which otherwise re-lays them on every call:
+/// re-laid as the direct 3x3 forward reads them (and, at stride 1, transformed as Winograd
+/// reads them), which otherwise happens on every call:
 /// for weights that do not change (an inference model), pack once and call
 /// ck_conv2d_forward_packed.
 void ck_conv2d_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p);
 /// y = ck_conv2d_forward(x, w, bias) (the same bits) from weights packed by
 /// ck_conv2d_pack_forward for the same channels and kernel, needing no workspace; returns 1.
 /// Returns 0, having written nothing, where ck_conv2d_forward would not take the packed
-/// path (ck_conv2d_forward_uses_direct is 0, or its per-thread scratch cannot be
-/// allocated): the caller then calls ck_conv2d_forward.
+/// path (neither ck_conv2d_forward_uses_direct nor ck_conv2d_forward_uses_winograd is 1, or
+/// its per-thread scratch cannot be allocated): the caller then calls ck_conv2d_forward.
 int ck_conv2d_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p);
 
 /// Which path a 3x3 pad-1 dilation-1 convolution of stride 1 (all three passes) or 2
@@ -166,6 +167,25 @@ int ck_conv2d_forward_uses_direct(const ck_conv2d_params *p);
 int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p);
 /// 1 if ck_conv2d_backward_filter takes the direct path for p under the mode in force.
 int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p);
+
+/// Whether forward and backward-data of a 3x3 stride-1 pad-1 dilation-1 convolution take
+/// Winograd F(2x2, 3x3) (ck_conv2d_winograd.c: 16 multiplications a 2x2 output tile where the
+/// direct kernel makes 36; backward-filter stays direct). AUTO (the default) takes it where
+/// it measured faster, and only while the direct mode is AUTO too; NEVER and ALWAYS are for
+/// tests and benchmarks. Set between calls, not during.
+typedef enum {
+    CK_CONV2D_WINOGRAD_AUTO = 0,
+    CK_CONV2D_WINOGRAD_NEVER = 1,
+    CK_CONV2D_WINOGRAD_ALWAYS = 2,
+} ck_conv2d_winograd_mode;
+/// Sets the Winograd mode for the whole process (all threads).
+void ck_conv2d_set_winograd_mode(ck_conv2d_winograd_mode mode);
+/// The Winograd mode in force.
+ck_conv2d_winograd_mode ck_conv2d_get_winograd_mode(void);
+/// 1 if ck_conv2d_forward takes Winograd for p under the modes in force.
+int ck_conv2d_forward_uses_winograd(const ck_conv2d_params *p);
+/// 1 if ck_conv2d_backward_data takes Winograd for p under the modes in force.
+int ck_conv2d_backward_data_uses_winograd(const ck_conv2d_params *p);
 
 // MARK: - Pooling
 

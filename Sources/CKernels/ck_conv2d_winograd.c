@@ -1,0 +1,444 @@
+// Winograd F(2x2, 3x3) convolution: forward and backward-data of a 3x3, stride-1, pad-1,
+// dilation-1 convolution, with 16 multiplications per 2x2 output tile where the direct
+// kernel (ck_conv2d_direct.c) makes 36 (Lavin and Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2015; NNPACK and oneDNN have it).
+//
+// x is (n,c,h,w), w is (oc,c,3,3), y is (n,oc,h,w). For each 2x2 output tile at (2ty, 2tx)
+// the 4x4 input patch d starting at padded (2ty, 2tx) and each filter g give
+//   y_tile = A^T [ (G g G^T) . (B^T d B) ] A        (. elementwise, 4x4)
+// with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5;
+// 0 0 1], A^T = [1 1 1 0; 0 1 -1 -1]. Summed over input channels, each of the 16 positions
+// of the 4x4 is a matrix product: M[pos] (tiles x oc) = V[pos] (tiles x c) U[pos] (c x oc).
+//
+// - The weights are transformed once a call into U[pos][block][c][16] (blocks of 16 output
+//   channels, a last one of 8), as the direct kernel lays its weights.
+// - Each image is padded one channel at a time into the four phases (even or odd padded row
+//   x even or odd padded column) that the direct kernel's stride-2 path uses, rows tw+1
+//   apart: patch element (r, s) of tile (ty, tx) is phase (r%2, s%2) at (ty + r/2)*(tw+1) +
+//   tx + s/2, so the input transform of 8 tiles of a row is whole-vector arithmetic.
+//   V[pos][c][t] (tile t = ty*tw + tx) is the image's transform, kept while the thread's
+//   next (image, channel block) is of the same image.
+// - The product is the direct kernel's register block: R = 4-6 tiles (whichever leaves the
+//   fewest idle at the image's end) x 16 channels, per input channel 2 weight loads, R
+//   broadcasts, 2R FMAs; its 16 positions go to a small scratch, the output transform turns
+//   them into 2x2 pixels of 16 channels, and the tile goes out to NCHW through the same
+//   8x8 transposes (ck_vec8.h).
+// - Backward-data of a stride-1 pad-1 3x3 convolution is a forward one with in and out
+//   channels swapped and the kernel turned 180 degrees, so it is the same kernel with
+//   another filter transform (and an accumulating store).
+// Backward-filter stays direct. The transforms' factors are 0, +-1 and +-1/2, so the result
+// differs from the direct sum only by float rounding (tests: Conv2DWinogradTests).
+#include "ckernels.h"
+#include "ck_threads_internal.h"
+#include "ck_conv2d_winograd_internal.h"
+#include "ck_target.h"
+#include "ck_vec8.h"
+
+#include <assert.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CK_WINO_RMAX 6     // tiles of a register block, at most
+#define CK_WINO_BLOCK 16   // output channels of a register block (two vectors)
+
+// MARK: - Mode and shape rule
+
+static ck_conv2d_winograd_mode ck_wino_mode = CK_CONV2D_WINOGRAD_AUTO;
+
+void ck_conv2d_set_winograd_mode(ck_conv2d_winograd_mode mode) {
+    assert(mode == CK_CONV2D_WINOGRAD_AUTO || mode == CK_CONV2D_WINOGRAD_NEVER || mode == CK_CONV2D_WINOGRAD_ALWAYS);
+    ck_wino_mode = mode;
+}
+
+ck_conv2d_winograd_mode ck_conv2d_get_winograd_mode(void) { return ck_wino_mode; }
+
+// Where an image's tiles and transform sit (see the top of the file).
+typedef struct {
+    int h, w;            // the image, input and output
+    int tw, tiles;       // tiles a row ((w+1)/2), and in all ((h+1)/2 rows)
+    int R;               // tiles of a register block
+    int ntiles;          // V's row: whole register blocks, and the last row's vector
+    size_t vpos;         // floats from one position of V to the next
+    int rw;              // a phase's row: tw + 1 floats
+    int phase;           // floats from one phase to the next: th+1 rows and a gap
+    size_t plane;        // the padded channel, with a tail the last vectors read
+    size_t pixels;       // h*w rounded up to whole 8x8 transposes
+} ck_wino_layout;
+
+// Tiles a register block: 6 (12 accumulators, as the direct kernel) unless a block of 4 or
+// 5 leaves fewer tiles idle at the end of the image (7x7: 16 tiles, 4 blocks of 4 instead of
+// 3 of 6 with 2 idle) by more than 3% of them.
+static int ck_wino_block_tiles(int tiles) {
+    int best = CK_WINO_RMAX, best_idle = (tiles + 5) / 6 * 6 - tiles;
+    for (int r = 5; r >= 4; r--) {
+        const int idle = (tiles + r - 1) / r * r - tiles;
+        if (idle < best_idle && (best_idle - idle) * 32 > tiles) {
+            best = r;
+            best_idle = idle;
+        }
+    }
+    return best;
+}
+
+static ck_wino_layout ck_wino_layout_of(int h, int w, int cin) {
+    ck_wino_layout L;
+    const int th = (h + 1) / 2;
+    L.h = h;
+    L.w = w;
+    L.tw = (w + 1) / 2;
+    L.tiles = th * L.tw;
+    L.R = ck_wino_block_tiles(L.tiles);
+    L.ntiles = (L.tiles + L.R - 1) / L.R * L.R + 8;
+    // 16 floats more than the row: the 16 positions' streams fall on 16 cache sets, not one
+    // (W2's 32 x 64 floats are 8 KiB, and 16 streams 8 KiB apart thrash an 8-way L1).
+    L.vpos = (size_t)cin * L.ntiles + 16;
+    L.rw = L.tw + 1;
+    // 16 floats between phases: the padding's vector stores may pass a row's end by up to 8.
+    L.phase = (th + 1) * L.rw + 16;
+    L.plane = 4 * (size_t)L.phase + 16;
+    L.pixels = ((size_t)h * w + 7) / 8 * 8;
+    return L;
+}
+
+// Per-thread scratch floats: a padded channel, the image's transform V, the 16 positions of
+// a register block, and the output tile and its planes.
+static size_t ck_wino_thread_floats(const ck_wino_layout *L) {
+    return L->plane + 16 * L->vpos + 16 * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK + 2 * (size_t)CK_WINO_BLOCK * L->pixels;
+}
+
+// Beyond 4 MiB of scratch a thread, the direct kernel (or the lowering) is taken.
+#define CK_WINO_MAX_THREAD_FLOATS ((size_t)1 << 20)
+
+static int ck_wino_geometry(const ck_conv2d_params *p) {
+    if (!(p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
+          && p->dil_h == 1 && p->dil_w == 1)) return 0;
+    const ck_wino_layout L = ck_wino_layout_of(p->h, p->w, p->c > p->oc ? p->c : p->oc);
+    return ck_wino_thread_floats(&L) <= CK_WINO_MAX_THREAD_FLOATS;
+}
+
+// Where Winograd beats the direct kernel, read off measurements (docs/performance.md,
+// "Winograd F(2x2, 3x3)"): with at least 8 channels in and out of the pass the transforms
+// cost less than the 20 multiplications of 36 a tile they save. Under a direct mode other
+// than AUTO (tests and benchmarks of the direct kernel), never.
+static int ck_wino_chosen(const ck_conv2d_params *p, int cin, int cout) {
+    if (!ck_wino_geometry(p)) return 0;
+    switch (ck_wino_mode) {
+    case CK_CONV2D_WINOGRAD_NEVER: return 0;
+    case CK_CONV2D_WINOGRAD_ALWAYS: return 1;
+    default: return ck_conv2d_get_direct_mode() == CK_CONV2D_DIRECT_AUTO && cin >= 8 && cout >= 8;
+    }
+}
+
+int ck_conv2d_forward_uses_winograd(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_wino_chosen(p, p->c, p->oc);
+}
+
+int ck_conv2d_backward_data_uses_winograd(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_wino_chosen(p, p->oc, p->c);
+}
+
+// MARK: - Filter transform
+
+// Output channels rounded up to whole vectors.
+static int ck_wino_padded(int cout) { return (cout + 7) / 8 * 8; }
+
+// U[pos][block][ci][j] = (G g G^T)[pos] for the pass's output channel o = b0 + j and input
+// channel ci (0 for lanes past cout), pos = 4*row + column. forward: g = w[o][ci];
+// backward-data (cin is w's oc, cout its c): g = w[ci][o] turned 180 degrees.
+static void ck_wino_transform_filter(float *U, const float *w, int cin, int cout, int backward) {
+    const int coutp = ck_wino_padded(cout);
+    const size_t per_pos = (size_t)cin * coutp;
+    for (int b0 = 0; b0 < coutp; b0 += CK_WINO_BLOCK) {
+        const int lanes = coutp - b0 < CK_WINO_BLOCK ? coutp - b0 : CK_WINO_BLOCK;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int j = 0; j < lanes; j++) {
+                const int o = b0 + j;
+                float g[3][3] = {{0}};
+                if (o < cout) {
+                    for (int t = 0; t < 9; t++) {
+                        g[t / 3][t % 3] = backward ? w[((size_t)ci * cout + o) * 9 + (8 - t)]
+                                                   : w[((size_t)o * cin + ci) * 9 + t];
+                    }
+                }
+                float gg[4][3];  // G g
+                for (int k = 0; k < 3; k++) {
+                    gg[0][k] = g[0][k];
+                    gg[1][k] = 0.5f * (g[0][k] + g[1][k] + g[2][k]);
+                    gg[2][k] = 0.5f * (g[0][k] - g[1][k] + g[2][k]);
+                    gg[3][k] = g[2][k];
+                }
+                float *dst = U + (size_t)b0 * cin + (size_t)ci * lanes + j;
+                for (int i = 0; i < 4; i++) {
+                    const float u[4] = {gg[i][0], 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]),
+                                        0.5f * (gg[i][0] - gg[i][1] + gg[i][2]), gg[i][2]};
+                    for (int k = 0; k < 4; k++) dst[(size_t)(4 * i + k) * per_pos] = u[k];
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Input transform
+
+// One channel x (h, w) into the four phases of its zero-padded copy: phase (a, b) holds
+// padded[2r + a][2s + b] = x[2r+a-1][2s+b-1] (0 off the image) at r*rw + s, r <= th, s <= tw.
+// An image row is de-interleaved 16 floats at a time (its even columns to the odd padded
+// columns, its odd ones to the even padded columns after the left zero) wherever 16 floats
+// from there lie in the plane: lanes past the row's end land past the phase row's end (in
+// the next row, written after, or the gap after the phase) or on padded columns past the
+// image, which are zeroed after.
+static inline __attribute__((always_inline)) void ck_wino_pad_channel(float *restrict xp, const float *restrict x,
+                                                                      const ck_wino_layout *L) {
+    const int h = L->h, w = L->w, rw = L->rw, phase = L->phase, th = (h + 1) / 2;
+    const size_t hw = (size_t)h * w;
+    for (int a = 0; a < 2; a++) {
+        for (int r = 0; r <= th; r++) {
+            float *restrict even = xp + (size_t)(2 * a) * phase + (size_t)r * rw, *restrict odd = even + phase;
+            const int iy = 2 * r + a - 1;
+            if (iy < 0 || iy >= h) {
+                memset(even, 0, sizeof(float) * (size_t)rw);
+                memset(odd, 0, sizeof(float) * (size_t)rw);
+                continue;
+            }
+            const float *restrict row = x + (size_t)iy * w;
+            even[0] = 0.0f;
+            int k = 0;
+            for (; k < w && (size_t)iy * w + k + 16 <= hw; k += 16) {
+                const ck_v8 lo = ck_v8_load(row + k), hi = ck_v8_load(row + k + 8);
+                ck_v8_store(odd + k / 2, __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14));
+                ck_v8_store(even + k / 2 + 1, __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
+            }
+            // Scalar (the plane's last rows): no AVX-512 gathers or scatters (microcoded on
+            // AMD; ck_conv2d_direct.c).
+            #pragma clang loop vectorize(disable)
+            for (; k < w; k++) {
+                if (k & 1) even[k / 2 + 1] = row[k];
+                else odd[k / 2] = row[k];
+            }
+            // The padded columns past the image: from w/2 + 1 on (even) and (w+1)/2 on (odd).
+            for (int s = w / 2 + 1; s < rw; s++) even[s] = 0.0f;
+            for (int s = (w + 1) / 2; s < rw; s++) odd[s] = 0.0f;
+        }
+    }
+}
+
+// V[pos][ci][t] = (B^T d B)[pos] of tile t's patch, for every channel of one image: each
+// channel padded into xp, then transformed 8 tiles of a row at a time (the lanes past the
+// row's end are stored over by the next row, or land in V's last 8 floats of the row).
+static CK_MULTIVERSION void ck_wino_transform_image(float *restrict V, float *restrict xp, const float *x, int cin,
+                                                    const ck_wino_layout *L) {
+    const int rw = L->rw, phase = L->phase, tw = L->tw, th = (L->h + 1) / 2;
+    const size_t hw = (size_t)L->h * L->w, vpos = L->vpos;
+    for (int ci = 0; ci < cin; ci++) {
+        ck_wino_pad_channel(xp, x + (size_t)ci * hw, L);
+        float *restrict vc = V + (size_t)ci * L->ntiles;
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx += 8) {
+                const int q = ty * rw + tx, t = ty * tw + tx;
+                ck_v8 e[4][4];  // B^T applied to each patch row's columns: e[r][j]
+                for (int r = 0; r < 4; r++) {
+                    const float *row = xp + (size_t)(2 * (r & 1)) * phase + q + (r >> 1) * rw;
+                    const ck_v8 d0 = ck_v8_load(row), d1 = ck_v8_load(row + phase);
+                    const ck_v8 d2 = ck_v8_load(row + 1), d3 = ck_v8_load(row + phase + 1);
+                    e[r][0] = d0 - d2;
+                    e[r][1] = d1 + d2;
+                    e[r][2] = d2 - d1;
+                    e[r][3] = d1 - d3;
+                }
+                for (int j = 0; j < 4; j++) {
+                    ck_v8_store(vc + (0 + j) * vpos + t, e[0][j] - e[2][j]);
+                    ck_v8_store(vc + (4 + j) * vpos + t, e[1][j] + e[2][j]);
+                    ck_v8_store(vc + (8 + j) * vpos + t, e[2][j] - e[1][j]);
+                    ck_v8_store(vc + (12 + j) * vpos + t, e[1][j] - e[3][j]);
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Product and output transform
+
+// m[p][0..8V) = sum over ci of v[ci*ntiles + p] * u[ci][0..8V), for the R tiles of a
+// register block at one position; V (1 or 2) and R are constants at each call site.
+static inline __attribute__((always_inline)) void ck_wino_block(float *restrict m, const float *restrict v,
+                                                                const float *restrict u, int cin, int ntiles,
+                                                                const int V, const int R) {
+    ck_v8 acc[CK_WINO_RMAX][2];
+    for (int p = 0; p < R; p++) acc[p][0] = acc[p][1] = (ck_v8){0};
+    for (int ci = 0; ci < cin; ci++) {
+        const float *xr = v + (size_t)ci * ntiles;
+        const ck_v8 u0 = ck_v8_load(u + ci * 8 * V);
+        if (V == 2) {
+            const ck_v8 u1 = ck_v8_load(u + ci * 16 + 8);
+            for (int p = 0; p < R; p++) {
+                const float s = xr[p];
+                acc[p][0] += s * u0;
+                acc[p][1] += s * u1;
+            }
+        } else {
+            for (int p = 0; p < R; p++) acc[p][0] += xr[p] * u0;
+        }
+    }
+    for (int p = 0; p < R; p++) {
+        ck_v8_store(m + p * 8 * V, acc[p][0]);
+        if (V == 2) ck_v8_store(m + p * 8 * V + 8, acc[p][1]);
+    }
+}
+
+// The 16 positions of one register block (R tiles from t0), for V and R as constants.
+#define CK_WINO_POSITIONS(V, R)                                                                  \
+    for (int pos = 0; pos < 16; pos++) {                                                         \
+        ck_wino_block(m + pos * mpos, V0 + pos * vpos + t0, ub + pos * per_pos, cin, ntiles, V, R); \
+    }
+
+// One (image, channel block): y planes [b0, b0 + valid) of one image from its transform V0,
+// written or added per accumulate. ub is the block's U at position 0 (positions per_pos
+// apart), bias the block's padded bias.
+static CK_MULTIVERSION void ck_wino_image_block(float *restrict y, const float *restrict V0, const float *restrict ub,
+                                                const float *restrict bias, int cin, size_t per_pos,
+                                                const ck_wino_layout *L, int lanes, int valid, int accumulate,
+                                                float *restrict m, float *restrict tile, float *restrict planes) {
+    const int h = L->h, w = L->w, tw = L->tw, ntiles = L->ntiles, R = L->R;
+    const size_t hw = (size_t)h * w, vpos = L->vpos;
+    const size_t mpos = (size_t)R * lanes;
+    for (int t0 = 0; t0 < L->tiles; t0 += R) {
+        if (lanes == 16) {
+            if (R == 6) CK_WINO_POSITIONS(2, 6) else if (R == 5) CK_WINO_POSITIONS(2, 5) else CK_WINO_POSITIONS(2, 4)
+        } else {
+            if (R == 6) CK_WINO_POSITIONS(1, 6) else if (R == 5) CK_WINO_POSITIONS(1, 5) else CK_WINO_POSITIONS(1, 4)
+        }
+        for (int p = 0; p < R && t0 + p < L->tiles; p++) {
+            const int oy = 2 * ((t0 + p) / tw), ox = 2 * ((t0 + p) % tw);
+            const int right = ox + 1 < w, below = oy + 1 < h;
+            for (int k = 0; k < lanes; k += 8) {
+                ck_v8 s0[4], s1[4];  // A^T applied down each column: rows 0 and 1 of the tile
+                for (int j = 0; j < 4; j++) {
+                    const float *mj = m + (size_t)j * mpos + p * lanes + k;
+                    const ck_v8 m0 = ck_v8_load(mj), m1 = ck_v8_load(mj + 4 * mpos);
+                    const ck_v8 m2 = ck_v8_load(mj + 8 * mpos), m3 = ck_v8_load(mj + 12 * mpos);
+                    s0[j] = m0 + m1 + m2;
+                    s1[j] = m1 - m2 - m3;
+                }
+                const ck_v8 b = ck_v8_load(bias + k);
+                float *t = tile + ((size_t)oy * w + ox) * lanes + k;
+                ck_v8_store(t, s0[0] + s0[1] + s0[2] + b);
+                if (right) ck_v8_store(t + lanes, s0[1] - s0[2] - s0[3] + b);
+                if (below) {
+                    ck_v8_store(t + (size_t)w * lanes, s1[0] + s1[1] + s1[2] + b);
+                    if (right) ck_v8_store(t + ((size_t)w + 1) * lanes, s1[1] - s1[2] - s1[3] + b);
+                }
+            }
+        }
+    }
+    ck_tile_to_planes(planes, tile, (int)hw, lanes, (int)L->pixels);
+    for (int j = 0; j < valid; j++) {
+        const float *restrict src = planes + (size_t)j * L->pixels;
+        float *restrict dst = y + (size_t)j * hw;
+        if (accumulate) {
+            for (size_t i = 0; i < hw; i++) dst[i] += src[i];
+        } else {
+            memcpy(dst, src, sizeof(float) * hw);
+        }
+    }
+}
+#undef CK_WINO_POSITIONS
+
+// y (n, cout, h, w) (=, or += with accumulate) = the convolution of x (n, cin, h, w) with
+// the transformed filter U and padded bias. Threads own (image, channel block) pairs and
+// transform an image when their next pair is of another one. Returns 0 (nothing written)
+// if the scratch cannot be allocated.
+static int ck_wino_run(float *y, const float *x, const float *U, const float *bias, int n, int cin, int cout, int h,
+                       int w, int accumulate) {
+    const ck_wino_layout L = ck_wino_layout_of(h, w, cin);
+    const int coutp = ck_wino_padded(cout);
+    const int blocks = (coutp + CK_WINO_BLOCK - 1) / CK_WINO_BLOCK, pairs = n * blocks;
+    const size_t per_thread = ck_wino_thread_floats(&L), per_pos = (size_t)cin * coutp;
+    const int all = ck_region_threads(), threads = all < pairs ? all : pairs;
+    float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
+    if (scratch == NULL) return 0;
+    const size_t hw = (size_t)h * w, in_image = (size_t)cin * hw, out_image = (size_t)cout * hw;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
+        float *V = xp + L.plane, *m = V + 16 * L.vpos;
+        float *tile = m + 16 * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK, *planes = tile + (size_t)CK_WINO_BLOCK * L.pixels;
+        // Zero once: the gaps and tails the vectors read past the image hold numbers (no
+        // NaN or denormal from uninitialized memory in the idle lanes).
+        memset(xp, 0, sizeof(float) * (L.plane + 16 * L.vpos));
+        int transformed = -1;  // the image V holds
+        #pragma omp for schedule(static)
+        for (int i = 0; i < pairs; i++) {
+            const int img = i / blocks, b0 = (i % blocks) * CK_WINO_BLOCK;
+            if (img != transformed) {
+                ck_wino_transform_image(V, xp, x + (size_t)img * in_image, cin, &L);
+                transformed = img;
+            }
+            const int lanes = coutp - b0 < CK_WINO_BLOCK ? coutp - b0 : CK_WINO_BLOCK;
+            const int valid = cout - b0 < lanes ? cout - b0 : lanes;
+            ck_wino_image_block(y + (size_t)img * out_image + (size_t)b0 * hw, V, U + (size_t)b0 * cin, bias + b0,
+                                cin, per_pos, &L, lanes, valid, accumulate, m, tile, planes);
+        }
+    }
+    free(scratch);
+    return 1;
+}
+
+// MARK: - Passes
+
+// The transformed filter (16 * cin * coutp), then the padded bias (coutp).
+static size_t ck_wino_pass_floats(int cin, int cout) { return (16 * (size_t)cin + 1) * ck_wino_padded(cout); }
+
+static void ck_wino_pack(float *packed, const float *w, const float *bias, int cin, int cout, int backward) {
+    const int coutp = ck_wino_padded(cout);
+    float *bp = packed + 16 * (size_t)cin * coutp;
+    ck_wino_transform_filter(packed, w, cin, cout, backward);
+    for (int o = 0; o < coutp; o++) bp[o] = bias != NULL && o < cout ? bias[o] : 0.0f;
+}
+
+// Packs the filter into an allocation of the call's own, runs, frees. Returns 0 (nothing
+// written) if an allocation fails.
+static int ck_wino_pass(float *y, const float *x, const float *w, const float *bias, int n, int cin, int cout, int h,
+                        int wd, int backward, int accumulate) {
+    float *packed = malloc(ck_wino_pass_floats(cin, cout) * sizeof(float));
+    if (packed == NULL) return 0;
+    ck_wino_pack(packed, w, bias, cin, cout, backward);
+    const int done = ck_wino_run(y, x, packed, packed + 16 * (size_t)cin * ck_wino_padded(cout), n, cin, cout, h, wd,
+                                 accumulate);
+    free(packed);
+    return done;
+}
+
+int ck_conv2d_winograd_forward(float *y, const float *x, const float *w, const float *bias,
+                               const ck_conv2d_params *p) {
+    assert(ck_wino_geometry(p));
+    return ck_wino_pass(y, x, w, bias, p->n, p->c, p->oc, p->h, p->w, 0, 0);
+}
+
+int ck_conv2d_winograd_backward_data(float *dx, const float *dy, const float *w, const ck_conv2d_params *p,
+                                     int accumulate) {
+    assert(ck_wino_geometry(p));
+    return ck_wino_pass(dx, dy, w, NULL, p->n, p->oc, p->c, p->h, p->w, 1, accumulate);
+}
+
+// MARK: - Pre-packed forward (inference)
+
+size_t ck_conv2d_winograd_packed_floats(const ck_conv2d_params *p) {
+    return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
+                   && p->dil_h == 1 && p->dil_w == 1
+               ? ck_wino_pass_floats(p->c, p->oc)
+               : 0;
+}
+
+void ck_conv2d_winograd_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p) {
+    assert(ck_conv2d_winograd_packed_floats(p) > 0);
+    ck_wino_pack(packed, w, bias, p->c, p->oc, 0);
+}
+
+int ck_conv2d_winograd_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
+    assert(ck_wino_geometry(p));
+    return ck_wino_run(y, x, packed, packed + 16 * (size_t)p->c * ck_wino_padded(p->oc), p->n, p->c, p->oc, p->h,
+                       p->w, 0);
+}
