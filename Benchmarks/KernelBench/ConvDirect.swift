@@ -12,7 +12,7 @@
 // that leaves out the time other processes held the core (at more threads it would count
 // the workers' spinning, so it is refused there).
 // --winograd times Winograd F(2x2, 3x3) (ck_conv2d_winograd.c) against the direct kernel
-// instead, forward and backward-data of the stride-1 shapes; its GFLOP/s count the direct
+// instead, the three passes of the stride-1 shapes; its GFLOP/s count the direct
 // convolution's FLOPs (so they can pass the sgemm ceiling).
 import CKernels
 import Foundation
@@ -125,13 +125,11 @@ func convDirectMain(_ arguments: [String]) throws {
                                 let (px, pf, pdy, py, pdx, pws) = (xp.baseAddress!, fp.baseAddress!, dyp.baseAddress!,
                                                                    yp.baseAddress!, dxp.baseAddress!, wsp.baseAddress!)
                                 let (pdw, pdb) = (dwp.baseAddress!, dwp.baseAddress! + g.filterCount)
-                                var passes: [(String, () -> Void)] = [
+                                let passes: [(String, () -> Void)] = [
                                     ("fwd", { ck_conv2d_forward(py, px, pf, nil, pws, &p) }),
                                     ("bwd-data", { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 0) }),
+                                    ("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }),
                                 ]
-                                if !winograd {
-                                    passes.append(("bwd-filter", { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) }))
-                                }
                                 for _ in 0..<rounds {
                                     for t in threadCounts {
                                         Threads.set(t)

@@ -464,7 +464,8 @@ void ck_conv2d_backward_filter(float *dw, float *dbias, const float *dy, const f
     double *row_sums = dbias != NULL ? (double *)workspace : NULL;
     float *col = workspace + ck_conv2d_row_sums_floats(p);
     float *dyt = col + (size_t)ckk * chunk * ohow;  // (oc, nb*ohow)
-    // Direct 3x3 path (ck_conv2d_direct.c), where it applies and wins.
+    // Winograd (ck_conv2d_winograd.c), then the direct 3x3 path (ck_conv2d_direct.c), where they apply and win.
+    if (ck_conv2d_backward_filter_uses_winograd(p) && ck_conv2d_winograd_backward_filter(dw, dbias, dy, x, p)) return;
     if (ck_conv2d_backward_filter_uses_direct(p) && ck_conv2d_direct_backward_filter(dw, dbias, dy, x, p)) return;
     if (ck_conv2d_use_small_path(p, &g) && ck_conv2d_backward_filter_small(dw, dbias, dy, x, p, &g)) return;
 

@@ -170,9 +170,10 @@ static int ck_direct_wins(const ck_conv2d_params *p, int pass) {
 
 static int ck_direct_chosen(const ck_conv2d_params *p, int pass) {
     if (!ck_direct_geometry(p)) return 0;
-    // Winograd (ck_conv2d_winograd.c) takes forward and backward-data first where it applies.
+    // Winograd (ck_conv2d_winograd.c) takes the stride-1 passes first where it applies.
     if (pass == CK_DIRECT_FORWARD && ck_conv2d_forward_uses_winograd(p)) return 0;
     if (pass == CK_DIRECT_BACKWARD_DATA && ck_conv2d_backward_data_uses_winograd(p)) return 0;
+    if (pass == CK_DIRECT_BACKWARD_FILTER && ck_conv2d_backward_filter_uses_winograd(p)) return 0;
     if (pass == CK_DIRECT_BACKWARD_FILTER && ck_direct_filter_thread_floats(p) > CK_DIRECT_MAX_THREAD_FLOATS) return 0;
     switch (ck_direct_mode) {
     case CK_CONV2D_DIRECT_NEVER: return 0;

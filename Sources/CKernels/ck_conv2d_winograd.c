@@ -26,8 +26,15 @@
 // - Backward-data of a stride-1 pad-1 3x3 convolution is a forward one with in and out
 //   channels swapped and the kernel turned 180 degrees, so it is the same kernel with
 //   another filter transform (and an accumulating store).
-// Backward-filter stays direct. The transforms' factors are 0, +-1 and +-1/2, so the result
-// differs from the direct sum only by float rounding (tests: Conv2DWinogradTests).
+// - Backward-filter is the transpose of the same algorithm: with Y_t = A dy_t A^T (dy's 2x2
+//   block of tile t, turned 4x4), dw[o][c] = G^T [ sum over tiles of Y_t[o] . V_t[c] ] G,
+//   16 products a tile where the direct kernel makes 36. Per position the sum is a matrix
+//   product over tiles, dU[pos] (oc x c) += Y[pos] (oc x tiles) V[pos]^T (tiles x c), with
+//   V transposed to tile-major so that a register block (8 output channels x 16 input
+//   channels with AVX-512's 32 registers, 4 x 16 with 16) broadcasts Y and loads V rows.
+//   Threads own images and keep dU in float; the partials are added in double at the end.
+// The transforms' factors are 0, +-1 and +-1/2, so the results differ from the direct sums
+// only by float rounding (tests: Conv2DWinogradTests).
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_conv2d_winograd_internal.h"
@@ -138,6 +145,13 @@ int ck_conv2d_forward_uses_winograd(const ck_conv2d_params *p) {
 int ck_conv2d_backward_data_uses_winograd(const ck_conv2d_params *p) {
     assert(p != NULL);
     return ck_wino_chosen(p, p->oc, p->c);
+}
+
+static size_t ck_wino_filter_thread_floats(const ck_conv2d_params *p);
+
+int ck_conv2d_backward_filter_uses_winograd(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_wino_chosen(p, p->c, p->oc) && ck_wino_filter_thread_floats(p) <= CK_WINO_MAX_THREAD_FLOATS;
 }
 
 // MARK: - Filter transform
@@ -441,4 +455,212 @@ int ck_conv2d_winograd_forward_packed(float *y, const float *x, const float *pac
     assert(ck_wino_geometry(p));
     return ck_wino_run(y, x, packed, packed + 16 * (size_t)p->c * ck_wino_padded(p->oc), p->n, p->c, p->oc, p->h,
                        p->w, 0);
+}
+
+// MARK: - Backward-filter
+
+// Output channels of backward-filter's register block: 8 where the vector registers are 32
+// (AVX-512: 16 accumulators, 2 row loads, a broadcast), 4 where they are 16.
+static int ck_wino_filter_rows(void) {
+#if CK_X86
+    return __builtin_cpu_supports("avx512f") ? 8 : 4;
+#else
+    return 4;
+#endif
+}
+
+// Backward-filter's per-thread arrays, in floats: the padded channel and V as the forward
+// has them (for cinp channels), V transposed tile-major (vt), dy's transform Y (coutr rows
+// of ntiles), the partial dU (16 x coutr x cinp), and the bias sums (coutr doubles).
+typedef struct {
+    ck_wino_layout L;
+    int cinp;            // input channels rounded up to whole 8x8 transposes
+    int coutr;           // output channels rounded up to whole register blocks
+    int rows;            // output channels of a register block
+    size_t vt, y, du, bsum, total;  // offsets from the thread's scratch, and its size
+} ck_wino_filter_layout;
+
+static ck_wino_filter_layout ck_wino_filter_layout_of(const ck_conv2d_params *p) {
+    ck_wino_filter_layout F;
+    F.cinp = (p->c + 7) / 8 * 8;
+    F.rows = ck_wino_filter_rows();
+    F.coutr = (p->oc + F.rows - 1) / F.rows * F.rows;
+    F.L = ck_wino_layout_of(p->h, p->w, F.cinp);
+    const size_t tiles8 = ((size_t)F.L.tiles + 7) / 8 * 8;
+    F.vt = F.L.plane + 16 * F.L.vpos;
+    F.y = F.vt + 16 * tiles8 * F.cinp;
+    F.du = F.y + 16 * (size_t)F.coutr * F.L.ntiles + 16;
+    F.bsum = (F.du + 16 * (size_t)F.coutr * F.cinp + 1) / 2 * 2;  // 8-byte aligned for the doubles
+    F.total = F.bsum + 2 * (size_t)F.coutr;
+    return F;
+}
+
+static size_t ck_wino_filter_thread_floats(const ck_conv2d_params *p) {
+    return ck_wino_filter_layout_of(p).total;
+}
+
+// Y[pos][o][t] = (A dy_t A^T)[pos] for every channel of one image's dy (h, w): each channel
+// split as x is padded (dy pixel (2ty+i, 2tx+j) is padded pixel (2ty+i+1, 2tx+j+1): phase
+// ((i+1)%2, (j+1)%2), row ty + (i+1)/2, column tx + (j+1)/2; zero past the image), then
+// transformed 8 tiles of a row at a time.
+static CK_MULTIVERSION void ck_wino_transform_dy(float *restrict Y, float *restrict xp, const float *dy, int cout,
+                                                 size_t ypos, const ck_wino_layout *L) {
+    const int rw = L->rw, phase = L->phase, tw = L->tw, th = (L->h + 1) / 2;
+    const size_t hw = (size_t)L->h * L->w;
+    for (int o = 0; o < cout; o++) {
+        ck_wino_pad_channel(xp, dy + (size_t)o * hw, L);
+        float *restrict yc = Y + (size_t)o * L->ntiles;
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx += 8) {
+                const int q = ty * rw + tx, t = ty * tw + tx;
+                const ck_v8 d00 = ck_v8_load(xp + 3 * (size_t)phase + q), d01 = ck_v8_load(xp + 2 * (size_t)phase + q + 1);
+                const ck_v8 d10 = ck_v8_load(xp + (size_t)phase + q + rw), d11 = ck_v8_load(xp + q + rw + 1);
+                // A applied along each row (c0: dy row 0, c1: dy row 1), then down the columns.
+                const ck_v8 c0[4] = {d00, d00 + d01, d00 - d01, -d01};
+                const ck_v8 c1[4] = {d10, d10 + d11, d10 - d11, -d11};
+                for (int b = 0; b < 4; b++) {
+                    ck_v8_store(yc + (0 + b) * ypos + t, c0[b]);
+                    ck_v8_store(yc + (4 + b) * ypos + t, c0[b] + c1[b]);
+                    ck_v8_store(yc + (8 + b) * ypos + t, c0[b] - c1[b]);
+                    ck_v8_store(yc + (12 + b) * ypos + t, -c1[b]);
+                }
+            }
+        }
+    }
+}
+
+// du[r][0..8V) += sum over t < tiles of y[r*yrow + t] * vt[t*cinp + 0..8V), for the R output
+// channels of a register block; R and V are constants at each call site.
+static inline __attribute__((always_inline)) void ck_wino_filter_block(float *restrict du, int cinp,
+                                                                       const float *restrict y, int yrow,
+                                                                       const float *restrict vt, int tiles,
+                                                                       const int R, const int V) {
+    ck_v8 acc[8][2];
+    for (int r = 0; r < R; r++) {
+        acc[r][0] = ck_v8_load(du + (size_t)r * cinp);
+        acc[r][1] = V == 2 ? ck_v8_load(du + (size_t)r * cinp + 8) : acc[r][0];
+    }
+    for (int t = 0; t < tiles; t++) {
+        const ck_v8 v0 = ck_v8_load(vt + (size_t)t * cinp);
+        const ck_v8 v1 = V == 2 ? ck_v8_load(vt + (size_t)t * cinp + 8) : v0;
+        for (int r = 0; r < R; r++) {
+            const float s = y[(size_t)r * yrow + t];
+            acc[r][0] += s * v0;
+            if (V == 2) acc[r][1] += s * v1;
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        ck_v8_store(du + (size_t)r * cinp, acc[r][0]);
+        if (V == 2) ck_v8_store(du + (size_t)r * cinp + 8, acc[r][1]);
+    }
+}
+
+// One image's share of backward-filter: x's transform (V, then transposed to vt), dy's (Y),
+// and dU[pos] += Y[pos] V[pos]^T; with bsum, dbias's sums too.
+static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const ck_wino_filter_layout *F,
+                                                 const float *x, const float *dy, int cin, int cout,
+                                                 double *restrict bsum) {
+    const ck_wino_layout *L = &F->L;
+    const int cinp = F->cinp, tiles = L->tiles, rows = F->rows, ntiles = L->ntiles;
+    const size_t tiles8 = ((size_t)tiles + 7) / 8 * 8, hw = (size_t)L->h * L->w;
+    float *xp = scratch, *V = scratch + L->plane, *vt = scratch + F->vt, *Y = scratch + F->y, *du = scratch + F->du;
+    const size_t ypos = (size_t)F->coutr * ntiles;
+    ck_wino_transform_image(V, xp, x, cin, L);
+    ck_wino_transform_dy(Y, xp, dy, cout, ypos, L);
+    // V[pos][c][t] to vt[pos][t][c] by 8x8 transposes (rows past cin are zero; columns past
+    // the last tile are read and never used).
+    for (int pos = 0; pos < 16; pos++) {
+        const float *vp = V + pos * L->vpos;
+        float *tp = vt + pos * tiles8 * cinp;
+        for (size_t t8 = 0; t8 < (size_t)tiles; t8 += 8) {
+            for (int c8 = 0; c8 < cinp; c8 += 8) {
+                ck_v8 r[8];
+                for (int i = 0; i < 8; i++) r[i] = ck_v8_load(vp + (size_t)(c8 + i) * ntiles + t8);
+                ck_v8_transpose(r);
+                for (int j = 0; j < 8; j++) ck_v8_store(tp + (t8 + j) * cinp + c8, r[j]);
+            }
+        }
+    }
+    for (int pos = 0; pos < 16; pos++) {
+        const float *yp = Y + pos * ypos, *tp = vt + pos * tiles8 * cinp;
+        float *dp = du + (size_t)pos * F->coutr * cinp;
+        for (int o0 = 0; o0 < F->coutr; o0 += rows) {
+            for (int c0 = 0; c0 < cinp; c0 += 16) {
+                float *d = dp + (size_t)o0 * cinp + c0;
+                const float *y = yp + (size_t)o0 * ntiles, *v = tp + c0;
+                if (rows == 8) {
+                    if (cinp - c0 >= 16) ck_wino_filter_block(d, cinp, y, ntiles, v, tiles, 8, 2);
+                    else ck_wino_filter_block(d, cinp, y, ntiles, v, tiles, 8, 1);
+                } else {
+                    if (cinp - c0 >= 16) ck_wino_filter_block(d, cinp, y, ntiles, v, tiles, 4, 2);
+                    else ck_wino_filter_block(d, cinp, y, ntiles, v, tiles, 4, 1);
+                }
+            }
+        }
+    }
+    if (bsum != NULL) {
+        for (int o = 0; o < cout; o++) {
+            const float *plane = dy + (size_t)o * hw;
+            double sum = 0.0;
+            #pragma omp simd reduction(+ : sum)
+            for (size_t i = 0; i < hw; i++) sum += plane[i];
+            bsum[o] += sum;
+        }
+    }
+}
+
+int ck_conv2d_winograd_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
+                                       const ck_conv2d_params *p) {
+    assert(ck_wino_geometry(p));
+    const ck_wino_filter_layout F = ck_wino_filter_layout_of(p);
+    const int cin = p->c, cout = p->oc, cinp = F.cinp;
+    const size_t hw = (size_t)p->h * p->w, per_thread = F.total;
+    const int all = ck_region_threads(), threads = all < p->n ? all : p->n;
+    float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
+    if (scratch == NULL) return 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        float *mine = scratch + (size_t)omp_get_thread_num() * per_thread;
+        // Zero once: V's and Y's rows past cin and cout, the gaps the vectors read, dU, the sums.
+        memset(mine, 0, sizeof(float) * per_thread);
+        #pragma omp for schedule(static)
+        for (int img = 0; img < p->n; img++) {
+            ck_wino_filter_image(mine, &F, x + (size_t)img * cin * hw, dy + (size_t)img * cout * hw, cin, cout,
+                                 dbias != NULL ? (double *)(mine + F.bsum) : NULL);
+        }
+    }
+    // dU summed over the threads in double, then dw[o][c] += G^T dU G.
+    for (int o = 0; o < cout; o++) {
+        for (int ci = 0; ci < cin; ci++) {
+            double u[4][4];
+            for (int pos = 0; pos < 16; pos++) {
+                double total = 0.0;
+                for (int t = 0; t < threads; t++) {
+                    total += scratch[(size_t)t * per_thread + F.du + (size_t)pos * F.coutr * cinp + (size_t)o * cinp + ci];
+                }
+                u[pos / 4][pos % 4] = total;
+            }
+            double g[3][4];  // G^T dU
+            for (int b = 0; b < 4; b++) {
+                g[0][b] = u[0][b] + 0.5 * (u[1][b] + u[2][b]);
+                g[1][b] = 0.5 * (u[1][b] - u[2][b]);
+                g[2][b] = 0.5 * (u[1][b] + u[2][b]) + u[3][b];
+            }
+            float *dwc = dw + ((size_t)o * cin + ci) * 9;
+            for (int k = 0; k < 3; k++) {
+                dwc[3 * k + 0] += (float)(g[k][0] + 0.5 * (g[k][1] + g[k][2]));
+                dwc[3 * k + 1] += (float)(0.5 * (g[k][1] - g[k][2]));
+                dwc[3 * k + 2] += (float)(0.5 * (g[k][1] + g[k][2]) + g[k][3]);
+            }
+        }
+    }
+    if (dbias != NULL) {
+        for (int o = 0; o < cout; o++) {
+            double total = 0.0;
+            for (int t = 0; t < threads; t++) total += ((const double *)(scratch + (size_t)t * per_thread + F.bsum))[o];
+            dbias[o] += (float)total;
+        }
+    }
+    free(scratch);
+    return 1;
 }

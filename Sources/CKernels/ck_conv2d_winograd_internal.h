@@ -14,6 +14,10 @@ int ck_conv2d_winograd_forward(float *y, const float *x, const float *w, const f
 int ck_conv2d_winograd_backward_data(float *dx, const float *dy, const float *w, const ck_conv2d_params *p,
                                      int accumulate);
 
+/// Backward-filter of the same: dw += ..., dbias += ... (dbias may be NULL); the same
+/// failure rule.
+int ck_conv2d_winograd_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
+                                       const ck_conv2d_params *p);
 /// Floats of the forward's packed filter (transformed filter, then the padded bias) for p's
 /// channels and kernel, 0 for a kernel geometry Winograd does not take.
 size_t ck_conv2d_winograd_packed_floats(const ck_conv2d_params *p);

@@ -198,9 +198,9 @@ final class Conv2DDirectTests: XCTestCase {
         }
     }
 
-    /// AUTO takes the direct path for the 3x3 "same" convolutions of W2 and W3 (backward-filter;
-    /// forward and backward-data go to Winograd, Conv2DWinogradTests) and for W3's 3x3 stride-2
-    /// ones (fails if the dispatch stops taking it), and the lowering everywhere else.
+    /// AUTO leaves the 3x3 "same" convolutions of W2 and W3 to Winograd (Conv2DWinogradTests)
+    /// and takes the direct path for W3's 3x3 stride-2 ones (fails if the dispatch stops taking
+    /// it), and the lowering everywhere else.
     func testShapeRuleTakesDirectPathForWorkloadShapes() {
         func params(_ n: Int, _ c: Int, _ hw: Int, _ oc: Int, k: Int = 3, stride: Int = 1, pad: Int = 1)
             -> ck_conv2d_params {
@@ -220,7 +220,8 @@ final class Conv2DDirectTests: XCTestCase {
             XCTAssertEqual(ck_conv2d_forward_uses_direct(&p), 0, "\(name): forward leaves the direct path to Winograd")
             XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "\(name): backward-data takes Winograd")
             XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 0, "\(name): backward-data leaves the direct path")
-            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 1, "\(name): backward-filter takes the direct path")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), 1, "\(name): backward-filter takes Winograd")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), 0, "\(name): backward-filter leaves the direct path")
         }
         let lowered: [(String, ck_conv2d_params)] = [
             ("W3 stem 1->16 (the small path's)", params(128, 1, 28, 16)),

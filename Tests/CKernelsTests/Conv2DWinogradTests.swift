@@ -4,8 +4,9 @@ import TestSupport
 import XCTest
 
 /// Winograd F(2x2, 3x3) (`ck_conv2d_winograd.c`): forward (with and without bias, through
-/// `ck_conv2d_forward` and the packed inference path) and backward-data (written and
-/// accumulated) against the naive reference, forced on with `CK_CONV2D_WINOGRAD_ALWAYS` so
+/// `ck_conv2d_forward` and the packed inference path), backward-data (written and
+/// accumulated) and backward-filter (accumulated, with and without bias) against the naive
+/// reference, forced on with `CK_CONV2D_WINOGRAD_ALWAYS` so
 /// that every shape of the sweep takes it; and the AUTO rule on the workloads' shapes.
 ///
 /// Tolerance.float32 (1e-4 absolute floor, 1e-4 relative): the transforms add and subtract
@@ -14,7 +15,9 @@ import XCTest
 /// a few times larger than the direct sum's, with partial sums that cancel. For c = 64 that
 /// is a random walk of about sqrt(1024) * 2^-24 * 4^2 * 8 (partial sums of |8|), 2e-4 of
 /// a sum whose size is itself near 8: a relative error of about 3e-5, under the 1e-4 bound
-/// (the largest seen on the sweep is printed by a failing assertion).
+/// (the largest seen on the sweep is printed by a failing assertion). Backward-filter sums
+/// n * tiles = 3 * 196 tile products at most per thread in float (the direct kernel's 2,352
+/// pixel products, Conv2DDirectTests), then the threads' sums in double.
 final class Conv2DWinogradTests: XCTestCase {
     override func tearDown() {
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_AUTO)
@@ -103,6 +106,30 @@ final class Conv2DWinogradTests: XCTestCase {
         }
     }
 
+    func testWinogradBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {
+        ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
+        var rng = SeededGenerator(seed: 84)
+        for (g, threads) in Self.sweep {
+            ck_set_num_threads(threads)
+            var p = convParams(g)
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), 1, "backward-filter takes Winograd for \(g)")
+            let dy = randomFloats(g.outputCount, using: &rng)
+            let x = randomFloats(g.inputCount, using: &rng)
+            let dw0 = randomFloats(g.filterCount, using: &rng), db0 = randomFloats(g.oc, using: &rng)
+            let (refDw, refDb) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
+            let what = "Winograd backward-filter threads \(threads) \(g)"
+            var (workspace, size) = makeConvWorkspace(g)
+            var dw = dw0, db = db0
+            ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
+            assertClose(zip(dw0, refDw).map { $0 + $1 }, dw, .float32, what + " dw", shape: [g.oc, g.c, 3, 3])
+            assertClose(zip(db0, refDb).map { $0 + $1 }, db, .float32, what + " dbias", shape: [g.oc])
+            var dwOnly = dw0
+            ck_conv2d_backward_filter(&dwOnly, nil, dy, x, &workspace, &p)
+            XCTAssertEqual(dwOnly.map(\.bitPattern), dw.map(\.bitPattern), "\(what): dw depends on the bias")
+            assertWorkspaceGuardIntact(workspace, size: size, what)
+        }
+    }
+
     /// The same bits at 1 and 2 threads: each (image, channel block) is one thread's, in the
     /// same order of operations whichever thread it is.
     func testWinogradBitsDoNotDependOnTheThreadCount() {
@@ -123,8 +150,8 @@ final class Conv2DWinogradTests: XCTestCase {
         XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern))
     }
 
-    /// AUTO takes Winograd for forward and backward-data of the 3x3 stride-1 convolutions of W2
-    /// and W3 with 8 or more channels each way, and nowhere else; a forced direct mode (the
+    /// AUTO takes Winograd for the three passes of the 3x3 stride-1 convolutions of W2 and W3
+    /// with 8 or more channels each way, and nowhere else; a forced direct mode (the
     /// direct kernel's tests and benchmarks) turns it off, and NEVER does.
     func testShapeRuleTakesWinogradForWorkloadShapes() {
         func params(_ c: Int, _ hw: Int, _ oc: Int, stride: Int = 1, pad: Int = 1, k: Int = 3) -> ck_conv2d_params {
@@ -136,12 +163,14 @@ final class Conv2DWinogradTests: XCTestCase {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 1, "\(name): forward takes Winograd")
             XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "\(name): backward-data takes Winograd")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), 1, "\(name): backward-filter takes Winograd")
         }
         for (name, p0) in [("W2 conv1 1->32", params(1, 28, 32)), ("W3 stem 1->16", params(1, 28, 16)),
                            ("stride 2", params(16, 28, 32, stride: 2)), ("no padding", params(16, 14, 16, pad: 0)),
                            ("1x1", params(16, 14, 16, pad: 0, k: 1)), ("16->4", params(16, 14, 4))] {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 0, "\(name): forward does not take Winograd")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), 0, "\(name): backward-filter does not take Winograd")
         }
         var fewIn = params(4, 28, 32)
         XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&fewIn), 0, "4->32: backward-data does not take Winograd")

@@ -168,9 +168,9 @@ int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p);
 /// 1 if ck_conv2d_backward_filter takes the direct path for p under the mode in force.
 int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p);
 
-/// Whether forward and backward-data of a 3x3 stride-1 pad-1 dilation-1 convolution take
-/// Winograd F(2x2, 3x3) (ck_conv2d_winograd.c: 16 multiplications a 2x2 output tile where the
-/// direct kernel makes 36; backward-filter stays direct). AUTO (the default) takes it where
+/// Whether the three passes of a 3x3 stride-1 pad-1 dilation-1 convolution take Winograd
+/// F(2x2, 3x3) (ck_conv2d_winograd.c: 16 multiplications a 2x2 output tile where the direct
+/// kernel makes 36). AUTO (the default) takes it where
 /// it measured faster, and only while the direct mode is AUTO too; NEVER and ALWAYS are for
 /// tests and benchmarks. Set between calls, not during.
 typedef enum {
@@ -186,6 +186,8 @@ ck_conv2d_winograd_mode ck_conv2d_get_winograd_mode(void);
 int ck_conv2d_forward_uses_winograd(const ck_conv2d_params *p);
 /// 1 if ck_conv2d_backward_data takes Winograd for p under the modes in force.
 int ck_conv2d_backward_data_uses_winograd(const ck_conv2d_params *p);
+/// 1 if ck_conv2d_backward_filter takes Winograd for p under the modes in force.
+int ck_conv2d_backward_filter_uses_winograd(const ck_conv2d_params *p);
 
 // MARK: - Pooling
 
