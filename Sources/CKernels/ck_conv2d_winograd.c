@@ -149,9 +149,15 @@ int ck_conv2d_backward_data_uses_winograd(const ck_conv2d_params *p) {
 
 static size_t ck_wino_filter_thread_floats(const ck_conv2d_params *p);
 
+// Backward-filter's product runs over an image's tiles with its accumulators loaded and
+// stored once an image: at 7x7 (16 tiles) that and the transforms ate the saving (W3's
+// 64->64: 1.00x at 1 thread, 0.95x at 2), so under AUTO it needs 25 tiles (9x9) or more.
+#define CK_WINO_FILTER_MIN_TILES 25
+
 int ck_conv2d_backward_filter_uses_winograd(const ck_conv2d_params *p) {
     assert(p != NULL);
-    return ck_wino_chosen(p, p->c, p->oc) && ck_wino_filter_thread_floats(p) <= CK_WINO_MAX_THREAD_FLOATS;
+    if (!ck_wino_chosen(p, p->c, p->oc) || ck_wino_filter_thread_floats(p) > CK_WINO_MAX_THREAD_FLOATS) return 0;
+    return ck_wino_mode == CK_CONV2D_WINOGRAD_ALWAYS || ((p->h + 1) / 2) * ((p->w + 1) / 2) >= CK_WINO_FILTER_MIN_TILES;
 }
 
 // MARK: - Filter transform

@@ -163,7 +163,11 @@ final class Conv2DWinogradTests: XCTestCase {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 1, "\(name): forward takes Winograd")
             XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "\(name): backward-data takes Winograd")
-            XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), 1, "\(name): backward-filter takes Winograd")
+            // Backward-filter from 25 tiles (9x9) on; W3's 7x7 stays direct.
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), name == "W3 block64" ? 0 : 1,
+                           "\(name): backward-filter's path")
+            XCTAssertEqual(ck_conv2d_backward_filter_uses_direct(&p), name == "W3 block64" ? 1 : 0,
+                           "\(name): backward-filter's path")
         }
         for (name, p0) in [("W2 conv1 1->32", params(1, 28, 32)), ("W3 stem 1->16", params(1, 28, 16)),
                            ("stride 2", params(16, 28, 32, stride: 2)), ("no padding", params(16, 14, 16, pad: 0)),
