@@ -152,6 +152,9 @@ struct KernelBench {
 
     // MARK: - conv2d
 
+    /// Which path AUTO takes for a conv2d pass.
+    enum ConvPath { case winograd, direct, other }
+
     /// The three conv2d kernels on one geometry.
     mutating func conv2d(_ name: String, _ g: ReferenceConv2DGeometry, bias useBias: Bool) {
         var p = ck_conv2d_params(
@@ -170,35 +173,44 @@ struct KernelBench {
         let shape = "\(g.n)x\(g.c)x\(g.h)x\(g.w)>\(g.oc) k\(g.kh) s\(g.strideH) p\(g.padH)"
         let mode = self.mode
 
-        let usesDirect = (fwd: ck_conv2d_forward_uses_direct(&p) == 1,
-                          bwdData: ck_conv2d_backward_data_uses_direct(&p) == 1,
-                          bwdFilter: ck_conv2d_backward_filter_uses_direct(&p) == 1)
-        /// The lowering's time and check of a pass that takes the direct path, timed in
-        /// alternation with it (the fast time is then the direct path's paired median).
-        var lowered: [String: (seconds: Double, error: Double)] = [:]
+        /// The path AUTO takes for each pass: Winograd (timed beside the direct kernel it
+        /// replaces), the direct kernel (timed beside the lowering), or another (timed alone).
+        func path(_ winograd: Int32, _ direct: Int32) -> ConvPath {
+            winograd == 1 ? .winograd : direct == 1 ? .direct : .other
+        }
+        let paths = (fwd: path(ck_conv2d_forward_uses_winograd(&p), ck_conv2d_forward_uses_direct(&p)),
+                     bwdData: path(ck_conv2d_backward_data_uses_winograd(&p), ck_conv2d_backward_data_uses_direct(&p)),
+                     bwdFilter: path(ck_conv2d_backward_filter_uses_winograd(&p),
+                                     ck_conv2d_backward_filter_uses_direct(&p)))
+        /// The replaced path's time and check of a pass, timed in alternation with the path
+        /// AUTO takes (whose time is then the paired median).
+        var replaced: [String: (path: ConvPath, seconds: Double, error: Double)] = [:]
 
         /// Runs `fast` once, checks it against the naive result, then times both. Where the
-        /// pass takes the direct path (`direct`), the lowering is checked and timed beside it.
-        func measure(_ pass: String, direct: Bool, accumulates: Bool = false, _ fast: () -> Void,
+        /// pass takes Winograd or the direct kernel, the path it replaces (the direct kernel,
+        /// the lowering) is checked and timed beside it.
+        func measure(_ pass: String, path: ConvPath, accumulates: Bool = false, _ fast: () -> Void,
                      observed: () -> [Float], naive: () -> [Float])
             -> (fast: (seconds: Double, reps: Int), naive: Double, error: Double) {
             fast()
             let seen = observed()
             let (naiveSeconds, reference) = timeNaive(mode, naive)
-            guard direct else { return (timeFast(mode, fast), naiveSeconds, maxRelativeError(reference, seen)) }
+            guard path != .other else { return (timeFast(mode, fast), naiveSeconds, maxRelativeError(reference, seen)) }
+            // The direct kernel under ALWAYS (which turns Winograd off), the lowering under NEVER.
+            let replacedMode = path == .winograd ? CK_CONV2D_DIRECT_ALWAYS : CK_CONV2D_DIRECT_NEVER
             defer { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO) }
-            ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER)
+            ck_conv2d_set_direct_mode(replacedMode)
             fast()
             // A backward pass added to what the first call left: its own share is the difference.
             let after = observed()
             let loweredError = maxRelativeError(reference, accumulates ? zip(after, seen).map { $0 - $1 } : after)
             let reps = repetitions(budget: mode.budget / 2, estimate: secondsOf(fast), maximum: mode.maxReps)
-            let (directSeconds, loweredSeconds, _) = pairedMedianSeconds(
+            let (autoSeconds, replacedSeconds, _) = pairedMedianSeconds(
                 reps: reps,
                 { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO); fast() },
-                { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER); fast() })
-            lowered[pass] = (loweredSeconds, loweredError)
-            return ((directSeconds, reps), naiveSeconds, maxRelativeError(reference, seen))
+                { ck_conv2d_set_direct_mode(replacedMode); fast() })
+            replaced[pass] = (path, replacedSeconds, loweredError)
+            return ((autoSeconds, reps), naiveSeconds, maxRelativeError(reference, seen))
         }
 
         let results = x.withUnsafeBufferPointer { xp in
@@ -209,7 +221,7 @@ struct KernelBench {
                         let forward = y.withUnsafeMutableBufferPointer { yp in
                             (bias ?? []).withUnsafeBufferPointer { bp in
                                 let (py, pb) = (yp.baseAddress!, bias == nil ? nil : bp.baseAddress)
-                                return measure("fwd", direct: usesDirect.fwd, { ck_conv2d_forward(py, px, pf, pb, pws, &p) },
+                                return measure("fwd", path: paths.fwd, { ck_conv2d_forward(py, px, pf, pb, pws, &p) },
                                                observed: { Array(yp) },
                                                naive: { referenceConv2DForward(x: x, filter: filter, bias: bias, g) })
                             }
@@ -218,14 +230,14 @@ struct KernelBench {
                         // call's result, before the timed calls pile on.
                         let data = dx.withUnsafeMutableBufferPointer { dxp in
                             let pdx = dxp.baseAddress!
-                            return measure("bwd-data", direct: usesDirect.bwdData, accumulates: true,
+                            return measure("bwd-data", path: paths.bwdData, accumulates: true,
                                            { ck_conv2d_backward_data(pdx, pdy, pf, pws, &p, 1) },
                                            observed: { Array(dxp) },
                                            naive: { referenceConv2DBackwardData(dy: dy, filter: filter, g) })
                         }
                         let filterGrad = dw.withUnsafeMutableBufferPointer { dwp in
                             let pdw = dwp.baseAddress!, pdb = useBias ? dwp.baseAddress! + g.filterCount : nil
-                            return measure("bwd-filter", direct: usesDirect.bwdFilter, accumulates: true,
+                            return measure("bwd-filter", path: paths.bwdFilter, accumulates: true,
                                            { ck_conv2d_backward_filter(pdw, pdb, pdy, px, pws, &p) },
                                            observed: { Array(dwp[0..<(g.filterCount + (useBias ? g.oc : 0))]) },
                                            naive: {
@@ -240,16 +252,18 @@ struct KernelBench {
         }
         for (pass, r) in results {
             requireAgreement(r.error, "conv2d \(pass) \(name) \(shape)")
-            guard let old = lowered[pass] else {
+            guard let old = replaced[pass] else {
                 add("conv2d", "conv \(pass) \(name)", shape, unit: .gflops, work: flops, fast: r.fast,
                     naiveSeconds: r.naive, checkError: r.error)
                 continue
             }
-            // The direct 3x3 path, and the lowering it replaces timed in alternation with it.
-            requireAgreement(old.error, "conv2d \(pass) \(name) \(shape) lowered")
-            add("conv2d", "conv \(pass) \(name) direct", shape, unit: .gflops, work: flops, fast: r.fast,
+            // Winograd or the direct 3x3 path, and the path it replaces timed in alternation with
+            // it. Winograd's GFLOP/s count the direct convolution's FLOPs.
+            let (taken, other) = old.path == .winograd ? ("winograd", "direct") : ("direct", "lowered")
+            requireAgreement(old.error, "conv2d \(pass) \(name) \(shape) \(other)")
+            add("conv2d", "conv \(pass) \(name) \(taken)", shape, unit: .gflops, work: flops, fast: r.fast,
                 naiveSeconds: r.naive, checkError: r.error)
-            add("conv2d", "conv \(pass) \(name) lowered", shape, unit: .gflops, work: flops,
+            add("conv2d", "conv \(pass) \(name) \(other)", shape, unit: .gflops, work: flops,
                 fast: (old.seconds, r.fast.reps), naiveSeconds: r.naive, checkError: old.error)
         }
     }

@@ -32,7 +32,10 @@
 //   product over tiles, dU[pos] (oc x c) += Y[pos] (oc x tiles) V[pos]^T (tiles x c), with
 //   V transposed to tile-major so that a register block (8 output channels x 16 input
 //   channels with AVX-512's 32 registers, 4 x 16 with 16) broadcasts Y and loads V rows.
-//   Threads own images and keep dU in float; the partials are added in double at the end.
+//   Each image's products are summed in float registers and added to the thread's dU in
+//   double (Winograd's dw is a signed sum of 16 dU values, so float dU over thousands of
+//   tiles cost it 6e-4 of relative accuracy at W3's 16 channels, against 1e-4 directly);
+//   the threads' dU are added at the end.
 // The transforms' factors are 0, +-1 and +-1/2, so the results differ from the direct sums
 // only by float rounding (tests: Conv2DWinogradTests).
 #include "ckernels.h"
@@ -485,7 +488,7 @@ static int ck_wino_filter_rows(void) {
 
 // Backward-filter's per-thread arrays, in floats: the padded channel and V as the forward
 // has them (for cinp channels), V transposed tile-major (vt), dy's transform Y (coutr rows
-// of ntiles), the partial dU (16 x coutr x cinp), and the bias sums (coutr doubles).
+// of ntiles), the partial dU (16 x coutr x cinp doubles), and the bias sums (coutr doubles).
 typedef struct {
     ck_wino_layout L;
     int cinp;            // input channels rounded up to whole 8x8 transposes
@@ -503,8 +506,8 @@ static ck_wino_filter_layout ck_wino_filter_layout_of(const ck_conv2d_params *p)
     const size_t tiles8 = ((size_t)F.L.tiles + 7) / 8 * 8;
     F.vt = F.L.plane + 16 * F.L.vpos;
     F.y = F.vt + 16 * tiles8 * F.cinp;
-    F.du = F.y + 16 * (size_t)F.coutr * F.L.ntiles + 16;
-    F.bsum = (F.du + 16 * (size_t)F.coutr * F.cinp + 1) / 2 * 2;  // 8-byte aligned for the doubles
+    F.du = (F.y + 16 * (size_t)F.coutr * F.L.ntiles + 16 + 1) / 2 * 2;  // 8-byte aligned for the doubles
+    F.bsum = F.du + 2 * 16 * (size_t)F.coutr * F.cinp;
     F.total = F.bsum + 2 * (size_t)F.coutr;
     return F;
 }
@@ -544,17 +547,18 @@ static CK_MULTIVERSION void ck_wino_transform_dy(float *restrict Y, float *restr
     }
 }
 
+typedef double ck_v8d __attribute__((vector_size(64)));
+typedef double ck_v8du __attribute__((vector_size(64), aligned(8), may_alias));
+
 // du[r][0..8V) += sum over t < tiles of y[r*yrow + t] * vt[t*cinp + 0..8V), for the R output
-// channels of a register block; R and V are constants at each call site.
-static inline __attribute__((always_inline)) void ck_wino_filter_block(float *restrict du, int cinp,
+// channels of a register block, summed in float and added in double; R and V are constants
+// at each call site.
+static inline __attribute__((always_inline)) void ck_wino_filter_block(double *restrict du, int cinp,
                                                                        const float *restrict y, int yrow,
                                                                        const float *restrict vt, int tiles,
                                                                        const int R, const int V) {
     ck_v8 acc[8][2];
-    for (int r = 0; r < R; r++) {
-        acc[r][0] = ck_v8_load(du + (size_t)r * cinp);
-        acc[r][1] = V == 2 ? ck_v8_load(du + (size_t)r * cinp + 8) : acc[r][0];
-    }
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = (ck_v8){0};
     for (int t = 0; t < tiles; t++) {
         const ck_v8 v0 = ck_v8_load(vt + (size_t)t * cinp);
         const ck_v8 v1 = V == 2 ? ck_v8_load(vt + (size_t)t * cinp + 8) : v0;
@@ -565,8 +569,10 @@ static inline __attribute__((always_inline)) void ck_wino_filter_block(float *re
         }
     }
     for (int r = 0; r < R; r++) {
-        ck_v8_store(du + (size_t)r * cinp, acc[r][0]);
-        if (V == 2) ck_v8_store(du + (size_t)r * cinp + 8, acc[r][1]);
+        for (int v = 0; v < V; v++) {
+            ck_v8du *d = (ck_v8du *)(du + (size_t)r * cinp + 8 * v);
+            *d = (ck_v8d)*d + __builtin_convertvector(acc[r][v], ck_v8d);
+        }
     }
 }
 
@@ -578,7 +584,8 @@ static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const 
     const ck_wino_layout *L = &F->L;
     const int cinp = F->cinp, tiles = L->tiles, rows = F->rows, ntiles = L->ntiles;
     const size_t tiles8 = ((size_t)tiles + 7) / 8 * 8, hw = (size_t)L->h * L->w;
-    float *xp = scratch, *V = scratch + L->plane, *vt = scratch + F->vt, *Y = scratch + F->y, *du = scratch + F->du;
+    float *xp = scratch, *V = scratch + L->plane, *vt = scratch + F->vt, *Y = scratch + F->y;
+    double *du = (double *)(scratch + F->du);
     const size_t ypos = (size_t)F->coutr * ntiles;
     ck_wino_transform_image(V, xp, x, cin, L);
     ck_wino_transform_dy(Y, xp, dy, cout, ypos, L);
@@ -598,10 +605,10 @@ static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const 
     }
     for (int pos = 0; pos < 16; pos++) {
         const float *yp = Y + pos * ypos, *tp = vt + pos * tiles8 * cinp;
-        float *dp = du + (size_t)pos * F->coutr * cinp;
+        double *dp = du + (size_t)pos * F->coutr * cinp;
         for (int o0 = 0; o0 < F->coutr; o0 += rows) {
             for (int c0 = 0; c0 < cinp; c0 += 16) {
-                float *d = dp + (size_t)o0 * cinp + c0;
+                double *d = dp + (size_t)o0 * cinp + c0;
                 const float *y = yp + (size_t)o0 * ntiles, *v = tp + c0;
                 if (rows == 8) {
                     if (cinp - c0 >= 16) ck_wino_filter_block(d, cinp, y, ntiles, v, tiles, 8, 2);
@@ -651,7 +658,8 @@ int ck_conv2d_winograd_backward_filter(float *dw, float *dbias, const float *dy,
             for (int pos = 0; pos < 16; pos++) {
                 double total = 0.0;
                 for (int t = 0; t < threads; t++) {
-                    total += scratch[(size_t)t * per_thread + F.du + (size_t)pos * F.coutr * cinp + (size_t)o * cinp + ci];
+                    total += ((const double *)(scratch + (size_t)t * per_thread + F.du))[(size_t)pos * F.coutr * cinp
+                                                                                         + (size_t)o * cinp + ci];
                 }
                 u[pos / 4][pos % 4] = total;
             }
