@@ -133,6 +133,51 @@ void ck_activation_backward(float *dx, const float *dy, const float *x, const fl
     }
 }
 
+// Elements [begin, end) of ck_add_relu_forward and ck_add_relu_backward (CK_MULTIVERSION
+// workers, as above).
+static CK_MULTIVERSION void ck_add_relu_forward_range(float *restrict y, const float *restrict a,
+                                                      const float *restrict b, long begin, long end) {
+    CK_MAP(const float s = a[i] + b[i]; y[i] = s < 0.0f ? 0.0f : s);  // NaN passes through, as ReLU
+}
+
+// da and db may be one buffer (a + a), so they are not restrict.
+static CK_MULTIVERSION void ck_add_relu_backward_range(float *da, float *db, const float *restrict dy,
+                                                       const float *restrict y, long begin, long end,
+                                                       int accumulate_a, int accumulate_b) {
+    // Four loops, so that no body branches on the flags and a written gradient is never read.
+    if (accumulate_a && accumulate_b) {
+        CK_MAP(const float g = y[i] > 0.0f ? dy[i] : 0.0f; da[i] += g; db[i] += g);
+    } else if (accumulate_a) {
+        CK_MAP(const float g = y[i] > 0.0f ? dy[i] : 0.0f; da[i] += g; db[i] = g);
+    } else if (accumulate_b) {
+        CK_MAP(const float g = y[i] > 0.0f ? dy[i] : 0.0f; da[i] = g; db[i] += g);
+    } else {
+        CK_MAP(const float g = y[i] > 0.0f ? dy[i] : 0.0f; da[i] = g; db[i] = g);
+    }
+}
+
+// y = max(a + b, 0): a residual block's sum and its ReLU in one pass instead of two.
+void ck_add_relu_forward(float *y, const float *a, const float *b, size_t count) {
+    assert(count == 0 || (y != NULL && a != NULL && b != NULL));
+    #pragma omp parallel if (count > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_add_relu_forward_range(y, a, b, r.begin, r.end);
+    }
+}
+
+// da and db = dy where y > 0, else 0 (ReLU'(0) = 0), each written or added per its flag, in
+// one pass over dy and y.
+void ck_add_relu_backward(float *da, float *db, const float *dy, const float *y, size_t count,
+                          int accumulate_a, int accumulate_b) {
+    assert(count == 0 || (da != NULL && db != NULL && dy != NULL && y != NULL));
+    #pragma omp parallel if (count > CK_ELEMENTWISE_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range((long)count);
+        ck_add_relu_backward_range(da, db, dy, y, r.begin, r.end, accumulate_a, accumulate_b);
+    }
+}
+
 // Rows [begin, end) of ck_prelu_forward's (n*c, s) view (a CK_MULTIVERSION worker, as above).
 static CK_MULTIVERSION
 void ck_prelu_forward_rows(float *y, const float *x, const float *alpha, int c, int s, long begin, long end) {

@@ -77,6 +77,46 @@ final class ActivationTests: XCTestCase {
         }
     }
 
+    /// ck_add_relu_forward and ck_add_relu_backward against relu(a + b) and its gradient from
+    /// the reference (sums exactly 0 included: ReLU'(0) = 0), over the sizes above (the last
+    /// past the OpenMP threshold) at 1 and 2 threads, every pair of write/add flags, and the
+    /// two gradients in one buffer (a + a).
+    func testAddReLUMatchesReference() {
+        var rng = SeededGenerator(seed: 103)
+        defer { ck_set_num_threads(0) }
+        for (k, count) in Self.sizes.enumerated() {
+            ck_set_num_threads(Int32(1 + k % 2))
+            let a = randomFloats(count, in: -4...4, using: &rng)
+            var b = randomFloats(count, in: -4...4, using: &rng)
+            for i in stride(from: 0, to: count, by: 5) { b[i] = -a[i] }
+            let sum = zip(a, b).map { $0 + $1 }
+            var y = [Float](repeating: .nan, count: count)
+            ck_add_relu_forward(&y, a, b, count)
+            // a + b is the same float sum on both sides, so the outputs agree exactly.
+            XCTAssertEqual(y, referenceActivationForward(sum, .relu), "ck_add_relu_forward \(count)")
+            let dy = randomFloats(count, using: &rng)
+            let gradient = referenceActivationBackward(dy: dy, x: sum, .relu)
+            let da0 = randomFloats(count, using: &rng), db0 = randomFloats(count, using: &rng)
+            for (accumulateA, accumulateB) in [(0, 0), (1, 0), (0, 1), (1, 1)] as [(Int32, Int32)] {
+                var da = accumulateA == 1 ? da0 : [Float](repeating: .nan, count: count)
+                var db = accumulateB == 1 ? db0 : [Float](repeating: .nan, count: count)
+                ck_add_relu_backward(&da, &db, dy, y, count, accumulateA, accumulateB)
+                let what = "ck_add_relu_backward \(count) flags \(accumulateA) \(accumulateB)"
+                assertClose(accumulateA == 1 ? zip(da0, gradient).map { $0 + $1 } : gradient, da, .float32,
+                            what + " da", shape: [count])
+                assertClose(accumulateB == 1 ? zip(db0, gradient).map { $0 + $1 } : gradient, db, .float32,
+                            what + " db", shape: [count])
+            }
+            // One buffer for both (a + a): written, then added to.
+            var both = [Float](repeating: .nan, count: count)
+            both.withUnsafeMutableBufferPointer { p in
+                ck_add_relu_backward(p.baseAddress!, p.baseAddress!, dy, y, count, 0, 1)
+            }
+            assertClose(gradient.map { 2 * $0 }, both, .float32, "ck_add_relu_backward \(count) into one buffer",
+                        shape: [count])
+        }
+    }
+
     func testPReLUMatchesReferenceOverShapes() {
         var rng = SeededGenerator(seed: 102)
         var shapes: [(Int, Int, Int)] = []

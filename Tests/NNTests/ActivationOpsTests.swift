@@ -56,6 +56,19 @@ final class ActivationOpsTests: XCTestCase {
         checkGradients("elu default", inputs: [x]) { elu($0[0]) }
     }
 
+    /// addReLU is relu(a + b) bit for bit, and its gradients pass the finite-difference check
+    /// with both inputs, either one, and one tensor as both (a + a). b stays within 0.03 of 0
+    /// and |a| >= 0.1, so every sum keeps more than h = 1e-2 from ReLU's kink.
+    func testAddReLUIsReLUOfTheSumAndItsGradients() {
+        let a = awayFromZero([2, 3, 4, 5], scale: 2, seed: 3)
+        let b = awayFromZero([2, 3, 4, 5], margin: 0, scale: 0.03, seed: 4)
+        XCTAssertEqual(addReLU(a, b), relu(a + b))
+        checkGradients("addReLU", inputs: [a, b]) { addReLU($0[0], $0[1]) }
+        checkGradients("addReLU a only", inputs: [a]) { addReLU($0[0], b) }
+        checkGradients("addReLU b only", inputs: [b]) { addReLU(a, $0[0]) }
+        checkGradients("addReLU a + a", inputs: [a]) { addReLU($0[0], $0[0]) }
+    }
+
     /// The binary step is flat on both sides of 0: its gradient is exactly zero (not just
     /// small), and the finite differences agree away from the step.
     func testBinaryStepGradientIsExactlyZero() {

@@ -282,6 +282,12 @@ void ck_activation_forward(float *y, const float *x, size_t count, ck_activation
 /// it is cheaper than x).
 void ck_activation_backward(float *dx, const float *dy, const float *x, const float *y,
                             size_t count, ck_activation kind, float alpha, int accumulate);
+/// y = max(a + b, 0) over count elements: a residual block's sum and ReLU in one pass.
+void ck_add_relu_forward(float *y, const float *a, const float *b, size_t count);
+/// da and db = dy where y > 0, else 0 (y: the forward's output), each written or added per
+/// its flag, in one pass.
+void ck_add_relu_backward(float *da, float *db, const float *dy, const float *y, size_t count,
+                          int accumulate_a, int accumulate_b);
 /// PReLU with one learnable slope per channel: x is (n,c,s), alpha is (c).
 void ck_prelu_forward(float *y, const float *x, const float *alpha, int n, int c, int s);
 /// dx += dy * (x > 0 ? 1 : alpha); dalpha (c) += sum of dy * x where x <= 0.

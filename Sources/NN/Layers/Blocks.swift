@@ -31,8 +31,8 @@ public final class Residual: Layer {
         let skip = shortcut.map { $0(input) } ?? input
         precondition(main.shape == skip.shape,
                      "Residual: body output \(main.shape) and shortcut output \(skip.shape) differ; add a projection shortcut")
-        let sum = main + skip
-        return activationAfterAdd ? relu(sum) : sum
+        // relu(main + skip) in one pass each way.
+        return activationAfterAdd ? addReLU(main, skip) : main + skip
     }
 
     /// The basic block of ResNet: conv3x3-BN-ReLU-conv3x3-BN plus the shortcut, then ReLU;

@@ -61,6 +61,31 @@ public func activation(_ x: Tensor, _ kind: ActivationKind, alpha: Float = 0) ->
 
 /// max(x, 0).
 public func relu(_ x: Tensor) -> Tensor { activation(x, .relu) }
+
+/// relu(a + b) in one pass each way (`ck_add_relu_forward`, `ck_add_relu_backward`): the end
+/// of a residual block, where the sum and its ReLU would be two passes over memory forward
+/// and three backward, and the sum would be held for backward besides the output.
+public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+    Tensor.checkSameShape("addReLU", a, b)
+    var y = Tensor.withUnsafePointers(a, b) { pa, pb in
+        Tensor.build(shape: a.shape) { out, n in ck_add_relu_forward(out, pa, pb, n) }
+    }
+    let (cy, n) = (y.detached, a.count)
+    func addReLUBackward(_ dy: UnsafePointer<Float>, _ grads: [InputGradient?]) {
+        cy.withUnsafePointer { py in
+            switch (grads[0], grads[1]) {
+            case let (ga?, gb?):
+                ck_add_relu_backward(ga.pointer, gb.pointer, dy, py, n, ga.accumulateFlag, gb.accumulateFlag)
+            case let (g?, nil), let (nil, g?):
+                ck_activation_backward(g.pointer, dy, py, py, n, CK_ACT_RELU, 0, g.accumulateFlag)
+            case (nil, nil):
+                break
+            }
+        }
+    }
+    Tensor.record(&y, inputs: [a, b], pullback: addReLUBackward)
+    return y
+}
 /// x if x > 0 else alpha * x.
 public func leakyReLU(_ x: Tensor, alpha: Float = 0.01) -> Tensor { activation(x, .leakyReLU, alpha: alpha) }
 /// x if x > 0 else alpha * (exp(x) - 1).
