@@ -255,39 +255,67 @@ static inline __attribute__((always_inline)) void ck_wino_prefetch_plane(const f
     for (size_t i = 0; i < floats; i += 16) __builtin_prefetch(plane + i);
 }
 
-// V[pos][ci][t] = (B^T d B)[pos] of tile t's patch, for every channel of one image: each
-// channel padded into xp, then transformed 8 tiles of a row at a time (the lanes past the
-// row's end are stored over by the next row, or land in V's last 8 floats of the row).
-static CK_MULTIVERSION void ck_wino_transform_image(float *restrict V, float *restrict xp, const float *x, int cin,
-                                                    const ck_wino_layout *L) {
+// The transform of every channel of one image into out[pos][channel][t] (channels
+// ntiles apart, positions opos apart), each channel padded into xp and then transformed 8
+// tiles of a row at a time (the lanes past the row's end are stored over by the next row, or
+// land in the last 8 floats of the channel's row). DY is a constant at each call site:
+// - 0: V = B^T d B of tile t's 4x4 patch of x;
+// - 1: Y = A dy_t A^T of its 2x2 block of dy. dy is split as x is padded: dy pixel
+//   (2ty+i, 2tx+j) is padded pixel (2ty+i+1, 2tx+j+1), so phase ((i+1)%2, (j+1)%2), row
+//   ty + (i+1)/2, column tx + (j+1)/2 (zero past the image).
+static inline __attribute__((always_inline)) void ck_wino_transform(float *restrict out, size_t opos,
+                                                                    float *restrict xp, const float *in,
+                                                                    int channels, const ck_wino_layout *L,
+                                                                    const int DY) {
     const int rw = L->rw, phase = L->phase, tw = L->tw, th = (L->h + 1) / 2;
-    const size_t hw = (size_t)L->h * L->w, vpos = L->vpos;
-    for (int ci = 0; ci < cin; ci++) {
-        ck_wino_prefetch_plane(x + (size_t)(ci + 1) * hw, ci + 1 < cin ? hw : 0);
-        ck_wino_pad_channel(xp, x + (size_t)ci * hw, L);
-        float *restrict vc = V + (size_t)ci * L->ntiles;
+    const size_t hw = (size_t)L->h * L->w;
+    for (int ci = 0; ci < channels; ci++) {
+        ck_wino_prefetch_plane(in + (size_t)(ci + 1) * hw, ci + 1 < channels ? hw : 0);
+        ck_wino_pad_channel(xp, in + (size_t)ci * hw, L);
+        float *restrict oc = out + (size_t)ci * L->ntiles;
         for (int ty = 0; ty < th; ty++) {
             for (int tx = 0; tx < tw; tx += 8) {
                 const int q = ty * rw + tx, t = ty * tw + tx;
-                ck_v8 e[4][4];  // B^T applied to each patch row's columns: e[r][j]
-                for (int r = 0; r < 4; r++) {
-                    const float *row = xp + (size_t)(2 * (r & 1)) * phase + q + (r >> 1) * rw;
-                    const ck_v8 d0 = ck_v8_load(row), d1 = ck_v8_load(row + phase);
-                    const ck_v8 d2 = ck_v8_load(row + 1), d3 = ck_v8_load(row + phase + 1);
-                    e[r][0] = d0 - d2;
-                    e[r][1] = d1 + d2;
-                    e[r][2] = d2 - d1;
-                    e[r][3] = d1 - d3;
-                }
-                for (int j = 0; j < 4; j++) {
-                    ck_v8_store(vc + (0 + j) * vpos + t, e[0][j] - e[2][j]);
-                    ck_v8_store(vc + (4 + j) * vpos + t, e[1][j] + e[2][j]);
-                    ck_v8_store(vc + (8 + j) * vpos + t, e[2][j] - e[1][j]);
-                    ck_v8_store(vc + (12 + j) * vpos + t, e[1][j] - e[3][j]);
+                if (DY) {
+                    const ck_v8 d00 = ck_v8_load(xp + 3 * (size_t)phase + q);
+                    const ck_v8 d01 = ck_v8_load(xp + 2 * (size_t)phase + q + 1);
+                    const ck_v8 d10 = ck_v8_load(xp + (size_t)phase + q + rw), d11 = ck_v8_load(xp + q + rw + 1);
+                    // A along each row (c0: dy row 0, c1: dy row 1), then down the columns.
+                    const ck_v8 c0[4] = {d00, d00 + d01, d00 - d01, -d01};
+                    const ck_v8 c1[4] = {d10, d10 + d11, d10 - d11, -d11};
+                    for (int b = 0; b < 4; b++) {
+                        ck_v8_store(oc + (0 + b) * opos + t, c0[b]);
+                        ck_v8_store(oc + (4 + b) * opos + t, c0[b] + c1[b]);
+                        ck_v8_store(oc + (8 + b) * opos + t, c0[b] - c1[b]);
+                        ck_v8_store(oc + (12 + b) * opos + t, -c1[b]);
+                    }
+                } else {
+                    ck_v8 e[4][4];  // B^T along each patch row's columns: e[r][j]
+                    for (int r = 0; r < 4; r++) {
+                        const float *row = xp + (size_t)(2 * (r & 1)) * phase + q + (r >> 1) * rw;
+                        const ck_v8 d0 = ck_v8_load(row), d1 = ck_v8_load(row + phase);
+                        const ck_v8 d2 = ck_v8_load(row + 1), d3 = ck_v8_load(row + phase + 1);
+                        e[r][0] = d0 - d2;
+                        e[r][1] = d1 + d2;
+                        e[r][2] = d2 - d1;
+                        e[r][3] = d1 - d3;
+                    }
+                    for (int j = 0; j < 4; j++) {  // then B^T down the columns
+                        ck_v8_store(oc + (0 + j) * opos + t, e[0][j] - e[2][j]);
+                        ck_v8_store(oc + (4 + j) * opos + t, e[1][j] + e[2][j]);
+                        ck_v8_store(oc + (8 + j) * opos + t, e[2][j] - e[1][j]);
+                        ck_v8_store(oc + (12 + j) * opos + t, e[1][j] - e[3][j]);
+                    }
                 }
             }
         }
     }
+}
+
+// V[pos][ci][t] = (B^T d B)[pos] for every channel of one image x (positions L->vpos apart).
+static CK_MULTIVERSION void ck_wino_transform_image(float *restrict V, float *restrict xp, const float *x, int cin,
+                                                    const ck_wino_layout *L) {
+    ck_wino_transform(V, L->vpos, xp, x, cin, L, 0);
 }
 
 // MARK: - Product and output transform
@@ -516,35 +544,10 @@ static size_t ck_wino_filter_thread_floats(const ck_conv2d_params *p) {
     return ck_wino_filter_layout_of(p).total;
 }
 
-// Y[pos][o][t] = (A dy_t A^T)[pos] for every channel of one image's dy (h, w): each channel
-// split as x is padded (dy pixel (2ty+i, 2tx+j) is padded pixel (2ty+i+1, 2tx+j+1): phase
-// ((i+1)%2, (j+1)%2), row ty + (i+1)/2, column tx + (j+1)/2; zero past the image), then
-// transformed 8 tiles of a row at a time.
+// Y[pos][o][t] = (A dy_t A^T)[pos] for every channel of one image's dy (positions ypos apart).
 static CK_MULTIVERSION void ck_wino_transform_dy(float *restrict Y, float *restrict xp, const float *dy, int cout,
                                                  size_t ypos, const ck_wino_layout *L) {
-    const int rw = L->rw, phase = L->phase, tw = L->tw, th = (L->h + 1) / 2;
-    const size_t hw = (size_t)L->h * L->w;
-    for (int o = 0; o < cout; o++) {
-        ck_wino_prefetch_plane(dy + (size_t)(o + 1) * hw, o + 1 < cout ? hw : 0);
-        ck_wino_pad_channel(xp, dy + (size_t)o * hw, L);
-        float *restrict yc = Y + (size_t)o * L->ntiles;
-        for (int ty = 0; ty < th; ty++) {
-            for (int tx = 0; tx < tw; tx += 8) {
-                const int q = ty * rw + tx, t = ty * tw + tx;
-                const ck_v8 d00 = ck_v8_load(xp + 3 * (size_t)phase + q), d01 = ck_v8_load(xp + 2 * (size_t)phase + q + 1);
-                const ck_v8 d10 = ck_v8_load(xp + (size_t)phase + q + rw), d11 = ck_v8_load(xp + q + rw + 1);
-                // A applied along each row (c0: dy row 0, c1: dy row 1), then down the columns.
-                const ck_v8 c0[4] = {d00, d00 + d01, d00 - d01, -d01};
-                const ck_v8 c1[4] = {d10, d10 + d11, d10 - d11, -d11};
-                for (int b = 0; b < 4; b++) {
-                    ck_v8_store(yc + (0 + b) * ypos + t, c0[b]);
-                    ck_v8_store(yc + (4 + b) * ypos + t, c0[b] + c1[b]);
-                    ck_v8_store(yc + (8 + b) * ypos + t, c0[b] - c1[b]);
-                    ck_v8_store(yc + (12 + b) * ypos + t, -c1[b]);
-                }
-            }
-        }
-    }
+    ck_wino_transform(Y, ypos, xp, dy, cout, L, 1);
 }
 
 typedef double ck_v8d __attribute__((vector_size(64)));

@@ -32,25 +32,11 @@ final class Conv2DDirectTests: XCTestCase {
     private static let sizes = [(1, 1), (2, 2), (3, 4), (7, 7), (4, 8), (14, 14), (5, 9), (28, 28)]
     private static let stride2Sizes = [(1, 1), (2, 2), (3, 3), (7, 7), (14, 14), (5, 9), (28, 28)]
 
-    private static var sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] { makeSweep(stride: 1, sizes) }
-    private static var stride2Sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] {
-        makeSweep(stride: 2, stride2Sizes)
+    private static var sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] {
+        conv3x3Sweep(channels: channels, outChannels: outChannels, sizes: sizes)
     }
-
-    private static func makeSweep(stride: Int, _ sizes: [(Int, Int)]) -> [(g: ReferenceConv2DGeometry, threads: Int32)] {
-        var cases: [(ReferenceConv2DGeometry, Int32)] = []
-        var i = 0
-        for c in channels {
-            for oc in outChannels {
-                for (h, w) in sizes {
-                    let g = ReferenceConv2DGeometry(n: i % 2 == 0 ? 1 : 3, c: c, h: h, w: w, oc: oc, kh: 3, kw: 3,
-                                                    strideH: stride, strideW: stride, padH: 1, padW: 1)
-                    cases.append((g, Int32(1 + (i / 2) % 2)))
-                    i += 1
-                }
-            }
-        }
-        return cases
+    private static var stride2Sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] {
+        conv3x3Sweep(channels: channels, outChannels: outChannels, sizes: stride2Sizes, stride: 2)
     }
 
     func testDirectForwardMatchesReferenceWithAndWithoutBias() {
@@ -99,27 +85,7 @@ final class Conv2DDirectTests: XCTestCase {
 
     private func checkDirectBackwardData(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int32)], seed: UInt64) {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
-        var rng = SeededGenerator(seed: seed)
-        for (g, threads) in sweep {
-            ck_set_num_threads(threads)
-            var p = convParams(g)
-            XCTAssertEqual(ck_conv2d_backward_data_uses_direct(&p), 1, "backward-data takes the direct path for \(g)")
-            let dy = randomFloats(g.outputCount, using: &rng)
-            let filter = randomFloats(g.filterCount, using: &rng)
-            let dx0 = randomFloats(g.inputCount, using: &rng)
-            let reference = referenceConv2DBackwardData(dy: dy, filter: filter, g)
-            var (workspace, size) = makeConvWorkspace(g)
-            let what = "direct backward-data threads \(threads) \(g)"
-            // accumulate 0 writes dx whatever it held (NaN here).
-            var written = [Float](repeating: .nan, count: g.inputCount)
-            ck_conv2d_backward_data(&written, dy, filter, &workspace, &p, 0)
-            assertClose(reference, written, .float32, what + " written", shape: [g.n, g.c, g.h, g.w])
-            var dx = dx0
-            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
-            assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what + " accumulated",
-                        shape: [g.n, g.c, g.h, g.w])
-            assertWorkspaceGuardIntact(workspace, size: size, what)
-        }
+        checkBackwardDataSweep(sweep, seed: seed, path: "direct") { ck_conv2d_backward_data_uses_direct(&$0) }
     }
 
     func testDirectBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {

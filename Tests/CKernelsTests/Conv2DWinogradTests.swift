@@ -35,19 +35,7 @@ final class Conv2DWinogradTests: XCTestCase {
     private static let sizes = [(1, 1), (2, 2), (3, 4), (7, 7), (14, 14), (5, 9), (17, 33), (28, 28)]
 
     private static var sweep: [(g: ReferenceConv2DGeometry, threads: Int32)] {
-        var cases: [(ReferenceConv2DGeometry, Int32)] = []
-        var i = 0
-        for c in channels {
-            for oc in outChannels {
-                for (h, w) in sizes {
-                    let g = ReferenceConv2DGeometry(n: i % 2 == 0 ? 1 : 3, c: c, h: h, w: w, oc: oc, kh: 3, kw: 3,
-                                                    padH: 1, padW: 1)
-                    cases.append((g, Int32(1 + (i / 2) % 2)))
-                    i += 1
-                }
-            }
-        }
-        return cases
+        conv3x3Sweep(channels: channels, outChannels: outChannels, sizes: sizes)
     }
 
     func testWinogradForwardMatchesReferenceWithAndWithoutBias() {
@@ -84,26 +72,7 @@ final class Conv2DWinogradTests: XCTestCase {
 
     func testWinogradBackwardDataWritesOrAccumulatesTheReference() {
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
-        var rng = SeededGenerator(seed: 82)
-        for (g, threads) in Self.sweep {
-            ck_set_num_threads(threads)
-            var p = convParams(g)
-            XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "backward-data takes Winograd for \(g)")
-            let dy = randomFloats(g.outputCount, using: &rng)
-            let filter = randomFloats(g.filterCount, using: &rng)
-            let dx0 = randomFloats(g.inputCount, using: &rng)
-            let reference = referenceConv2DBackwardData(dy: dy, filter: filter, g)
-            var (workspace, size) = makeConvWorkspace(g)
-            let what = "Winograd backward-data threads \(threads) \(g)"
-            var written = [Float](repeating: .nan, count: g.inputCount)
-            ck_conv2d_backward_data(&written, dy, filter, &workspace, &p, 0)
-            assertClose(reference, written, .float32, what + " written", shape: [g.n, g.c, g.h, g.w])
-            var dx = dx0
-            ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
-            assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what + " accumulated",
-                        shape: [g.n, g.c, g.h, g.w])
-            assertWorkspaceGuardIntact(workspace, size: size, what)
-        }
+        checkBackwardDataSweep(Self.sweep, seed: 82, path: "Winograd") { ck_conv2d_backward_data_uses_winograd(&$0) }
     }
 
     func testWinogradBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {

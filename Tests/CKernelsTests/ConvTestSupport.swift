@@ -1,5 +1,6 @@
 import CKernels
 import NNReference
+import TestSupport
 import XCTest
 
 /// The C parameter block of a reference geometry.
@@ -62,4 +63,53 @@ func assertWorkspaceGuardIntact(_ workspace: [Float], size: Int, _ what: String,
     XCTAssertEqual(Array(workspace[size...]),
                    [Float](repeating: workspaceSentinel, count: workspaceGuard),
                    "\(what): wrote past the workspace of \(size) floats", file: file, line: line)
+}
+
+/// Every combination of input and output channels and (h, w) sizes of a 3x3 pad-1
+/// convolution at `stride`, batch 1 and 3 alternating, 1 and 2 threads alternating in pairs.
+func conv3x3Sweep(channels: [Int], outChannels: [Int], sizes: [(Int, Int)], stride: Int = 1)
+    -> [(g: ReferenceConv2DGeometry, threads: Int32)] {
+    var cases: [(ReferenceConv2DGeometry, Int32)] = []
+    var i = 0
+    for c in channels {
+        for oc in outChannels {
+            for (h, w) in sizes {
+                let g = ReferenceConv2DGeometry(n: i % 2 == 0 ? 1 : 3, c: c, h: h, w: w, oc: oc, kh: 3, kw: 3,
+                                                strideH: stride, strideW: stride, padH: 1, padW: 1)
+                cases.append((g, Int32(1 + (i / 2) % 2)))
+                i += 1
+            }
+        }
+    }
+    return cases
+}
+
+/// Backward-data over a sweep of geometries (each at its thread count), written into NaN and
+/// added onto random values, against the naive reference at Tolerance.float32; `takesPath`
+/// says whether the dispatch takes the path under test (`path` names it) under the modes the
+/// caller set, and must return 1 for every geometry.
+func checkBackwardDataSweep(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int32)], seed: UInt64, path: String,
+                            takesPath: (inout ck_conv2d_params) -> Int32,
+                            file: StaticString = #filePath, line: UInt = #line) {
+    var rng = SeededGenerator(seed: seed)
+    for (g, threads) in sweep {
+        ck_set_num_threads(threads)
+        var p = convParams(g)
+        XCTAssertEqual(takesPath(&p), 1, "backward-data takes the \(path) path for \(g)", file: file, line: line)
+        let dy = randomFloats(g.outputCount, using: &rng)
+        let filter = randomFloats(g.filterCount, using: &rng)
+        let dx0 = randomFloats(g.inputCount, using: &rng)
+        let reference = referenceConv2DBackwardData(dy: dy, filter: filter, g)
+        var (workspace, size) = makeConvWorkspace(g)
+        let what = "\(path) backward-data threads \(threads) \(g)"
+        // accumulate 0 writes dx whatever it held (NaN here).
+        var written = [Float](repeating: .nan, count: g.inputCount)
+        ck_conv2d_backward_data(&written, dy, filter, &workspace, &p, 0)
+        assertClose(reference, written, .float32, what + " written", shape: [g.n, g.c, g.h, g.w], file: file, line: line)
+        var dx = dx0
+        ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
+        assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what + " accumulated",
+                    shape: [g.n, g.c, g.h, g.w], file: file, line: line)
+        assertWorkspaceGuardIntact(workspace, size: size, what, file: file, line: line)
+    }
 }
