@@ -49,6 +49,7 @@
 #include "ck_threads_internal.h"
 #include "ck_conv2d_direct_internal.h"
 #include "ck_target.h"
+#include "ck_pad_phases.h"
 #include "ck_vec8.h"
 
 #include <assert.h>
@@ -105,8 +106,8 @@ static ck_direct_layout ck_direct_layout_of(int h, int w, int stride) {
         L.plane = (size_t)(h + 2) * L.rw + CK_DIRECT_P;
     } else {
         // Four phases of the zero-padded image (even/odd padded row x even/odd padded
-        // column), each oh+1 rows rw apart.
-        L.phase = (L.oh + 1) * L.rw;
+        // column), each oh+1 rows rw apart, then a gap (ck_pad_phases.h).
+        L.phase = (int)ck_pad_phase_floats(h, w);
         L.plane = 4 * (size_t)L.phase + CK_DIRECT_P;
     }
     return L;
@@ -278,9 +279,8 @@ static void ck_direct_relayout_s2_data(float *wt, const float *w, int cin, int c
 // MARK: - Kernel
 
 // Stride 2: phase (a, b) holds padded[2r + a][2s + b] (that is x[2r+a-1][2s+b-1], or 0
-// off the image) at r*rw + s, for r <= oh and s <= ow; then zeros to the end. An image
-// row goes to one row of the two phases of its parity, de-interleaved: its odd columns to
-// the even padded columns, after the left zero.
+// off the image) at r*rw + s, for r <= oh and s <= ow (ck_pad_phases, shared with the
+// Winograd kernel); then zeros to the end.
 // The padding is called inside the passes' parallel regions, whose bodies do not inherit
 // target_clones, so it is a CK_MULTIVERSION worker of its own, and its short row copies
 // (7-56 floats, where a memcpy call costs more than the copy: 5-8% of W3) are vector moves
@@ -307,32 +307,10 @@ static inline __attribute__((always_inline)) void ck_direct_copy_row(float *rest
 // Inlined into each clone of ck_direct_pad_image, its only caller.
 static inline __attribute__((always_inline)) void ck_direct_pad_image_phases(float *xp, const float *x, int cin, int h, int w,
                                                                                 const ck_direct_layout *L) {
-    const int rw = L->rw, phase = L->phase;
     for (int ci = 0; ci < cin; ci++) {
         float *dst = xp + (size_t)ci * L->plane;
-        const float *src = x + (size_t)ci * h * w;
-        for (int a = 0; a < 2; a++) {
-            for (int r = 0; r <= L->oh; r++) {
-                float *even = dst + (size_t)(2 * a) * phase + (size_t)r * rw, *odd = even + phase;
-                const int iy = 2 * r + a - 1;
-                if (iy < 0 || iy >= h) {
-                    memset(even, 0, sizeof(float) * (size_t)rw);
-                    memset(odd, 0, sizeof(float) * (size_t)rw);
-                    continue;
-                }
-                const float *row = src + (size_t)iy * w;
-                int s = 1;
-                even[0] = 0.0f;
-                // Scalar loads: no AVX-512 gathers (microcoded on AMD, as the scatters above).
-                #pragma clang loop vectorize(disable)
-                for (; s < rw && 2 * s - 1 < w; s++) even[s] = row[2 * s - 1];
-                for (; s < rw; s++) even[s] = 0.0f;
-                #pragma clang loop vectorize(disable)
-                for (s = 0; s < rw && 2 * s < w; s++) odd[s] = row[2 * s];
-                for (; s < rw; s++) odd[s] = 0.0f;
-            }
-        }
-        memset(dst + 4 * (size_t)phase, 0, sizeof(float) * (L->plane - 4 * (size_t)phase));
+        ck_pad_phases(dst, x + (size_t)ci * h * w, h, w, (size_t)L->phase);
+        memset(dst + 4 * (size_t)L->phase, 0, sizeof(float) * (L->plane - 4 * (size_t)L->phase));
     }
 }
 

@@ -13,7 +13,8 @@
 // - The weights are transformed once a call into U[pos][block][c][16] (blocks of 16 output
 //   channels, a last one of 8), as the direct kernel lays its weights.
 // - Each image is padded one channel at a time into the four phases (even or odd padded row
-//   x even or odd padded column) that the direct kernel's stride-2 path uses, rows tw+1
+//   x even or odd padded column) that the direct kernel's stride-2 path uses
+//   (ck_pad_phases.h), rows tw+1
 //   apart: patch element (r, s) of tile (ty, tx) is phase (r%2, s%2) at (ty + r/2)*(tw+1) +
 //   tx + s/2, so the input transform of 8 tiles of a row is whole-vector arithmetic.
 //   V[pos][c][t] (tile t = ty*tw + tx) is the image's transform, kept while the thread's
@@ -41,6 +42,7 @@
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_conv2d_winograd_internal.h"
+#include "ck_pad_phases.h"
 #include "ck_target.h"
 #include "ck_vec8.h"
 
@@ -104,8 +106,7 @@ static ck_wino_layout ck_wino_layout_of(int h, int w, int cin) {
     // (W2's 32 x 64 floats are 8 KiB, and 16 streams 8 KiB apart thrash an 8-way L1).
     L.vpos = (size_t)cin * L.ntiles + 16;
     L.rw = L.tw + 1;
-    // 16 floats between phases: the padding's vector stores may pass a row's end by up to 8.
-    L.phase = (th + 1) * L.rw + 16;
+    L.phase = (int)ck_pad_phase_floats(h, w);
     L.plane = 4 * (size_t)L.phase + 16;
     L.pixels = ((size_t)h * w + 7) / 8 * 8;
     return L;
@@ -206,48 +207,6 @@ static void ck_wino_transform_filter(float *U, const float *w, int cin, int cout
 
 // MARK: - Input transform
 
-// One channel x (h, w) into the four phases of its zero-padded copy: phase (a, b) holds
-// padded[2r + a][2s + b] = x[2r+a-1][2s+b-1] (0 off the image) at r*rw + s, r <= th, s <= tw.
-// An image row is de-interleaved 16 floats at a time (its even columns to the odd padded
-// columns, its odd ones to the even padded columns after the left zero) wherever 16 floats
-// from there lie in the plane: lanes past the row's end land past the phase row's end (in
-// the next row, written after, or the gap after the phase) or on padded columns past the
-// image, which are zeroed after.
-static inline __attribute__((always_inline)) void ck_wino_pad_channel(float *restrict xp, const float *restrict x,
-                                                                      const ck_wino_layout *L) {
-    const int h = L->h, w = L->w, rw = L->rw, phase = L->phase, th = (h + 1) / 2;
-    const size_t hw = (size_t)h * w;
-    for (int a = 0; a < 2; a++) {
-        for (int r = 0; r <= th; r++) {
-            float *restrict even = xp + (size_t)(2 * a) * phase + (size_t)r * rw, *restrict odd = even + phase;
-            const int iy = 2 * r + a - 1;
-            if (iy < 0 || iy >= h) {
-                memset(even, 0, sizeof(float) * (size_t)rw);
-                memset(odd, 0, sizeof(float) * (size_t)rw);
-                continue;
-            }
-            const float *restrict row = x + (size_t)iy * w;
-            even[0] = 0.0f;
-            int k = 0;
-            for (; k < w && (size_t)iy * w + k + 16 <= hw; k += 16) {
-                const ck_v8 lo = ck_v8_load(row + k), hi = ck_v8_load(row + k + 8);
-                ck_v8_store(odd + k / 2, __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14));
-                ck_v8_store(even + k / 2 + 1, __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15));
-            }
-            // Scalar (the plane's last rows): no AVX-512 gathers or scatters (microcoded on
-            // AMD; ck_conv2d_direct.c).
-            #pragma clang loop vectorize(disable)
-            for (; k < w; k++) {
-                if (k & 1) even[k / 2 + 1] = row[k];
-                else odd[k / 2] = row[k];
-            }
-            // The padded columns past the image: from w/2 + 1 on (even) and (w+1)/2 on (odd).
-            for (int s = w / 2 + 1; s < rw; s++) even[s] = 0.0f;
-            for (int s = (w + 1) / 2; s < rw; s++) odd[s] = 0.0f;
-        }
-    }
-}
-
 // Asks for the next channel's plane while this one is padded and transformed: a layer's
 // input is usually out of L2 (W3's 16 x 28 x 28 at batch 128 is 6.4 MB), and the padding's
 // first loads of each plane stalled (44% of the transform's samples at 16 channels).
@@ -271,7 +230,7 @@ static inline __attribute__((always_inline)) void ck_wino_transform(float *restr
     const size_t hw = (size_t)L->h * L->w;
     for (int ci = 0; ci < channels; ci++) {
         ck_wino_prefetch_plane(in + (size_t)(ci + 1) * hw, ci + 1 < channels ? hw : 0);
-        ck_wino_pad_channel(xp, in + (size_t)ci * hw, L);
+        ck_pad_phases(xp, in + (size_t)ci * hw, L->h, L->w, (size_t)phase);
         float *restrict oc = out + (size_t)ci * L->ntiles;
         for (int ty = 0; ty < th; ty++) {
             for (int tx = 0; tx < tw; tx += 8) {
@@ -424,9 +383,13 @@ static int ck_wino_run(float *y, const float *x, const float *U, const float *bi
         float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *V = xp + L.plane, *m = V + 16 * L.vpos;
         float *tile = m + 16 * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK, *planes = tile + (size_t)CK_WINO_BLOCK * L.pixels;
-        // Zero once: the gaps and tails the vectors read past the image hold numbers (no
-        // NaN or denormal from uninitialized memory in the idle lanes).
-        memset(xp, 0, sizeof(float) * (L.plane + 16 * L.vpos));
+        // Zero once what the vectors read past the image (no NaN or denormal from
+        // uninitialized memory in the idle lanes): the padded channel's tail, and each
+        // row of V from its last tile on (the rest is written per image).
+        memset(xp, 0, sizeof(float) * L.plane);
+        for (size_t r = 0; r < 16 * (size_t)cin; r++) {
+            memset(V + r / cin * L.vpos + r % cin * L.ntiles + L.tiles, 0, sizeof(float) * (L.ntiles - L.tiles));
+        }
         int transformed = -1;  // the image V holds
         #pragma omp for schedule(static)
         for (int i = 0; i < pairs; i++) {
