@@ -42,6 +42,10 @@ let convSweep: [ReferenceConv2DGeometry] = [
     .init(n: 7, c: 32, h: 14, w: 14, oc: 64, kh: 3, kw: 3, padH: 1, padW: 1),
     .init(n: 7, c: 3, h: 2, w: 3, oc: 5, kh: 5, kw: 5, padH: 2, padW: 2),
     .init(n: 7, c: 32, h: 40, w: 40, oc: 8, kh: 5, kw: 5, padH: 2, padW: 2),
+    // The short-reduction path's edges: 16 column rows (two row groups of its backward-filter:
+    // 9 and 7), an odd channel count, pixels not a multiple of 8 (54 and 9).
+    .init(n: 3, c: 1, h: 10, w: 7, oc: 5, kh: 4, kw: 4, padH: 1, padW: 1),
+    .init(n: 2, c: 1, h: 5, w: 5, oc: 3, kh: 3, kw: 3),
 ]
 
 /// Guard floats after every workspace, to catch writes past the size the kernel asked for.
