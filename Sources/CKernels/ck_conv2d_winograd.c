@@ -14,9 +14,9 @@
 //   channels, a last one of 8), as the direct kernel lays its weights.
 // - Each image is padded one channel at a time into the four phases (even or odd padded row
 //   x even or odd padded column) that the direct kernel's stride-2 path uses
-//   (ck_pad_phases.h), rows tw+1
-//   apart: patch element (r, s) of tile (ty, tx) is phase (r%2, s%2) at (ty + r/2)*(tw+1) +
-//   tx + s/2, so the input transform of 8 tiles of a row is whole-vector arithmetic.
+//   (ck_pad_phases.h), rows tw+1 apart: patch element (r, s) of tile (ty, tx) is phase
+//   (r%2, s%2) at (ty + r/2)*(tw+1) + tx + s/2, so the input transform of 8 tiles of a row
+//   is whole-vector arithmetic.
 //   V[pos][c][t] (tile t = ty*tw + tx) is the image's transform, kept while the thread's
 //   next (image, channel block) is of the same image.
 // - The product is the direct kernel's register block: R = 4-6 tiles (whichever leaves the
@@ -105,7 +105,7 @@ static ck_wino_layout ck_wino_layout_of(int h, int w, int cin) {
     // 16 floats more than the row: the 16 positions' streams fall on 16 cache sets, not one
     // (W2's 32 x 64 floats are 8 KiB, and 16 streams 8 KiB apart thrash an 8-way L1).
     L.vpos = (size_t)cin * L.ntiles + 16;
-    L.rw = L.tw + 1;
+    L.rw = ck_pad_phase_row(w);
     L.phase = (int)ck_pad_phase_floats(h, w);
     L.plane = 4 * (size_t)L.phase + 16;
     L.pixels = ((size_t)h * w + 7) / 8 * 8;
@@ -383,10 +383,11 @@ static int ck_wino_run(float *y, const float *x, const float *U, const float *bi
         float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
         float *V = xp + L.plane, *m = V + 16 * L.vpos;
         float *tile = m + 16 * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK, *planes = tile + (size_t)CK_WINO_BLOCK * L.pixels;
-        // Zero once what the vectors read past the image (no NaN or denormal from
-        // uninitialized memory in the idle lanes): the padded channel's tail, and each
-        // row of V from its last tile on (the rest is written per image).
-        memset(xp, 0, sizeof(float) * L.plane);
+        // Zero once what the vectors read past the image and nothing else writes (no NaN or
+        // denormal from uninitialized memory in the idle lanes): the floats after the four
+        // phases (ck_pad_phases writes the phases whole), and each row of V from its last
+        // tile on (the rest is written per image).
+        memset(xp + 4 * (size_t)L.phase, 0, sizeof(float) * (L.plane - 4 * (size_t)L.phase));
         for (size_t r = 0; r < 16 * (size_t)cin; r++) {
             memset(V + r / cin * L.vpos + r % cin * L.ntiles + L.tiles, 0, sizeof(float) * (L.ntiles - L.tiles));
         }

@@ -13,9 +13,12 @@
 // Floats after each phase's rows: the vector stores below may pass a row's end by up to 8.
 #define CK_PAD_PHASE_GAP 16
 
-// Floats of one phase: (h+1)/2 + 1 rows of rw = (w+1)/2 + 1, then the gap.
+// Floats of one phase row: (w+1)/2 + 1 (the kernels read rows this far apart).
+static inline int ck_pad_phase_row(int w) { return (w + 1) / 2 + 1; }
+
+// Floats of one phase: (h+1)/2 + 1 rows, then the gap.
 static inline size_t ck_pad_phase_floats(int h, int w) {
-    return (size_t)((h + 1) / 2 + 1) * (size_t)((w + 1) / 2 + 1) + CK_PAD_PHASE_GAP;
+    return (size_t)((h + 1) / 2 + 1) * (size_t)ck_pad_phase_row(w) + CK_PAD_PHASE_GAP;
 }
 
 // One channel x (h, w) into the four phases of its zero-padded copy, `phase` floats apart
@@ -29,7 +32,7 @@ static inline size_t ck_pad_phase_floats(int h, int w) {
 // after), the gap after the phase, or on padded columns past the image (zeroed after).
 static inline __attribute__((always_inline)) void ck_pad_phases(float *restrict xp, const float *restrict x, int h,
                                                                 int w, size_t phase) {
-    const int rw = (w + 1) / 2 + 1, th = (h + 1) / 2;
+    const int rw = ck_pad_phase_row(w), th = (h + 1) / 2;
     const size_t hw = (size_t)h * w, rows = (size_t)(th + 1) * rw;
     for (int p = 0; p < 4; p++) memset(xp + p * phase + rows, 0, sizeof(float) * (phase - rows));
     for (int a = 0; a < 2; a++) {
