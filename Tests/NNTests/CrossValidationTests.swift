@@ -72,6 +72,31 @@ final class CrossValidationTests: XCTestCase {
         }
     }
 
+    /// A regression trained on standardized targets is scored in target units, its loss too:
+    /// each fold's loss is the MSE of the mapped-back predictions (it was NaN), equal to the
+    /// fold's `mse`, and far above the standardized scale's: the noise alone (std 11.5) leaves
+    /// an MSE near 130 in target units, where the standardized targets' is below 1.
+    func testStandardizedTargetsGiveTheLossInTargetUnits() throws {
+        var generator = RandomGenerator(seed: 5)
+        var features: [Float] = [], targets: [Float] = []
+        for _ in 0..<40 {
+            let a = generator.nextUnitFloat() * 2 - 1, b = generator.nextUnitFloat() * 2 - 1
+            features += [a, b]
+            targets.append(100 + 30 * a - 20 * b + 40 * (generator.nextUnitFloat() - 0.5))
+        }
+        let data = Dataset(table: features, rowCount: 40, names: ["a", "b"], targets: .values(targets, shape: [1]))
+        let result = try CrossValidation(folds: 4, seed: 1, standardizesTargets: true)
+            .run(data, task: .regression, epochs: 5, batchSize: 8,
+                 makeModel: { fold in DefaultRandom.manualSeed(UInt64(fold)); return Dense(inputSize: 2, outputSize: 1) },
+                 makeOptimizer: { Adam(parameters: $0, learningRate: 0.05) })
+        for (fold, (loss, mse)) in zip(result.values("loss"), result.values("mse")).enumerated() {
+            XCTAssertTrue(loss.isFinite, "fold \(fold + 1): loss \(loss)")
+            // The loss sums in float, the metric in double: 1e-5 relative covers 10 samples.
+            XCTAssertEqual(loss, mse, accuracy: 1e-5 * mse, "fold \(fold + 1): the loss is the MSE in target units")
+            XCTAssertGreaterThan(loss, 10, "fold \(fold + 1): an error in target units, not in standard deviations")
+        }
+    }
+
     /// A sweep over seeds 0..<32 with up to 10 folds never gives two (seed, fold) pairs one
     /// trainer seed; `seed + fold + 1` gave fold f of seed s fold f - 1 of seed s + 1's.
     func testEveryFoldOfASeedSweepHasItsOwnTrainerSeed() {

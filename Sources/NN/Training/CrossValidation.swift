@@ -75,12 +75,16 @@ public struct CrossValidation {
             trainer.showsProgress = false
             try trainer.fit(train, epochs: epochs, batchSize: batchSize)
             if let t = targetStatistics {
-                // Scored in target units: predictions mapped back through the training statistics.
+                // Scored in target units: predictions mapped back through the training statistics,
+                // the loss too (the trainer's loss on them, as `trainer.evaluate` gives unscaled).
                 let predictions = trainer.predict(test)
                 let size = t.mean.count
                 let restored = predictions.scalars.enumerated().map { $0.element * t.std[$0.offset % size] + t.mean[$0.offset % size] }
                 guard case .values(let values, _) = test.targets else { preconditionFailure("regression targets expected") }
-                results.append(task.evaluate(predictions: restored, outputs: size, targets: values))
+                let loss = withoutGradient {
+                    Double(trainer.loss(Tensor(restored, shape: predictions.shape), Tensor(values, shape: predictions.shape)).scalar)
+                }
+                results.append(task.evaluate(predictions: restored, outputs: size, targets: values, loss: loss))
             } else {
                 results.append(trainer.evaluate(test))
             }
