@@ -314,16 +314,18 @@ void ck_bn_backward(float *dx, float *dgamma, float *dbeta,
                 }
                 continue;
             }
+            // A row's sums in float (s terms, across the vector's lanes), the rows' in double:
+            // double throughout ran at half the vector width with two conversions a term.
             for (int jj = 0; jj < nb; jj++) {
                 const float *xr = x + row + (size_t)jj * s;
                 const size_t o = row + (size_t)jj * s;
-                const double m = save_mean[j0 + jj];
-                double a = 0.0, bsum = 0.0;
+                const float m = save_mean[j0 + jj];
+                float a = 0.0f, bsum = 0.0f;
                 #pragma omp simd reduction(+:a, bsum)
                 for (int k = 0; k < s; k++) {
                     const float g = CK_BN_G(o + k);
                     a += g;
-                    bsum += (double)g * ((double)xr[k] - m);
+                    bsum += g * (xr[k] - m);
                 }
                 sum_dy[jj] += a;
                 sum_dy_xc[jj] += bsum;
