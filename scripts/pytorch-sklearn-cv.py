@@ -5,7 +5,10 @@
 # nn.Linear's default initialization; diabetes with its targets standardized per training
 # fold and raw; seeds 0-4. Needs torch and numpy, e.g. the virtual environment of
 # scripts/bench-pytorch.sh: .venv-bench/bin/python scripts/pytorch-sklearn-cv.py diabetes|wine [FIRST END]
-# (seeds FIRST..<END instead of 0-4)
+# (seeds FIRST..<END instead of 0-4). diabetes-kfold: the protocol a PyTorch user would more
+# likely write, scikit-learn's KFold(5, shuffle=True, random_state=seed) (contiguous folds of
+# one shuffled order), torch.manual_seed(seed) once, a shuffling DataLoader; targets
+# standardized per training fold, and the mean over the seeds.
 import sys, numpy as np, torch, torch.nn as nn
 D = "/usr/lib/python3/dist-packages/sklearn/datasets/data/"
 torch.set_num_threads(2)
@@ -51,9 +54,40 @@ def run(x, y, classes, seed, scale_targets):
             scores.append(1 - ((pred - y[te]) ** 2).sum() / ((y[te] - y[te].mean()) ** 2).sum())
     return np.mean(scores), np.std(scores)
 
+def kfold_run(x, y, seed):
+    """R² over scikit-learn's KFold(5, shuffle=True, random_state=seed), re-implemented (numpy only)."""
+    from torch.utils.data import DataLoader, TensorDataset
+    order = np.arange(len(y)); np.random.RandomState(seed).shuffle(order)
+    sizes = np.full(5, len(y) // 5); sizes[: len(y) % 5] += 1
+    torch.manual_seed(seed)
+    scores, start = [], 0
+    for size in sizes:
+        te = order[start:start + size]; tr = np.concatenate([order[:start], order[start + size:]]); start += size
+        m, s = x[tr].mean(0), x[tr].std(0)
+        xtr, xte = torch.tensor((x[tr] - m) / s, dtype=torch.float32), torch.tensor((x[te] - m) / s, dtype=torch.float32)
+        ym, ys = y[tr].mean(), y[tr].std()
+        ytr = torch.tensor((y[tr] - ym) / ys, dtype=torch.float32).unsqueeze(1)
+        model = nn.Sequential(nn.Linear(x.shape[1], 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for epoch in range(100):
+            for xb, yb in DataLoader(TensorDataset(xtr, ytr), batch_size=32, shuffle=True):
+                opt.zero_grad(); nn.functional.mse_loss(model(xb), yb).backward(); opt.step()
+        with torch.no_grad():
+            pred = model(xte).numpy()[:, 0] * ys + ym
+        scores.append(1 - ((pred - y[te]) ** 2).sum() / ((y[te] - y[te].mean()) ** 2).sum())
+    return np.mean(scores)
+
 which = sys.argv[1]
 seeds = range(int(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else range(5)
-if which == "diabetes":
+if which == "diabetes-kfold":
+    x = np.loadtxt(D + "diabetes_data_raw.csv.gz"); y = np.loadtxt(D + "diabetes_target.csv.gz")
+    r2 = []
+    for seed in seeds:
+        r2.append(kfold_run(x, y, seed))
+        print("diabetes KFold seed", seed, "r2 %.4f" % r2[-1], flush=True)
+    print("diabetes KFold mean r2 %.4f, sd %.4f, standard error %.4f over %d seeds"
+          % (np.mean(r2), np.std(r2), np.std(r2) / np.sqrt(len(r2)), len(r2)))
+elif which == "diabetes":
     x = np.loadtxt(D + "diabetes_data_raw.csv.gz"); y = np.loadtxt(D + "diabetes_target.csv.gz")
     for seed in seeds:
         print("diabetes seed", seed, "standardized targets %.4f ± %.4f" % run(x, y, 0, seed, True),
