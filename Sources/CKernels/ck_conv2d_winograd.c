@@ -351,6 +351,12 @@ static CK_MULTIVERSION void ck_wino_image_block(float *restrict y, const float *
             }
         }
     }
+    // Straight into y where its planes have the scratch's layout (whole 8-pixel groups, every
+    // lane an output channel) and nothing is added: W3's 28x28 layers skip a copy of the output.
+    if (!accumulate && L->pixels == hw && valid == lanes) {
+        ck_tile_to_planes(y, tile, (int)hw, lanes, (int)L->pixels);
+        return;
+    }
     ck_tile_to_planes(planes, tile, (int)hw, lanes, (int)L->pixels);
     for (int j = 0; j < valid; j++) {
         const float *restrict src = planes + (size_t)j * L->pixels;
