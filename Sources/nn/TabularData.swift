@@ -182,7 +182,7 @@ struct TabularData {
     /// A table's features (every column but the targets) and its target columns.
     static func fromTable(_ table: Table, source: TabularSource, targetRequired: Bool,
                           expected: ExpectedFeatures?) throws -> TabularData {
-        var selectors: [ColumnSelector] = []
+        var selectors: [ColumnSelector] = [], withoutTarget = false
         if source.targetsFile == nil {
             selectors = targetSelectors(source.target, in: table)
             if selectors.isEmpty && targetRequired {
@@ -191,16 +191,23 @@ struct TabularData {
             }
             // Predict on new data: the target column may be missing. A header-less file has
             // positional names, so it holds the target only if it is as wide as the training file.
+            // Of several named target columns, those the file holds are set aside (not features)
+            // and there is no target.
             if !targetRequired, !selectors.isEmpty {
                 let positional = table.columnNames == (0..<table.columnNames.count).map(String.init)
                 let resolves = selectors.allSatisfy { (try? table.columnIndex($0)) != nil }
                 let wide = expected?.sourceColumns.map { $0 == table.columnNames.count } ?? true
-                if !resolves || (positional && !wide) { selectors = [] }
+                if positional && !wide {
+                    selectors = []
+                } else if !resolves {
+                    selectors = selectors.filter { if case .name = $0 { (try? table.columnIndex($0)) != nil } else { false } }
+                    withoutTarget = true
+                }
             }
         }
         let (matrix, targets) = try table.split(targets: selectors)
         var result = TabularData(features: matrix.values, rowCount: matrix.rowCount, featureShape: [max(matrix.names.count, 1)],
-                                 featureNames: matrix.names, target: selectors.isEmpty ? nil : targets,
+                                 featureNames: matrix.names, target: selectors.isEmpty || withoutTarget ? nil : targets,
                                  sourceColumns: table.columnNames.count, droppedRows: table.droppedRowCount)
         if matrix.names.isEmpty { throw CLIError("\(table.path): no feature columns are left besides the target") }
         if source.targetsFile != nil { result.target = try readTargets(source, rowCount: matrix.rowCount) }

@@ -176,6 +176,10 @@ extension CLITests {
         let two = try csvRows(try { try succeed(["predict", "--checkpoint", scratch + "ml.st", "--data", scratch + "two.csv",
                                                   "--output", scratch + "two-p.csv"]); return scratch + "two-p.csv" }())
         XCTAssertEqual(two.map { $0[0] }, ["labels", "big", ""])
+        // A file holding one of the two target columns: it is set aside, not taken for a feature.
+        try "x1,x2,colour,big\n0.5,0.5,blue,1\n-0.5,-0.5,green,0\n".write(toFile: scratch + "one.csv", atomically: true, encoding: .utf8)
+        try succeed(["predict", "--checkpoint", scratch + "ml.st", "--data", scratch + "one.csv", "--output", scratch + "one-p.csv"])
+        XCTAssertEqual(try csvRows(scratch + "one-p.csv"), two, "the same rows as without the target column")
         try "x1,x2,colour\n0.5,0.5,purple\n".write(toFile: scratch + "purple.csv", atomically: true, encoding: .utf8)
         try assertOneLineError(["predict", "--checkpoint", scratch + "ml.st", "--data", scratch + "purple.csv"],
                                mentions: [scratch + "purple.csv", "colour", "purple"], status: 1)
