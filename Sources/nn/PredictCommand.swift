@@ -20,8 +20,8 @@ struct PredictCommand: ParsableCommand {
             class, then the probability of the second (positive) class; multilabel: the predicted \
             labels (';'-separated), then every label's probability; regression: the predicted \
             values in target units. The file is read with the options the model was trained \
-            with unless given again (--skip-lines only for that same file); a target column in \
-            it is ignored.
+            with unless given again (--skip-lines only for that same file); target columns in \
+            it (all or some of them) are ignored.
             """
     )
 
