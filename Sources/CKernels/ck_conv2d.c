@@ -303,8 +303,8 @@ static void ck_im2col_image(float *col, const float *x_img, const ck_conv2d_para
 // out[s] = b + sum over i < count of coef[i * coef_stride] * rows[i * len + s], s < len:
 // 64 outputs at a time (then 16) held in registers while the rows go by, so each is stored
 // once. Four independent 16-lane sums: with one, each output's count FMAs waited out each
-// other's latency (4 cycles a term: 3.5x slower on W2's conv1). Every output sums its terms
-// in the same order either way.
+// other's latency, and W2's conv1 forward ran 20-30% slower. Every output sums its terms in
+// the same order either way.
 // CK_MULTIVERSION: called from parallel regions, whose own code is baseline (ck_target.h).
 static CK_MULTIVERSION void ck_small_combine(float *restrict out, const float *restrict rows, size_t len,
                                              const float *restrict coef, size_t coef_stride, int count, float b) {

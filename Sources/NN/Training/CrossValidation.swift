@@ -76,7 +76,7 @@ public struct CrossValidation {
             try trainer.fit(train, epochs: epochs, batchSize: batchSize)
             if let t = targetStatistics {
                 // Scored in target units: predictions mapped back through the training statistics,
-                // the loss too (the trainer's loss on them, as `trainer.evaluate` gives unscaled).
+                // and the loss is the trainer's loss on those (as `trainer.evaluate` scores unscaled targets).
                 let predictions = trainer.predict(test)
                 let size = t.mean.count
                 let restored = predictions.scalars.enumerated().map { $0.element * t.std[$0.offset % size] + t.mean[$0.offset % size] }
