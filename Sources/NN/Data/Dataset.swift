@@ -203,6 +203,61 @@ public struct Dataset: Sendable {
         }
     }
 
+    /// The folds of scikit-learn's `KFold(k, shuffle=True, random_state=randomState)`, or with
+    /// `stratified` (classification only) of `StratifiedKFold(k, shuffle=True,
+    /// random_state=randomState)` given the class labels: the same test indices in the same
+    /// fold order, so that scores compare fold by fold with a scikit-learn or PyTorch run of
+    /// that seed. `KFold` cuts one shuffled order into k contiguous parts (the first n mod k
+    /// one sample larger); `StratifiedKFold` counts each class's share of every fold by dealing
+    /// the sorted labels round-robin, then shuffles each class's fold numbers in turn (classes
+    /// in order of first appearance) with one generator.
+    public func scikitLearnFolds(_ k: Int, stratified: Bool = false, randomState: UInt32)
+        -> [(train: [Int], test: [Int])] {
+        precondition(k >= 2 && k <= count, "Dataset.scikitLearnFolds: k is \(k), expected 2...\(count)")
+        var random = NumPyRandomState(seed: randomState)
+        var foldOf = [Int](repeating: 0, count: count)
+        if stratified {
+            guard case .classes(let labels, let names) = targets else {
+                preconditionFailure("Dataset.scikitLearnFolds: stratifying needs class targets")
+            }
+            // Classes renumbered by first appearance, as StratifiedKFold encodes them.
+            var code = [Int](repeating: -1, count: names.count), counts: [Int] = []
+            for label in labels where code[Int(label)] < 0 {
+                code[Int(label)] = counts.count
+                counts.append(0)
+            }
+            for label in labels { counts[code[Int(label)]] += 1 }
+            // allocation[f][c]: class c's samples in fold f, from the sorted codes dealt round-robin.
+            var allocation = [[Int]](repeating: [Int](repeating: 0, count: counts.count), count: k)
+            var position = 0
+            for (c, n) in counts.enumerated() {
+                for _ in 0..<n { allocation[position % k][c] += 1; position += 1 }
+            }
+            for c in counts.indices {
+                var folds: [Int] = []
+                for f in 0..<k { folds += [Int](repeating: f, count: allocation[f][c]) }
+                random.shuffle(&folds)
+                var next = 0
+                for (i, label) in labels.enumerated() where code[Int(label)] == c {
+                    foldOf[i] = folds[next]
+                    next += 1
+                }
+            }
+        } else {
+            var order = Array(0..<count)
+            random.shuffle(&order)
+            var start = 0
+            for f in 0..<k {
+                let size = count / k + (f < count % k ? 1 : 0)
+                for i in order[start..<start + size] { foldOf[i] = f }
+                start += size
+            }
+        }
+        return (0..<k).map { f in
+            ((0..<count).filter { foldOf[$0] != f }, (0..<count).filter { foldOf[$0] == f })
+        }
+    }
+
     /// All indices as one group, or one group per class when stratifying.
     private func groups(stratified: Bool, caller: String) -> [[Int]] {
         guard stratified else { return [Array(0..<count)] }
