@@ -81,7 +81,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Tabular regression: train on the targets in their own units instead of standardized ones.")
     var rawTargets = false
 
-    @Option(help: "Tabular data: k-fold cross-validation (stratified for classes) of the recipe: each fold's figures, then mean ± std.")
+    @Option(help: "Tabular data: k-fold cross-validation of the recipe, on scikit-learn's folds for --seed (StratifiedKFold for classes, else KFold; shuffle=True, random_state=seed): each fold's figures, then mean ± std.")
     var folds: Int?
 
     @Option(help: "Fraction of the training images held out for validation, in [0, 1) (default: 0).")

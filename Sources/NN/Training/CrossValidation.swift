@@ -10,7 +10,7 @@ public struct CrossValidation {
     /// Whether each fold holds every class in proportion (classification only).
     public var stratified: Bool
     /// Seed of the fold assignment and of each fold's trainer (its data order):
-    /// see `trainerSeed(fold:)`.
+    /// see `scikitLearnRandomState` and `trainerSeed(fold:)`.
     public var seed: UInt64
     /// Whether features are standardized with the training fold's statistics.
     public var standardizesFeatures: Bool
@@ -30,6 +30,13 @@ public struct CrossValidation {
         (self.standardizesFeatures, self.standardizesTargets) = (standardizesFeatures, standardizesTargets)
     }
 
+    /// The folds are scikit-learn's `KFold` / `StratifiedKFold(shuffle=True,
+    /// random_state=scikitLearnRandomState)` (see `Dataset.scikitLearnFolds`): the seed itself,
+    /// which scikit-learn takes up to 2^32 - 1; a larger seed has its two halves xored.
+    public var scikitLearnRandomState: UInt32 {
+        UInt32(truncatingIfNeeded: seed <= UInt64(UInt32.max) ? seed : seed ^ (seed >> 32))
+    }
+
     /// The seed of fold `fold`'s trainer: `seed + (fold + 1) * 0x9E3779B97F4A7C15` (wrapping).
     /// A seed of its own for every (seed, fold) pair of a sweep over seeds: `seed + fold + 1`
     /// gave fold f of seed s the data order of fold f - 1 of seed s + 1.
@@ -46,10 +53,9 @@ public struct CrossValidation {
                     makeOptimizer: (_ parameters: [Parameter]) -> any Optimizer,
                     makeLoss: ((_ model: any Layer, _ trainingCount: Int) -> (Tensor, Tensor) -> Tensor)? = nil)
         throws -> CrossValidationResult {
-        var generator = RandomGenerator(seed: seed)
         var stratify = stratified
         if case .classes = data.targets {} else { stratify = false }
-        let plan = data.kFoldIndices(folds, stratified: stratify, using: &generator)
+        let plan = data.scikitLearnFolds(folds, stratified: stratify, randomState: scikitLearnRandomState)
         var results: [TaskEvaluation] = []
         for (index, fold) in plan.enumerated() {
             var train = data.subset(fold.train), test = data.subset(fold.test)
