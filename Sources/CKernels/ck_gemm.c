@@ -6,11 +6,15 @@
 
 #include <assert.h>
 #include <cblas.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 static int ck_sgemm_dot(float *c, int ldc, const float *a, int lda, const float *b, int ldb,
                         int m, int n, int k, float alpha, float beta);
 static void ck_sgemm_row(float *c, const float *a, const float *b, int ldb, int n, int k, float alpha, float beta);
+static int ck_sgemm_split(float *c, int ldc, const float *a, int lda, int trans_a, const float *b, int ldb,
+                          int trans_b, int m, int n, int k, float alpha, float beta);
 
 // c is (m,n), op(a) is (m,k), op(b) is (k,n).
 void ck_sgemm(float *c, int ldc,
@@ -27,10 +31,65 @@ void ck_sgemm(float *c, int ldc,
         ck_sgemm_row(c, a, b, ldb, n, k, alpha, beta);
         return;
     }
+    if (ck_sgemm_split(c, ldc, a, lda, trans_a, b, ldb, trans_b, m, n, k, alpha, beta)) return;
     cblas_sgemm(CblasRowMajor,
                 trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans,
                 m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// MARK: - A mid-sized GEMM, one single-threaded OpenBLAS call per OpenMP thread
+//
+// W1's and W2's dense layers (batch 64: 2-26 M multiply-adds) are short enough that handing
+// them to OpenBLAS's pool costs a visible share: its workers sleep between GEMMs (see
+// ck_threads.c) and are woken for each, and libomp's team, awake from the kernels before,
+// spins meanwhile. Here the kernels' own team divides C's columns (or rows) and each thread
+// runs OpenBLAS single-threaded on its part, so only one pool is ever busy. OpenBLAS's count
+// is process-wide: it is held at 1 while any such split runs (a count of active splits, so
+// concurrent callers do not restore it under each other); other GEMMs in that window run
+// single-threaded, which is correct, only slower. Each element of C is the same sum as in
+// the undivided call (OpenBLAS blocks k the same way for any column range).
+#define CK_GEMM_SPLIT_MAX_MNK ((long)1 << 25)  // larger GEMMs amortize the pool's wake-up
+#define CK_GEMM_SPLIT_MIN_MNK ((long)1 << 18)  // OpenBLAS runs these on one thread anyway
+#define CK_GEMM_SPLIT_ALIGN 16                 // part boundaries, in columns or rows
+
+static pthread_mutex_t ck_split_lock = PTHREAD_MUTEX_INITIALIZER;
+static int ck_split_active = 0;
+
+static int ck_sgemm_split(float *c, int ldc, const float *a, int lda, int trans_a, const float *b, int ldb,
+                          int trans_b, int m, int n, int k, float alpha, float beta) {
+    const long mnk = (long)m * n * k;
+    if (mnk > CK_GEMM_SPLIT_MAX_MNK || mnk <= CK_GEMM_SPLIT_MIN_MNK || omp_in_parallel()) return 0;
+    const int threads = ck_region_threads();
+    const int by_columns = n >= m;
+    const int extent = by_columns ? n : m;
+    if (threads <= 1 || extent < threads * CK_GEMM_SPLIT_ALIGN) return 0;
+    const int blas_threads = ck_get_num_threads();
+    pthread_mutex_lock(&ck_split_lock);
+    if (ck_split_active++ == 0) openblas_set_num_threads(1);
+    pthread_mutex_unlock(&ck_split_lock);
+    #pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int blocks = (extent + CK_GEMM_SPLIT_ALIGN - 1) / CK_GEMM_SPLIT_ALIGN;
+        const int per = (blocks + nt - 1) / nt * CK_GEMM_SPLIT_ALIGN;
+        const int begin = t * per, end = begin + per < extent ? begin + per : extent;
+        if (begin < end) {
+            if (by_columns) {
+                const float *bp = trans_b ? b + (size_t)begin * ldb : b + begin;
+                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                            m, end - begin, k, alpha, a, lda, bp, ldb, beta, c + begin, ldc);
+            } else {
+                const float *ap = trans_a ? a + begin : a + (size_t)begin * lda;
+                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                            end - begin, n, k, alpha, ap, lda, b, ldb, beta, c + (size_t)begin * ldc, ldc);
+            }
+        }
+    }
+    pthread_mutex_lock(&ck_split_lock);
+    if (--ck_split_active == 0) openblas_set_num_threads(blas_threads);
+    pthread_mutex_unlock(&ck_split_lock);
+    return 1;
 }
 
 // MARK: - A small C with a long reduction

@@ -23,6 +23,8 @@ int omp_get_max_threads(void);
 int omp_get_num_threads(void);
 /// The calling thread's number in its team, from 0.
 int omp_get_thread_num(void);
+/// Nonzero inside an active parallel region (one with more than one thread).
+int omp_in_parallel(void);
 /// libomp: how long (ms) an idle worker spins before it sleeps, for the calling thread's teams.
 void kmp_set_blocktime(int milliseconds);
 
