@@ -312,10 +312,18 @@ float ck_softmax_cross_entropy_forward(float *probs, const float *logits, const 
 void ck_softmax_cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels,
                                        int rows, int cols, float scale);
 
-// MARK: - Fill
+// MARK: - Fill, gather, finite check
 
 /// x[i] = value for every i < count (threads share large buffers).
 void ck_fill(float *x, float value, size_t count);
+
+/// dst row r = src row indices[r] for r < rows, rows of `size` floats (a batch gathered from
+/// a dataset; threads share large batches). Indices are not checked.
+void ck_gather_batch(float *dst, const float *src, const int64_t *indices, int64_t rows, int64_t size);
+
+/// 1 when every element of x[0..<count] is finite (no NaN, no infinity), else 0 (threads
+/// share large buffers).
+int ck_all_finite(const float *x, size_t count);
 
 // MARK: - Dropout
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A trainable tensor: a layer's weight or bias. Its value is a leaf of the autodiff graph
@@ -62,27 +63,8 @@ extension Parameter {
     /// before each update.
     public var gradientIsFinite: Bool {
         withGradient { gradient in
-            // x * 0 is 0 for finite x and NaN for NaN or infinity, so the sum is 0 exactly
-            // when every element is finite. Four independent 16-lane sums: one chain waits
-            // out the add's latency on every vector (2.8% of W1's steps at one thread).
-            let count = gradient.count
-            guard count > 0, let base = gradient.baseAddress else { return true }
-            let raw = UnsafeRawPointer(base)
-            var (l0, l1, l2, l3) = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
-            var i = 0
-            while i + 64 <= count {
-                l0 += raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self) * 0
-                l1 += raw.loadUnaligned(fromByteOffset: 4 * (i + 16), as: SIMD16<Float>.self) * 0
-                l2 += raw.loadUnaligned(fromByteOffset: 4 * (i + 32), as: SIMD16<Float>.self) * 0
-                l3 += raw.loadUnaligned(fromByteOffset: 4 * (i + 48), as: SIMD16<Float>.self) * 0
-                i += 64
-            }
-            var sum = ((l0 + l1) + (l2 + l3)).sum()
-            while i < count {
-                sum += base[i] * 0
-                i += 1
-            }
-            return sum == 0
+            guard let base = gradient.baseAddress else { return true }
+            return ck_all_finite(base, gradient.count) != 0
         }
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Random training-time transformations applied to each image as its batch is built.
 public struct Augmentation: Sendable, Equatable {
     /// Mirror each image left-right with probability 0.5.
@@ -168,8 +170,10 @@ func epochBatchSeed(_ seed: UInt64, batch index: Int) -> UInt64 {
 /// Copies rows of `size` floats of `source` at `indices` one after another into `destination`.
 func gatherRows(_ destination: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, _ indices: [Int],
                 size: Int) {
-    for (row, index) in indices.enumerated() {
-        (destination + row * size).update(from: source + index * size, count: size)
+    indices.withUnsafeBufferPointer { rows in
+        rows.withMemoryRebound(to: Int64.self) { rows in
+            ck_gather_batch(destination, source, rows.baseAddress, Int64(rows.count), Int64(size))
+        }
     }
 }
 
