@@ -306,35 +306,30 @@ static void ck_im2col_image(float *col, const float *x_img, const ck_conv2d_para
 // other's latency, and W2's conv1 forward ran 20-30% slower. Every output sums its terms in
 // the same order either way.
 // CK_MULTIVERSION: called from parallel regions, whose own code is baseline (ck_target.h).
+// Outputs [s, s + 16 * groups) of ck_small_combine, groups (1 or 4) constant where inlined.
+static inline __attribute__((always_inline)) void
+ck_small_combine_block(float *restrict out, const float *restrict rows, size_t len, const float *restrict coef,
+                       size_t coef_stride, int count, float b, size_t s, const int groups) {
+    float acc[4][16];
+    for (int q = 0; q < groups; q++)
+        for (int j = 0; j < 16; j++) acc[q][j] = b;
+    for (int i = 0; i < count; i++) {
+        const float c = coef[(size_t)i * coef_stride];
+        const float *restrict row = rows + (size_t)i * len + s;
+        for (int q = 0; q < groups; q++) {
+            #pragma omp simd
+            for (int j = 0; j < 16; j++) acc[q][j] += c * row[16 * q + j];
+        }
+    }
+    for (int q = 0; q < groups; q++)
+        for (int j = 0; j < 16; j++) out[s + 16 * q + j] = acc[q][j];
+}
+
 static CK_MULTIVERSION void ck_small_combine(float *restrict out, const float *restrict rows, size_t len,
                                              const float *restrict coef, size_t coef_stride, int count, float b) {
     size_t s = 0;
-    for (; s + 64 <= len; s += 64) {
-        float acc[4][16];
-        for (int q = 0; q < 4; q++)
-            for (int j = 0; j < 16; j++) acc[q][j] = b;
-        for (int i = 0; i < count; i++) {
-            const float c = coef[(size_t)i * coef_stride];
-            const float *restrict row = rows + (size_t)i * len + s;
-            for (int q = 0; q < 4; q++) {
-                #pragma omp simd
-                for (int j = 0; j < 16; j++) acc[q][j] += c * row[16 * q + j];
-            }
-        }
-        for (int q = 0; q < 4; q++)
-            for (int j = 0; j < 16; j++) out[s + 16 * q + j] = acc[q][j];
-    }
-    for (; s + 16 <= len; s += 16) {
-        float acc[16];
-        for (int j = 0; j < 16; j++) acc[j] = b;
-        for (int i = 0; i < count; i++) {
-            const float c = coef[(size_t)i * coef_stride];
-            const float *restrict row = rows + (size_t)i * len + s;
-            #pragma omp simd
-            for (int j = 0; j < 16; j++) acc[j] += c * row[j];
-        }
-        for (int j = 0; j < 16; j++) out[s + j] = acc[j];
-    }
+    for (; s + 64 <= len; s += 64) ck_small_combine_block(out, rows, len, coef, coef_stride, count, b, s, 4);
+    for (; s + 16 <= len; s += 16) ck_small_combine_block(out, rows, len, coef, coef_stride, count, b, s, 1);
     for (; s < len; s++) {
         float acc = b;
         for (int i = 0; i < count; i++) acc += coef[(size_t)i * coef_stride] * rows[(size_t)i * len + s];

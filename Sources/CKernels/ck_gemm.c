@@ -64,30 +64,27 @@ static int ck_sgemm_split(float *c, int ldc, const float *a, int lda, int trans_
     const int by_columns = n >= m;
     const int extent = by_columns ? n : m;
     if (threads <= 1 || extent < threads * CK_GEMM_SPLIT_ALIGN) return 0;
-    const int blas_threads = ck_get_num_threads();
     pthread_mutex_lock(&ck_split_lock);
     if (ck_split_active++ == 0) openblas_set_num_threads(1);
     pthread_mutex_unlock(&ck_split_lock);
     #pragma omp parallel num_threads(threads)
     {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int blocks = (extent + CK_GEMM_SPLIT_ALIGN - 1) / CK_GEMM_SPLIT_ALIGN;
-        const int per = (blocks + nt - 1) / nt * CK_GEMM_SPLIT_ALIGN;
-        const int begin = t * per, end = begin + per < extent ? begin + per : extent;
+        const ck_range r = ck_thread_range((extent + CK_GEMM_SPLIT_ALIGN - 1) / CK_GEMM_SPLIT_ALIGN);
+        const int begin = (int)r.begin * CK_GEMM_SPLIT_ALIGN;
+        const int end = (int)r.end * CK_GEMM_SPLIT_ALIGN < extent ? (int)r.end * CK_GEMM_SPLIT_ALIGN : extent;
         if (begin < end) {
-            if (by_columns) {
-                const float *bp = trans_b ? b + (size_t)begin * ldb : b + begin;
-                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                            m, end - begin, k, alpha, a, lda, bp, ldb, beta, c + begin, ldc);
-            } else {
-                const float *ap = trans_a ? a + begin : a + (size_t)begin * lda;
-                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                            end - begin, n, k, alpha, ap, lda, b, ldb, beta, c + (size_t)begin * ldc, ldc);
-            }
+            // This thread's columns of C and op(b), or its rows of C and op(a).
+            const float *ap = by_columns ? a : trans_a ? a + begin : a + (size_t)begin * lda;
+            const float *bp = !by_columns ? b : trans_b ? b + (size_t)begin * ldb : b + begin;
+            float *cp = by_columns ? c + begin : c + (size_t)begin * ldc;
+            cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                        by_columns ? m : end - begin, by_columns ? end - begin : n, k, alpha, ap, lda, bp, ldb,
+                        beta, cp, ldc);
         }
     }
+    // The count in force now (the user may have changed it meanwhile), as ck_set_num_threads sets it.
     pthread_mutex_lock(&ck_split_lock);
-    if (--ck_split_active == 0) openblas_set_num_threads(blas_threads);
+    if (--ck_split_active == 0) openblas_set_num_threads(ck_get_num_threads());
     pthread_mutex_unlock(&ck_split_lock);
     return 1;
 }

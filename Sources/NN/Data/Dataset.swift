@@ -341,15 +341,14 @@ extension Standardization {
 
 /// The rows of `size` floats at `indices` of `values`, in that order.
 func gatherRows(_ values: [Float], size: Int, _ indices: [Int]) -> [Float] {
+    for index in indices {
+        precondition(index >= 0 && (index + 1) * size <= values.count,
+                     "gatherRows: index \(index) outside \(values.count / max(size, 1)) rows")
+    }
     var out = [Float](repeating: 0, count: indices.count * size)
+    guard !out.isEmpty else { return out }
     values.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-            for (row, index) in indices.enumerated() {
-                precondition(index >= 0 && (index + 1) * size <= src.count,
-                             "gatherRows: index \(index) outside \(src.count / max(size, 1)) rows")
-                for j in 0..<size { dst[row * size + j] = src[index * size + j] }
-            }
-        }
+        out.withUnsafeMutableBufferPointer { dst in gatherRows(dst.baseAddress!, from: src.baseAddress!, indices, size: size) }
     }
     return out
 }
