@@ -3,8 +3,8 @@
 // process at each thread count (the machine is shared: only a ratio measured this way is
 // worth reading).
 //
-//   KernelBench conv-direct [--threads 1,2] [--rounds 5] [--reps 15] [--cpu-time] [--winograd]
-//                           [--shape N,C,HW,OC[,STRIDE] ...]
+//   KernelBench conv-direct [--threads 1,2] [--rounds 5] [--reps 15] [--cpu-time]
+//                           [--winograd | --winograd-tiles] [--shape N,C,HW,OC[,STRIDE] ...]
 //
 // Defaults: W3's 3x3 convolutions (stride 1 and 2) at its batch of 128 and W2's conv2 at
 // 64.
@@ -14,6 +14,8 @@
 // --winograd times Winograd F(2x2, 3x3) (ck_conv2d_winograd.c) against the direct kernel
 // instead, the three passes of the stride-1 shapes; its GFLOP/s count the direct
 // convolution's FLOPs (so they can pass the sgemm ceiling).
+// --winograd-tiles times Winograd F(4x4, 3x3) against F(2x2, 3x3), forward and backward-data
+// (backward-filter is F(2x2) in both, timed as a control).
 import CKernels
 import Foundation
 import NN
@@ -42,7 +44,7 @@ private func alternated(reps: Int, cpuTime: Bool, _ a: () -> Void, _ b: () -> Vo
 }
 
 func convDirectMain(_ arguments: [String]) throws {
-    var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false, winograd = false
+    var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false, winograd = false, tiles = false
     var shapes: [(name: String, n: Int, c: Int, hw: Int, oc: Int, stride: Int)] = []
     var rest = arguments[...]
     func integers(_ flag: String) throws -> [Int] {
@@ -60,6 +62,7 @@ func convDirectMain(_ arguments: [String]) throws {
         case "--reps": reps = try integers(flag)[0]
         case "--cpu-time": cpuTime = true
         case "--winograd": winograd = true
+        case "--winograd-tiles": tiles = true
         case "--shape":
             let v = try integers(flag)
             guard v.count == 4 || (v.count == 5 && v[4] <= 2) else {
@@ -79,19 +82,27 @@ func convDirectMain(_ arguments: [String]) throws {
                   ("W3.block64 64->64 7x7", 128, 64, 7, 64, 1), ("W2.conv2 32->64 14x14", 64, 32, 14, 64, 1),
                   ("W3.down32 16->32 28x28 s2", 128, 16, 28, 32, 2), ("W3.down64 32->64 14x14 s2", 128, 32, 14, 64, 2)]
     }
-    if winograd { shapes = shapes.filter { $0.stride == 1 } }
+    if winograd && tiles { throw UsageError(message: "conv-direct: --winograd and --winograd-tiles exclude each other") }
+    if winograd || tiles { shapes = shapes.filter { $0.stride == 1 } }
     defer {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_AUTO)
+        ck_conv2d_set_winograd_tile(0)
         Threads.set(nil)
     }
     // The two paths timed: (baseline, candidate), each a mode setting.
-    let (baseName, candidateName) = winograd ? ("direct", "Winograd") : ("lowered", "direct")
-    let setBaseline = winograd ? {
+    let (baseName, candidateName) = tiles ? ("F(2x2)", "F(4x4)") : winograd ? ("direct", "Winograd") : ("lowered", "direct")
+    let setBaseline = tiles ? {
+        ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
+        ck_conv2d_set_winograd_tile(2)
+    } : winograd ? {
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_NEVER)
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS)
     } : { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_NEVER) }
-    let setCandidate = winograd ? {
+    let setCandidate = tiles ? {
+        ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
+        ck_conv2d_set_winograd_tile(4)
+    } : winograd ? {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
     } : { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS) }

@@ -39,6 +39,13 @@
 //   the threads' dU are added at the end.
 // The transforms' factors are 0, +-1 and +-1/2, so the results differ from the direct sums
 // only by float rounding (tests: Conv2DWinogradTests).
+//
+// F(4x4, 3x3) for the forward and backward-data: 4x4 output tiles from 6x6 patches, 36
+// multiplications a tile where F(2x2) makes 64 for the same 16 pixels (points 0, +-1, +-2;
+// Lavin and Gray's matrices, below). The same product and run loop with 36 positions; the
+// input is padded into four column phases (padded column 4j + b at phase b, column j) so that
+// a tile row's patches are again whole vectors. Its factors reach 8 (A^T) and 1/24 (G), so
+// its rounding error is about 15 times F(2x2)'s (Conv2DWinogradTests states the tolerance).
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_conv2d_winograd_internal.h"
@@ -65,15 +72,24 @@ void ck_conv2d_set_winograd_mode(ck_conv2d_winograd_mode mode) {
 
 ck_conv2d_winograd_mode ck_conv2d_get_winograd_mode(void) { return ck_wino_mode; }
 
+// Output tiles of the forward and backward-data: 0 (AUTO), 2 or 4.
+static int ck_wino_tile_setting = 0;
+
+void ck_conv2d_set_winograd_tile(int outputs) {
+    assert(outputs == 0 || outputs == 2 || outputs == 4);
+    ck_wino_tile_setting = outputs;
+}
+
 // Where an image's tiles and transform sit (see the top of the file).
 typedef struct {
+    int m, P;            // output tile side (2 or 4), and its transform's positions (m+2)^2
     int h, w;            // the image, input and output
-    int tw, tiles;       // tiles a row ((w+1)/2), and in all ((h+1)/2 rows)
+    int tw, th, tiles;   // tiles a row (ceil(w/m)), rows of tiles (ceil(h/m)), and in all
     int R;               // tiles of a register block
     int ntiles;          // V's row: whole register blocks, and the last row's vector
     size_t vpos;         // floats from one position of V to the next
     int rw;              // a phase's row: tw + 1 floats
-    int phase;           // floats from one phase to the next: th+1 rows and a gap
+    int phase;           // floats from one phase to the next: its rows and a gap
     size_t plane;        // the padded channel, with a tail the last vectors read
     size_t pixels;       // h*w rounded up to whole 8x8 transposes
 } ck_wino_layout;
@@ -93,29 +109,41 @@ static int ck_wino_block_tiles(int tiles) {
     return best;
 }
 
-static ck_wino_layout ck_wino_layout_of(int h, int w, int cin) {
+// F(4x4)'s padded channel: four column phases, phase b holding padded[r][4j + b] at r*rw + j
+// for the 4*th + 2 padded rows the patches read, then a gap for the last vectors.
+#define CK_WINO4_GAP 16
+
+static ck_wino_layout ck_wino_layout_of(int h, int w, int cin, int m) {
     ck_wino_layout L;
-    const int th = (h + 1) / 2;
+    L.m = m;
+    L.P = (m + 2) * (m + 2);
     L.h = h;
     L.w = w;
-    L.tw = (w + 1) / 2;
-    L.tiles = th * L.tw;
+    L.tw = (w + m - 1) / m;
+    L.th = (h + m - 1) / m;
+    L.tiles = L.th * L.tw;
     L.R = ck_wino_block_tiles(L.tiles);
     L.ntiles = (L.tiles + L.R - 1) / L.R * L.R + 8;
     // 16 floats more than the row: the 16 positions' streams fall on 16 cache sets, not one
     // (W2's 32 x 64 floats are 8 KiB, and 16 streams 8 KiB apart thrash an 8-way L1).
     L.vpos = (size_t)cin * L.ntiles + 16;
-    L.rw = ck_pad_phase_row(w);
-    L.phase = (int)ck_pad_phase_floats(h, w);
+    if (m == 2) {
+        L.rw = ck_pad_phase_row(w);
+        L.phase = (int)ck_pad_phase_floats(h, w);
+    } else {
+        L.rw = L.tw + 1;
+        L.phase = (4 * L.th + 2) * L.rw + CK_WINO4_GAP;
+    }
     L.plane = 4 * (size_t)L.phase + 16;
     L.pixels = ((size_t)h * w + 7) / 8 * 8;
     return L;
 }
 
-// Per-thread scratch floats: a padded channel, the image's transform V, the 16 positions of
+// Per-thread scratch floats: a padded channel, the image's transform V, the P positions of
 // a register block, and the output tile and its planes.
 static size_t ck_wino_thread_floats(const ck_wino_layout *L) {
-    return L->plane + 16 * L->vpos + 16 * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK + 2 * (size_t)CK_WINO_BLOCK * L->pixels;
+    return L->plane + L->P * L->vpos + L->P * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK
+           + 2 * (size_t)CK_WINO_BLOCK * L->pixels;
 }
 
 // Beyond 4 MiB of scratch a thread, the direct kernel (or the lowering) is taken.
@@ -124,8 +152,23 @@ static size_t ck_wino_thread_floats(const ck_wino_layout *L) {
 static int ck_wino_geometry(const ck_conv2d_params *p) {
     if (!(p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
           && p->dil_h == 1 && p->dil_w == 1)) return 0;
-    const ck_wino_layout L = ck_wino_layout_of(p->h, p->w, p->c > p->oc ? p->c : p->oc);
+    const ck_wino_layout L = ck_wino_layout_of(p->h, p->w, p->c > p->oc ? p->c : p->oc, 2);
     return ck_wino_thread_floats(&L) <= CK_WINO_MAX_THREAD_FLOATS;
+}
+
+// The forward's and backward-data's tile for p (the same for both: the scratch is sized for
+// the larger channel count). AUTO: F(4x4) wherever its scratch fits. It measured 1.29-1.39x
+// F(2x2) at W3's 28x28 and 7x7, 1.02-1.12x at W2's 14x14 and 0.96-1.01x at W3's 14x14,
+// where its 4x4 tiles cover 16x16 (docs/performance.md, "Winograd F(4x4, 3x3)").
+static int ck_wino_tile(const ck_conv2d_params *p) {
+    const ck_wino_layout L4 = ck_wino_layout_of(p->h, p->w, p->c > p->oc ? p->c : p->oc, 4);
+    if (ck_wino_thread_floats(&L4) > CK_WINO_MAX_THREAD_FLOATS) return 2;
+    return ck_wino_tile_setting != 0 ? ck_wino_tile_setting : 4;
+}
+
+int ck_conv2d_winograd_tile(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_wino_tile(p);
 }
 
 // Where Winograd beats the direct kernel, read off measurements (docs/performance.md,
@@ -169,13 +212,40 @@ int ck_conv2d_backward_filter_uses_winograd(const ck_conv2d_params *p) {
 // Output channels rounded up to whole vectors.
 static int ck_wino_padded(int cout) { return (cout + 7) / 8 * 8; }
 
+// G of F(2x2) applied to the lanes of (a, b, c): o[0..4) = (a, (a+b+c)/2, (a-b+c)/2, c).
+static inline __attribute__((always_inline)) void ck_wino2_g(float *const o[4], const float *a, const float *b,
+                                                             const float *c, int lanes) {
+    #pragma omp simd
+    for (int j = 0; j < lanes; j++) {
+        o[0][j] = a[j];
+        o[1][j] = 0.5f * (a[j] + b[j] + c[j]);
+        o[2][j] = 0.5f * (a[j] - b[j] + c[j]);
+        o[3][j] = c[j];
+    }
+}
+
+// G of F(4x4): o[0..6) = (a/4, -(a+b+c)/6, -(a-b+c)/6, a/24 + b/12 + c/6, a/24 - b/12 + c/6, c).
+static inline __attribute__((always_inline)) void ck_wino4_g(float *const o[6], const float *a, const float *b,
+                                                             const float *c, int lanes) {
+    #pragma omp simd
+    for (int j = 0; j < lanes; j++) {
+        const float ac = a[j] + c[j], q = a[j] * (1.0f / 24) + c[j] * (1.0f / 6);
+        o[0][j] = 0.25f * a[j];
+        o[1][j] = -(ac + b[j]) * (1.0f / 6);
+        o[2][j] = -(ac - b[j]) * (1.0f / 6);
+        o[3][j] = q + b[j] * (1.0f / 12);
+        o[4][j] = q - b[j] * (1.0f / 12);
+        o[5][j] = c[j];
+    }
+}
+
 // U[pos][block][ci][j] = (G g G^T)[pos] for the pass's output channel o = b0 + j and input
-// channel ci (0 for lanes past cout), pos = 4*row + column. forward: g = w[o][ci];
+// channel ci (0 for lanes past cout), pos = (m+2)*row + column. forward: g = w[o][ci];
 // backward-data (cin is w's oc, cout its c): g = w[ci][o] turned 180 degrees. A block's 16
 // lanes at once: the filters are gathered lane by lane, then transformed and stored as
 // vectors (one filter at a time with scalar stores 16 positions apart was 1% of W3).
-static CK_MULTIVERSION void ck_wino_transform_filter(float *U, const float *w, int cin, int cout, int backward) {
-    const int coutp = ck_wino_padded(cout);
+static CK_MULTIVERSION void ck_wino_transform_filter(float *U, const float *w, int cin, int cout, int backward, int m) {
+    const int coutp = ck_wino_padded(cout), n = m + 2;
     const size_t per_pos = (size_t)cin * coutp;
     for (int b0 = 0; b0 < coutp; b0 += CK_WINO_BLOCK) {
         const int lanes = coutp - b0 < CK_WINO_BLOCK ? coutp - b0 : CK_WINO_BLOCK;
@@ -188,26 +258,20 @@ static CK_MULTIVERSION void ck_wino_transform_filter(float *U, const float *w, i
                               : backward ? w[((size_t)ci * cout + o) * 9 + (8 - t)] : w[((size_t)o * cin + ci) * 9 + t];
                 }
             }
-            float gg[4][3][CK_WINO_BLOCK];  // G g
+            float gg[6][3][CK_WINO_BLOCK];  // G g: gg[i][k] from column k of g
             for (int k = 0; k < 3; k++) {
-                #pragma omp simd
-                for (int j = 0; j < lanes; j++) {
-                    gg[0][k][j] = g[k][j];
-                    gg[1][k][j] = 0.5f * (g[k][j] + g[3 + k][j] + g[6 + k][j]);
-                    gg[2][k][j] = 0.5f * (g[k][j] - g[3 + k][j] + g[6 + k][j]);
-                    gg[3][k][j] = g[6 + k][j];
-                }
+                float *const o[6] = {gg[0][k], gg[1][k], gg[2][k], gg[3][k], gg[4][k], gg[5][k]};
+                if (m == 2) ck_wino2_g(o, g[k], g[3 + k], g[6 + k], lanes);
+                else ck_wino4_g(o, g[k], g[3 + k], g[6 + k], lanes);
             }
             float *dst = U + (size_t)b0 * cin + (size_t)ci * lanes;
-            for (int i = 0; i < 4; i++) {
-                float *d0 = dst + (size_t)(4 * i) * per_pos, *d1 = d0 + per_pos, *d2 = d1 + per_pos, *d3 = d2 + per_pos;
-                #pragma omp simd
-                for (int j = 0; j < lanes; j++) {
-                    d0[j] = gg[i][0][j];
-                    d1[j] = 0.5f * (gg[i][0][j] + gg[i][1][j] + gg[i][2][j]);
-                    d2[j] = 0.5f * (gg[i][0][j] - gg[i][1][j] + gg[i][2][j]);
-                    d3[j] = gg[i][2][j];
-                }
+            for (int i = 0; i < n; i++) {  // (G g) G^T, row i
+                float *const o[6] = {dst + (size_t)(n * i) * per_pos, dst + (size_t)(n * i + 1) * per_pos,
+                                     dst + (size_t)(n * i + 2) * per_pos, dst + (size_t)(n * i + 3) * per_pos,
+                                     m == 2 ? NULL : dst + (size_t)(n * i + 4) * per_pos,
+                                     m == 2 ? NULL : dst + (size_t)(n * i + 5) * per_pos};
+                if (m == 2) ck_wino2_g(o, gg[i][0], gg[i][1], gg[i][2], lanes);
+                else ck_wino4_g(o, gg[i][0], gg[i][1], gg[i][2], lanes);
             }
         }
     }
@@ -234,7 +298,7 @@ static inline __attribute__((always_inline)) void ck_wino_transform(float *restr
                                                                     float *restrict xp, const float *in,
                                                                     int channels, const ck_wino_layout *L,
                                                                     const int DY) {
-    const int rw = L->rw, phase = L->phase, tw = L->tw, th = (L->h + 1) / 2;
+    const int rw = L->rw, phase = L->phase, tw = L->tw, th = L->th;
     const size_t hw = (size_t)L->h * L->w;
     for (int ci = 0; ci < channels; ci++) {
         ck_wino_prefetch_plane(in + (size_t)(ci + 1) * hw, ci + 1 < channels ? hw : 0);
@@ -279,10 +343,98 @@ static inline __attribute__((always_inline)) void ck_wino_transform(float *restr
     }
 }
 
+// One channel x (h, w) into F(4x4)'s four column phases (layout at ck_wino_layout_of): every
+// float of the phases' rows is written (zero off the image); the gaps after them are zeroed
+// once by the caller and never written. An image row is de-interleaved 32 floats at a time
+// wherever 32 floats from there lie in the channel (as ck_pad_phases does 16): lanes past the
+// row's end land in the next padded row (written after) or on padded columns past the image
+// (zeroed after).
+static inline __attribute__((always_inline)) void ck_wino4_pad(float *restrict xp, const float *restrict x,
+                                                               const ck_wino_layout *L) {
+    const int rw = L->rw, h = L->h, w = L->w, rows = 4 * L->th + 2;
+    const size_t phase = (size_t)L->phase, hw = (size_t)h * w;
+    for (int r = 0; r < rows; r++) {
+        float *restrict out = xp + (size_t)r * rw;
+        const int iy = r - 1;
+        if (iy < 0 || iy >= h) {
+            for (int b = 0; b < 4; b++) memset(out + b * phase, 0, sizeof(float) * (size_t)rw);
+            continue;
+        }
+        const float *restrict row = x + (size_t)iy * w;
+        int k = 0;
+        for (; k < w && (size_t)iy * w + k + 32 <= hw; k += 32) {
+            const ck_v8 a = ck_v8_load(row + k), b = ck_v8_load(row + k + 8);
+            const ck_v8 c = ck_v8_load(row + k + 16), d = ck_v8_load(row + k + 24);
+            const ck_v8 e0 = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            const ck_v8 o0 = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
+            const ck_v8 e1 = __builtin_shufflevector(c, d, 0, 2, 4, 6, 8, 10, 12, 14);
+            const ck_v8 o1 = __builtin_shufflevector(c, d, 1, 3, 5, 7, 9, 11, 13, 15);
+            // x column k + 4i + s is padded column k + 4i + s + 1: phases 1, 2, 3 at k/4 + i
+            // for s = 0, 1, 2, and phase 0 at k/4 + i + 1 for s = 3.
+            ck_v8_store(out + phase + k / 4, __builtin_shufflevector(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14));
+            ck_v8_store(out + 2 * phase + k / 4, __builtin_shufflevector(o0, o1, 0, 2, 4, 6, 8, 10, 12, 14));
+            ck_v8_store(out + 3 * phase + k / 4, __builtin_shufflevector(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15));
+            ck_v8_store(out + k / 4 + 1, __builtin_shufflevector(o0, o1, 1, 3, 5, 7, 9, 11, 13, 15));
+        }
+        // Scalar (the channel's last rows): no AVX-512 scatters (microcoded on AMD;
+        // ck_conv2d_direct.c).
+        #pragma clang loop vectorize(disable)
+        for (; k < w; k++) out[(size_t)((k + 1) & 3) * phase + (size_t)((k + 1) >> 2)] = row[k];
+        // The left padding and the padded columns past the image, up to the phases' row end.
+        out[0] = 0.0f;
+        #pragma clang loop vectorize(disable)
+        for (int col = w + 1; col < 4 * rw; col++) out[(size_t)(col & 3) * phase + (size_t)(col >> 2)] = 0.0f;
+    }
+}
+
+// B^T of F(4x4) on six vectors: t = B^T d with B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0;
+// 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+static inline __attribute__((always_inline)) void ck_wino4_bt(ck_v8 t[6], const ck_v8 d[6]) {
+    const ck_v8 d42 = d[4] - d[2], d31 = d[3] - d[1];
+    t[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    t[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
+    t[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
+    t[3] = d42 + 2.0f * d31;
+    t[4] = d42 - 2.0f * d31;
+    t[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+}
+
 // V[pos][ci][t] = (B^T d B)[pos] for every channel of one image x (positions L->vpos apart).
+// F(2x2): the shared transform above. F(4x4): each channel padded into its column phases,
+// then 8 tiles of a tile row at a time (lanes past the row's end as above): patch element
+// (r, s) of tile (ty, tx) is phase s % 4, row 4ty + r, column tx + s / 4.
 static CK_MULTIVERSION void ck_wino_transform_image(float *restrict V, float *restrict xp, const float *x, int cin,
                                                     const ck_wino_layout *L) {
-    ck_wino_transform(V, L->vpos, xp, x, cin, L, 0);
+    if (L->m == 2) {
+        ck_wino_transform(V, L->vpos, xp, x, cin, L, 0);
+        return;
+    }
+    const int rw = L->rw, tw = L->tw, th = L->th;
+    const size_t phase = (size_t)L->phase, hw = (size_t)L->h * L->w, opos = L->vpos;
+    for (int ci = 0; ci < cin; ci++) {
+        ck_wino_prefetch_plane(x + (size_t)(ci + 1) * hw, ci + 1 < cin ? hw : 0);
+        ck_wino4_pad(xp, x + (size_t)ci * hw, L);
+        float *restrict oc = V + (size_t)ci * L->ntiles;
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx += 8) {
+                const int t = ty * tw + tx;
+                ck_v8 e[6][6];  // B^T along each patch row: e[r][j]
+                for (int r = 0; r < 6; r++) {
+                    const float *row = xp + (size_t)(4 * ty + r) * rw + tx;
+                    const ck_v8 d[6] = {ck_v8_load(row), ck_v8_load(row + phase), ck_v8_load(row + 2 * phase),
+                                        ck_v8_load(row + 3 * phase), ck_v8_load(row + 1),
+                                        ck_v8_load(row + phase + 1)};
+                    ck_wino4_bt(e[r], d);
+                }
+                for (int j = 0; j < 6; j++) {  // then B^T down the columns
+                    const ck_v8 col[6] = {e[0][j], e[1][j], e[2][j], e[3][j], e[4][j], e[5][j]};
+                    ck_v8 out[6];
+                    ck_wino4_bt(out, col);
+                    for (int i = 0; i < 6; i++) ck_v8_store(oc + (size_t)(6 * i + j) * opos + t, out[i]);
+                }
+            }
+        }
+    }
 }
 
 // MARK: - Product and output transform
@@ -314,11 +466,67 @@ static inline __attribute__((always_inline)) void ck_wino_block(float *restrict 
     }
 }
 
-// The 16 positions of one register block (R tiles from t0), for V and R as constants.
+// The P positions of one register block (R tiles from t0), for V and R as constants.
 #define CK_WINO_POSITIONS(V, R)                                                                  \
-    for (int pos = 0; pos < 16; pos++) {                                                         \
-        ck_wino_block(m + pos * mpos, V0 + pos * vpos + t0, ub + pos * per_pos, cin, ntiles, V, R); \
+    for (int pos = 0; pos < P; pos++) {                                                          \
+        ck_wino_block(m0 + pos * mpos, V0 + pos * vpos + t0, ub + pos * per_pos, cin, ntiles, V, R); \
     }
+
+// The output transform of one tile's 8 lanes: the tile's positions are mpos floats apart
+// from mp, and its pixels go to t (pixel (i, j) at (i*w + j)*lanes, bias added) while i < rows
+// and j < cols (the tiles past the image's last row or column are partly outside it).
+// F(2x2): A^T = [1 1 1 0; 0 1 -1 -1].
+static inline __attribute__((always_inline)) void ck_wino2_output(float *t, const float *mp, size_t mpos,
+                                                                  const float *bias, int rows, int cols, int w,
+                                                                  int lanes) {
+    ck_v8 s0[4], s1[4];  // A^T applied down each column: rows 0 and 1 of the tile
+    for (int j = 0; j < 4; j++) {
+        const float *mj = mp + (size_t)j * mpos;
+        const ck_v8 m0 = ck_v8_load(mj), m1 = ck_v8_load(mj + 4 * mpos);
+        const ck_v8 m2 = ck_v8_load(mj + 8 * mpos), m3 = ck_v8_load(mj + 12 * mpos);
+        s0[j] = m0 + m1 + m2;
+        s1[j] = m1 - m2 - m3;
+    }
+    const ck_v8 b = ck_v8_load(bias);
+    ck_v8_store(t, s0[0] + s0[1] + s0[2] + b);
+    if (cols > 1) ck_v8_store(t + lanes, s0[1] - s0[2] - s0[3] + b);
+    if (rows > 1) {
+        ck_v8_store(t + (size_t)w * lanes, s1[0] + s1[1] + s1[2] + b);
+        if (cols > 1) ck_v8_store(t + ((size_t)w + 1) * lanes, s1[1] - s1[2] - s1[3] + b);
+    }
+}
+
+// A^T of F(4x4) on six vectors: o = A^T v with A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0;
+// 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+static inline __attribute__((always_inline)) void ck_wino4_at(ck_v8 o[4], const ck_v8 v[6]) {
+    const ck_v8 a = v[1] + v[2], b = v[1] - v[2], c = v[3] + v[4], d = v[3] - v[4];
+    o[0] = v[0] + a + c;
+    o[1] = b + 2.0f * d;
+    o[2] = a + 4.0f * c;
+    o[3] = b + 8.0f * d + v[5];
+}
+
+// F(4x4): as ck_wino2_output, A^T M A into a 4x4 tile.
+static inline __attribute__((always_inline)) void ck_wino4_output(float *t, const float *mp, size_t mpos,
+                                                                  const float *bias, int rows, int cols, int w,
+                                                                  int lanes) {
+    ck_v8 s[4][6];  // A^T down each column: s[i][j]
+    for (int j = 0; j < 6; j++) {
+        const float *mj = mp + (size_t)j * mpos;
+        const ck_v8 col[6] = {ck_v8_load(mj), ck_v8_load(mj + 6 * mpos), ck_v8_load(mj + 12 * mpos),
+                              ck_v8_load(mj + 18 * mpos), ck_v8_load(mj + 24 * mpos), ck_v8_load(mj + 30 * mpos)};
+        ck_v8 o[4];
+        ck_wino4_at(o, col);
+        for (int i = 0; i < 4; i++) s[i][j] = o[i];
+    }
+    const ck_v8 b = ck_v8_load(bias);
+    for (int i = 0; i < 4 && i < rows; i++) {
+        ck_v8 o[4];
+        ck_wino4_at(o, s[i]);
+        float *ti = t + (size_t)i * w * lanes;
+        for (int j = 0; j < 4 && j < cols; j++) ck_v8_store(ti + (size_t)j * lanes, o[j] + b);
+    }
+}
 
 // One (image, channel block): y planes [b0, b0 + valid) of one image from its transform V0,
 // written or added per accumulate. ub is the block's U at position 0 (positions per_pos
@@ -326,10 +534,12 @@ static inline __attribute__((always_inline)) void ck_wino_block(float *restrict 
 static CK_MULTIVERSION void ck_wino_image_block(float *restrict y, const float *restrict V0, const float *restrict ub,
                                                 const float *restrict bias, int cin, size_t per_pos,
                                                 const ck_wino_layout *L, int lanes, int valid, int accumulate,
-                                                float *restrict m, float *restrict tile, float *restrict planes) {
-    const int h = L->h, w = L->w, tw = L->tw, ntiles = L->ntiles, R = L->R;
+                                                float *restrict mscratch, float *restrict tile,
+                                                float *restrict planes) {
+    const int h = L->h, w = L->w, tw = L->tw, ntiles = L->ntiles, R = L->R, m = L->m, P = L->P;
     const size_t hw = (size_t)h * w, vpos = L->vpos;
     const size_t mpos = (size_t)R * lanes;
+    float *restrict m0 = mscratch;
     for (int t0 = 0; t0 < L->tiles; t0 += R) {
         if (lanes == 16) {
             if (R == 6) CK_WINO_POSITIONS(2, 6) else if (R == 5) CK_WINO_POSITIONS(2, 5) else CK_WINO_POSITIONS(2, 4)
@@ -337,25 +547,12 @@ static CK_MULTIVERSION void ck_wino_image_block(float *restrict y, const float *
             if (R == 6) CK_WINO_POSITIONS(1, 6) else if (R == 5) CK_WINO_POSITIONS(1, 5) else CK_WINO_POSITIONS(1, 4)
         }
         for (int p = 0; p < R && t0 + p < L->tiles; p++) {
-            const int oy = 2 * ((t0 + p) / tw), ox = 2 * ((t0 + p) % tw);
-            const int right = ox + 1 < w, below = oy + 1 < h;
+            const int oy = m * ((t0 + p) / tw), ox = m * ((t0 + p) % tw);
             for (int k = 0; k < lanes; k += 8) {
-                ck_v8 s0[4], s1[4];  // A^T applied down each column: rows 0 and 1 of the tile
-                for (int j = 0; j < 4; j++) {
-                    const float *mj = m + (size_t)j * mpos + p * lanes + k;
-                    const ck_v8 m0 = ck_v8_load(mj), m1 = ck_v8_load(mj + 4 * mpos);
-                    const ck_v8 m2 = ck_v8_load(mj + 8 * mpos), m3 = ck_v8_load(mj + 12 * mpos);
-                    s0[j] = m0 + m1 + m2;
-                    s1[j] = m1 - m2 - m3;
-                }
-                const ck_v8 b = ck_v8_load(bias + k);
+                const float *mp = m0 + p * lanes + k;
                 float *t = tile + ((size_t)oy * w + ox) * lanes + k;
-                ck_v8_store(t, s0[0] + s0[1] + s0[2] + b);
-                if (right) ck_v8_store(t + lanes, s0[1] - s0[2] - s0[3] + b);
-                if (below) {
-                    ck_v8_store(t + (size_t)w * lanes, s1[0] + s1[1] + s1[2] + b);
-                    if (right) ck_v8_store(t + ((size_t)w + 1) * lanes, s1[1] - s1[2] - s1[3] + b);
-                }
+                if (m == 2) ck_wino2_output(t, mp, mpos, bias + k, h - oy, w - ox, w, lanes);
+                else ck_wino4_output(t, mp, mpos, bias + k, h - oy, w - ox, w, lanes);
             }
         }
     }
@@ -383,8 +580,8 @@ static CK_MULTIVERSION void ck_wino_image_block(float *restrict y, const float *
 // transform an image when their next pair is of another one. Returns 0 (nothing written)
 // if the scratch cannot be allocated.
 static int ck_wino_run(float *y, const float *x, const float *U, const float *bias, int n, int cin, int cout, int h,
-                       int w, int accumulate) {
-    const ck_wino_layout L = ck_wino_layout_of(h, w, cin);
+                       int w, int accumulate, int m) {
+    const ck_wino_layout L = ck_wino_layout_of(h, w, cin, m);
     const int coutp = ck_wino_padded(cout);
     const int blocks = (coutp + CK_WINO_BLOCK - 1) / CK_WINO_BLOCK, pairs = n * blocks;
     const size_t per_thread = ck_wino_thread_floats(&L), per_pos = (size_t)cin * coutp;
@@ -395,14 +592,14 @@ static int ck_wino_run(float *y, const float *x, const float *U, const float *bi
     #pragma omp parallel num_threads(threads)
     {
         float *xp = scratch + (size_t)omp_get_thread_num() * per_thread;
-        float *V = xp + L.plane, *m = V + 16 * L.vpos;
-        float *tile = m + 16 * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK, *planes = tile + (size_t)CK_WINO_BLOCK * L.pixels;
+        float *V = xp + L.plane, *ms = V + L.P * L.vpos;
+        float *tile = ms + L.P * (size_t)CK_WINO_RMAX * CK_WINO_BLOCK, *planes = tile + (size_t)CK_WINO_BLOCK * L.pixels;
         // Zero once what the vectors read past the image and nothing else writes (no NaN or
-        // denormal from uninitialized memory in the idle lanes): the floats after the four
-        // phases (ck_pad_phases writes the phases whole), and each row of V from its last
-        // tile on (the rest is written per image).
-        memset(xp + 4 * (size_t)L.phase, 0, sizeof(float) * (L.plane - 4 * (size_t)L.phase));
-        for (size_t r = 0; r < 16 * (size_t)cin; r++) {
+        // denormal from uninitialized memory in the idle lanes): the padded channel (its
+        // phases' rows are rewritten for each channel, the gaps and the tail never), and each
+        // row of V from its last tile on (the rest is written per image).
+        memset(xp, 0, sizeof(float) * L.plane);
+        for (size_t r = 0; r < (size_t)L.P * cin; r++) {
             memset(V + r / cin * L.vpos + r % cin * L.ntiles + L.tiles, 0, sizeof(float) * (L.ntiles - L.tiles));
         }
         int transformed = -1;  // the image V holds
@@ -416,7 +613,7 @@ static int ck_wino_run(float *y, const float *x, const float *U, const float *bi
             const int lanes = coutp - b0 < CK_WINO_BLOCK ? coutp - b0 : CK_WINO_BLOCK;
             const int valid = cout - b0 < lanes ? cout - b0 : lanes;
             ck_wino_image_block(y + (size_t)img * out_image + (size_t)b0 * hw, V, U + (size_t)b0 * cin, bias + b0,
-                                cin, per_pos, &L, lanes, valid, accumulate, m, tile, planes);
+                                cin, per_pos, &L, lanes, valid, accumulate, ms, tile, planes);
         }
     }
     free(scratch);
@@ -425,25 +622,30 @@ static int ck_wino_run(float *y, const float *x, const float *U, const float *bi
 
 // MARK: - Passes
 
-// The transformed filter (16 * cin * coutp), then the padded bias (coutp).
-static size_t ck_wino_pass_floats(int cin, int cout) { return (16 * (size_t)cin + 1) * ck_wino_padded(cout); }
+// Positions of the transform of an m x m output tile.
+static int ck_wino_positions(int m) { return (m + 2) * (m + 2); }
 
-static void ck_wino_pack(float *packed, const float *w, const float *bias, int cin, int cout, int backward) {
+// The transformed filter (P * cin * coutp), then the padded bias (coutp).
+static size_t ck_wino_pass_floats(int cin, int cout, int m) {
+    return (ck_wino_positions(m) * (size_t)cin + 1) * ck_wino_padded(cout);
+}
+
+static void ck_wino_pack(float *packed, const float *w, const float *bias, int cin, int cout, int backward, int m) {
     const int coutp = ck_wino_padded(cout);
-    float *bp = packed + 16 * (size_t)cin * coutp;
-    ck_wino_transform_filter(packed, w, cin, cout, backward);
+    float *bp = packed + ck_wino_positions(m) * (size_t)cin * coutp;
+    ck_wino_transform_filter(packed, w, cin, cout, backward, m);
     for (int o = 0; o < coutp; o++) bp[o] = bias != NULL && o < cout ? bias[o] : 0.0f;
 }
 
 // Packs the filter into an allocation of the call's own, runs, frees. Returns 0 (nothing
 // written) if an allocation fails.
 static int ck_wino_pass(float *y, const float *x, const float *w, const float *bias, int n, int cin, int cout, int h,
-                        int wd, int backward, int accumulate) {
-    float *packed = malloc(ck_wino_pass_floats(cin, cout) * sizeof(float));
+                        int wd, int backward, int accumulate, int m) {
+    float *packed = malloc(ck_wino_pass_floats(cin, cout, m) * sizeof(float));
     if (packed == NULL) return 0;
-    ck_wino_pack(packed, w, bias, cin, cout, backward);
-    const int done = ck_wino_run(y, x, packed, packed + 16 * (size_t)cin * ck_wino_padded(cout), n, cin, cout, h, wd,
-                                 accumulate);
+    ck_wino_pack(packed, w, bias, cin, cout, backward, m);
+    const int done = ck_wino_run(y, x, packed, packed + ck_wino_positions(m) * (size_t)cin * ck_wino_padded(cout), n,
+                                 cin, cout, h, wd, accumulate, m);
     free(packed);
     return done;
 }
@@ -451,13 +653,13 @@ static int ck_wino_pass(float *y, const float *x, const float *w, const float *b
 int ck_conv2d_winograd_forward(float *y, const float *x, const float *w, const float *bias,
                                const ck_conv2d_params *p) {
     assert(ck_wino_geometry(p));
-    return ck_wino_pass(y, x, w, bias, p->n, p->c, p->oc, p->h, p->w, 0, 0);
+    return ck_wino_pass(y, x, w, bias, p->n, p->c, p->oc, p->h, p->w, 0, 0, ck_wino_tile(p));
 }
 
 int ck_conv2d_winograd_backward_data(float *dx, const float *dy, const float *w, const ck_conv2d_params *p,
                                      int accumulate) {
     assert(ck_wino_geometry(p));
-    return ck_wino_pass(dx, dy, w, NULL, p->n, p->oc, p->c, p->h, p->w, 1, accumulate);
+    return ck_wino_pass(dx, dy, w, NULL, p->n, p->oc, p->c, p->h, p->w, 1, accumulate, ck_wino_tile(p));
 }
 
 // MARK: - Pre-packed forward (inference)
@@ -465,19 +667,20 @@ int ck_conv2d_winograd_backward_data(float *dx, const float *dy, const float *w,
 size_t ck_conv2d_winograd_packed_floats(const ck_conv2d_params *p) {
     return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1
                    && p->dil_h == 1 && p->dil_w == 1
-               ? ck_wino_pass_floats(p->c, p->oc)
+               ? ck_wino_pass_floats(p->c, p->oc, ck_wino_tile(p))
                : 0;
 }
 
 void ck_conv2d_winograd_pack_forward(float *packed, const float *w, const float *bias, const ck_conv2d_params *p) {
     assert(ck_conv2d_winograd_packed_floats(p) > 0);
-    ck_wino_pack(packed, w, bias, p->c, p->oc, 0);
+    ck_wino_pack(packed, w, bias, p->c, p->oc, 0, ck_wino_tile(p));
 }
 
 int ck_conv2d_winograd_forward_packed(float *y, const float *x, const float *packed, const ck_conv2d_params *p) {
     assert(ck_wino_geometry(p));
-    return ck_wino_run(y, x, packed, packed + 16 * (size_t)p->c * ck_wino_padded(p->oc), p->n, p->c, p->oc, p->h,
-                       p->w, 0);
+    const int m = ck_wino_tile(p);
+    return ck_wino_run(y, x, packed, packed + ck_wino_positions(m) * (size_t)p->c * ck_wino_padded(p->oc), p->n, p->c,
+                       p->oc, p->h, p->w, 0, m);
 }
 
 // MARK: - Backward-filter
@@ -508,7 +711,7 @@ static ck_wino_filter_layout ck_wino_filter_layout_of(const ck_conv2d_params *p)
     F.cinp = (p->c + 7) / 8 * 8;
     F.rows = ck_wino_filter_rows();
     F.coutr = (p->oc + F.rows - 1) / F.rows * F.rows;
-    F.L = ck_wino_layout_of(p->h, p->w, F.cinp);
+    F.L = ck_wino_layout_of(p->h, p->w, F.cinp, 2);  // backward-filter: F(2x2) only
     const size_t tiles8 = ((size_t)F.L.tiles + 7) / 8 * 8;
     F.vt = F.L.plane + 16 * F.L.vpos;
     F.y = F.vt + 16 * tiles8 * F.cinp;

@@ -5,7 +5,8 @@ import XCTest
 
 /// `ck_conv2d_forward_packed` (weights re-laid once, for inference models) against
 /// `ck_conv2d_forward` bit for bit, and both against the naive reference (Tolerance.float32,
-/// whose bound Conv2DDirectTests states for these sizes); and the small path's split of one
+/// whose bound Conv2DDirectTests states for these sizes, or Winograd F(4x4)'s where the
+/// forward takes it: `convTolerance`); and the small path's split of one
 /// image's output channels among threads against one thread, bit for bit.
 final class Conv2DPackedTests: XCTestCase {
     override func tearDown() {
@@ -50,7 +51,7 @@ final class Conv2DPackedTests: XCTestCase {
                         XCTAssertEqual(ck_conv2d_forward_packed(&y, x, packed, &p), 1, what)
                         XCTAssertEqual(y.map(\.bitPattern), unpacked.map(\.bitPattern), "\(what): packed bits differ")
                         let expected = referenceConv2DForward(x: x, filter: filter, bias: b, g)
-                        assertClose(expected, y, .float32, what, shape: [g.n, g.oc, g.outH, g.outW])
+                        assertClose(expected, y, convTolerance(&p), what, shape: [g.n, g.oc, g.outH, g.outW])
                     }
                 }
             }

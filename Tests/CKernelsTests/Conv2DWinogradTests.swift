@@ -18,8 +18,17 @@ import XCTest
 /// (the largest seen on the sweep is printed by a failing assertion). Backward-filter sums
 /// n * tiles = 3 * 196 tile products at most per thread in float (the direct kernel's 2,352
 /// pixel products, Conv2DDirectTests), then the threads' sums in double.
+///
+/// F(4x4, 3x3) (forward and backward-data, `ck_conv2d_set_winograd_tile(4)`) is held to
+/// `winogradF4Tolerance` (1e-3 absolute floor, 1e-3 relative). Its transforms take sums of up to 6 inputs
+/// with factors up to 5 (B^T), weights scaled by 1/24 to 1/4 (G) and outputs with factors up
+/// to 8 (A^T), so the partial sums it rounds are larger: a float32 simulation of one tile
+/// (NumPy, uniform inputs in [-1, 1], 200 tiles) puts its error at 16 times F(2x2)'s, up to
+/// 7.5e-4 at 64 channels on outputs near 7, about 1e-4 relative. The bound leaves about
+/// 1.3 times that; a sign or factor wrong anywhere in a transform is off by O(1).
 final class Conv2DWinogradTests: XCTestCase {
     override func tearDown() {
+        ck_conv2d_set_winograd_tile(0)
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_AUTO)
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         ck_set_num_threads(0)
@@ -41,10 +50,19 @@ final class Conv2DWinogradTests: XCTestCase {
     func testWinogradForwardMatchesReferenceWithAndWithoutBias() {
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
         var rng = SeededGenerator(seed: 81)
+        for tile: Int32 in [2, 4] {
+            ck_conv2d_set_winograd_tile(tile)
+            checkForwardSweep(tile: tile, using: &rng)
+        }
+    }
+
+    private func checkForwardSweep(tile: Int32, using rng: inout SeededGenerator) {
+        let tolerance: Tolerance = tile == 4 ? winogradF4Tolerance : .float32
         for (g, threads) in Self.sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)
             XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 1, "forward takes Winograd for \(g)")
+            XCTAssertEqual(ck_conv2d_winograd_tile(&p), tile, "forward takes F(\(tile)x\(tile)) for \(g)")
             let x = randomFloats(g.inputCount, using: &rng)
             let filter = randomFloats(g.filterCount, using: &rng)
             let bias = randomFloats(g.oc, using: &rng)
@@ -54,8 +72,8 @@ final class Conv2DWinogradTests: XCTestCase {
                 var y = [Float](repeating: .nan, count: g.outputCount)   // written, not added to
                 var (workspace, size) = makeConvWorkspace(g)
                 ck_conv2d_forward(&y, x, filter, b, &workspace, &p)
-                let what = "Winograd forward bias \(useBias) threads \(threads) \(g)"
-                assertClose(expected, y, .float32, what, shape: [g.n, g.oc, g.outH, g.outW])
+                let what = "Winograd F(\(tile)x\(tile)) forward bias \(useBias) threads \(threads) \(g)"
+                assertClose(expected, y, tolerance, what, shape: [g.n, g.oc, g.outH, g.outW])
                 assertWorkspaceGuardIntact(workspace, size: size, what)
                 // The packed path (inference) gives the same bits.
                 let packedSize = ck_conv2d_packed_size(&p)
@@ -72,7 +90,13 @@ final class Conv2DWinogradTests: XCTestCase {
 
     func testWinogradBackwardDataWritesOrAccumulatesTheReference() {
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
-        checkBackwardDataSweep(Self.sweep, seed: 82, path: "Winograd") { ck_conv2d_backward_data_uses_winograd(&$0) }
+        for tile: Int32 in [2, 4] {
+            ck_conv2d_set_winograd_tile(tile)
+            checkBackwardDataSweep(Self.sweep, seed: 82, path: "Winograd F(\(tile)x\(tile))",
+                                   tolerance: tile == 4 ? winogradF4Tolerance : .float32) {
+                ck_conv2d_backward_data_uses_winograd(&$0) == 1 && ck_conv2d_winograd_tile(&$0) == tile ? 1 : 0
+            }
+        }
     }
 
     func testWinogradBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {
@@ -131,6 +155,7 @@ final class Conv2DWinogradTests: XCTestCase {
                            ("W3 block32", params(32, 14, 32)), ("W3 block64", params(64, 7, 64))] {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 1, "\(name): forward takes Winograd")
+            XCTAssertEqual(ck_conv2d_winograd_tile(&p), 4, "\(name): forward and backward-data take F(4x4)")
             XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "\(name): backward-data takes Winograd")
             // Backward-filter from 25 tiles (9x9) on; W3's 7x7 stays direct.
             XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), name == "W3 block64" ? 0 : 1,

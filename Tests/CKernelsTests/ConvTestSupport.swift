@@ -49,6 +49,16 @@ let convSweep: [ReferenceConv2DGeometry] = [
 ]
 
 /// Guard floats after every workspace, to catch writes past the size the kernel asked for.
+/// Winograd F(4x4, 3x3)'s bound (the reasoning is at Conv2DWinogradTests).
+let winogradF4Tolerance = Tolerance(atol: 1e-3, rtol: 1e-3)
+
+/// The bound for a forward or backward-data pass under the modes in force: F(4x4)'s where
+/// the pass takes Winograd with 4x4 tiles, Tolerance.float32 elsewhere.
+func convTolerance(_ p: inout ck_conv2d_params, backwardData: Bool = false) -> Tolerance {
+    let winograd = backwardData ? ck_conv2d_backward_data_uses_winograd(&p) : ck_conv2d_forward_uses_winograd(&p)
+    return winograd == 1 && ck_conv2d_winograd_tile(&p) == 4 ? winogradF4Tolerance : .float32
+}
+
 let workspaceGuard = 16
 let workspaceSentinel: Float = -12345.5
 
@@ -93,6 +103,7 @@ func conv3x3Sweep(channels: [Int], outChannels: [Int], sizes: [(Int, Int)], stri
 /// says whether the dispatch takes the path under test (`path` names it) under the modes the
 /// caller set, and must return 1 for every geometry.
 func checkBackwardDataSweep(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int32)], seed: UInt64, path: String,
+                            tolerance: Tolerance = .float32,
                             takesPath: (inout ck_conv2d_params) -> Int32,
                             file: StaticString = #filePath, line: UInt = #line) {
     var rng = SeededGenerator(seed: seed)
@@ -109,10 +120,10 @@ func checkBackwardDataSweep(_ sweep: [(g: ReferenceConv2DGeometry, threads: Int3
         // accumulate 0 writes dx whatever it held (NaN here).
         var written = [Float](repeating: .nan, count: g.inputCount)
         ck_conv2d_backward_data(&written, dy, filter, &workspace, &p, 0)
-        assertClose(reference, written, .float32, what + " written", shape: [g.n, g.c, g.h, g.w], file: file, line: line)
+        assertClose(reference, written, tolerance, what + " written", shape: [g.n, g.c, g.h, g.w], file: file, line: line)
         var dx = dx0
         ck_conv2d_backward_data(&dx, dy, filter, &workspace, &p, 1)
-        assertClose(zip(dx0, reference).map { $0 + $1 }, dx, .float32, what + " accumulated",
+        assertClose(zip(dx0, reference).map { $0 + $1 }, dx, tolerance, what + " accumulated",
                     shape: [g.n, g.c, g.h, g.w], file: file, line: line)
         assertWorkspaceGuardIntact(workspace, size: size, what, file: file, line: line)
     }
