@@ -4,7 +4,7 @@
 // worth reading).
 //
 //   KernelBench conv-direct [--threads 1,2] [--rounds 5] [--reps 15] [--cpu-time]
-//                           [--winograd | --winograd-tiles] [--shape N,C,HW,OC[,STRIDE] ...]
+//                           [--winograd [--tile 2|4] | --winograd-tiles] [--shape N,C,HW,OC[,STRIDE] ...]
 //
 // Defaults: W3's 3x3 convolutions (stride 1 and 2) at its batch of 128 and W2's conv2 at
 // 64.
@@ -13,7 +13,7 @@
 // the workers' spinning, so it is refused there).
 // --winograd times Winograd F(2x2, 3x3) (ck_conv2d_winograd.c) against the direct kernel
 // instead, the three passes of the stride-1 shapes; its GFLOP/s count the direct
-// convolution's FLOPs (so they can pass the sgemm ceiling).
+// convolution's FLOPs (so they can pass the sgemm ceiling); --tile forces its output tile.
 // --winograd-tiles times Winograd F(4x4, 3x3) against F(2x2, 3x3), forward and backward-data
 // (backward-filter is F(2x2) in both, timed as a control).
 import CKernels
@@ -44,7 +44,7 @@ private func alternated(reps: Int, cpuTime: Bool, _ a: () -> Void, _ b: () -> Vo
 }
 
 func convDirectMain(_ arguments: [String]) throws {
-    var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false, winograd = false, tiles = false
+    var threadCounts = [1, 2], rounds = 5, reps = 15, cpuTime = false, winograd = false, tiles = false, tile = 0
     var shapes: [(name: String, n: Int, c: Int, hw: Int, oc: Int, stride: Int)] = []
     var rest = arguments[...]
     func integers(_ flag: String) throws -> [Int] {
@@ -63,6 +63,9 @@ func convDirectMain(_ arguments: [String]) throws {
         case "--cpu-time": cpuTime = true
         case "--winograd": winograd = true
         case "--winograd-tiles": tiles = true
+        case "--tile":
+            tile = try integers(flag)[0]
+            guard tile == 2 || tile == 4 else { throw UsageError(message: "conv-direct: --tile expects 2 or 4") }
         case "--shape":
             let v = try integers(flag)
             guard v.count == 4 || (v.count == 5 && v[4] <= 2) else {
@@ -105,6 +108,7 @@ func convDirectMain(_ arguments: [String]) throws {
     } : winograd ? {
         ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_AUTO)
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
+        ck_conv2d_set_winograd_tile(Int32(tile))
     } : { ck_conv2d_set_direct_mode(CK_CONV2D_DIRECT_ALWAYS) }
     print("conv-direct: \(cpuTime ? "CPU" : "wall") time; \(rounds) rounds alternating thread counts \(threadCounts), "
           + "each round \(reps) alternated calls of each path; load average \(loadAverages().map { String($0) }.joined(separator: " "))")

@@ -40,12 +40,14 @@
 // The transforms' factors are 0, +-1 and +-1/2, so the results differ from the direct sums
 // only by float rounding (tests: Conv2DWinogradTests).
 //
-// F(4x4, 3x3) for the forward and backward-data: 4x4 output tiles from 6x6 patches, 36
-// multiplications a tile where F(2x2) makes 64 for the same 16 pixels (points 0, +-1, +-2;
-// Lavin and Gray's matrices, below). The same product and run loop with 36 positions; the
-// input is padded into four column phases (padded column 4j + b at phase b, column j) so that
-// a tile row's patches are again whole vectors. Its factors reach 8 (A^T) and 1/24 (G), so
-// its rounding error is about 15 times F(2x2)'s (Conv2DWinogradTests states the tolerance).
+// F(4x4, 3x3): 4x4 output tiles from 6x6 patches, 36 multiplications a tile where F(2x2)
+// makes 64 for the same 16 pixels (points 0, +-1, +-2; Lavin and Gray's matrices, below).
+// The same product, run loop and backward-filter with 36 positions; the input (and dy) is
+// padded into four column phases (padded column 4j + b at phase b, column j) so that a tile
+// row's patches are again whole vectors. Forward and backward-data take it wherever it fits,
+// backward-filter on images of 49 tiles or more (ck_wino_filter_tile). Its factors reach 8
+// (A^T) and 1/24 (G), so its rounding error is about 15 times F(2x2)'s (Conv2DWinogradTests
+// states the tolerance).
 #include "ckernels.h"
 #include "ck_threads_internal.h"
 #include "ck_conv2d_winograd_internal.h"
@@ -169,6 +171,24 @@ static int ck_wino_tile(const ck_conv2d_params *p) {
 int ck_conv2d_winograd_tile(const ck_conv2d_params *p) {
     assert(p != NULL);
     return ck_wino_tile(p);
+}
+
+// Backward-filter runs over one image's tiles per pass over its P x oc x c accumulators, so
+// F(4x4)'s 36 positions pay only where an image has many tiles: AUTO takes it from 49 4x4
+// tiles (W3's 28x28 at 16 channels: 1.38x F(2x2) at 1 thread) and F(2x2) below (at 14x14, 16
+// tiles, F(4x4) measured 0.72-0.87x; grouping images into one pass spilled L2 and was slower
+// still; docs/performance.md, "Winograd F(4x4, 3x3)").
+#define CK_WINO4_FILTER_MIN_TILES 49
+
+static int ck_wino_filter_tile(const ck_conv2d_params *p) {
+    const int m = ck_wino_tile(p);
+    if (m == 2 || ck_wino_tile_setting == 4) return m;
+    return ((p->h + 3) / 4) * ((p->w + 3) / 4) >= CK_WINO4_FILTER_MIN_TILES ? 4 : 2;
+}
+
+int ck_conv2d_backward_filter_winograd_tile(const ck_conv2d_params *p) {
+    assert(p != NULL);
+    return ck_wino_filter_tile(p);
 }
 
 // Where Winograd beats the direct kernel, read off measurements (docs/performance.md,
@@ -697,7 +717,7 @@ static int ck_wino_filter_rows(void) {
 
 // Backward-filter's per-thread arrays, in floats: the padded channel and V as the forward
 // has them (for cinp channels), V transposed tile-major (vt), dy's transform Y (coutr rows
-// of ntiles), the partial dU (16 x coutr x cinp doubles), and the bias sums (coutr doubles).
+// of ntiles), the partial dU (P x coutr x cinp doubles), and the bias sums (coutr doubles).
 typedef struct {
     ck_wino_layout L;
     int cinp;            // input channels rounded up to whole 8x8 transposes
@@ -711,12 +731,12 @@ static ck_wino_filter_layout ck_wino_filter_layout_of(const ck_conv2d_params *p)
     F.cinp = (p->c + 7) / 8 * 8;
     F.rows = ck_wino_filter_rows();
     F.coutr = (p->oc + F.rows - 1) / F.rows * F.rows;
-    F.L = ck_wino_layout_of(p->h, p->w, F.cinp, 2);  // backward-filter: F(2x2) only
-    const size_t tiles8 = ((size_t)F.L.tiles + 7) / 8 * 8;
-    F.vt = F.L.plane + 16 * F.L.vpos;
-    F.y = F.vt + 16 * tiles8 * F.cinp;
-    F.du = (F.y + 16 * (size_t)F.coutr * F.L.ntiles + 16 + 1) / 2 * 2;  // 8-byte aligned for the doubles
-    F.bsum = F.du + 2 * 16 * (size_t)F.coutr * F.cinp;
+    F.L = ck_wino_layout_of(p->h, p->w, F.cinp, ck_wino_filter_tile(p));
+    const size_t P = (size_t)F.L.P, tiles8 = ((size_t)F.L.tiles + 7) / 8 * 8;
+    F.vt = F.L.plane + P * F.L.vpos;
+    F.y = F.vt + P * tiles8 * F.cinp;
+    F.du = (F.y + P * (size_t)F.coutr * F.L.ntiles + 16 + 1) / 2 * 2;  // 8-byte aligned for the doubles
+    F.bsum = F.du + 2 * P * (size_t)F.coutr * F.cinp;
     F.total = F.bsum + 2 * (size_t)F.coutr;
     return F;
 }
@@ -725,10 +745,51 @@ static size_t ck_wino_filter_thread_floats(const ck_conv2d_params *p) {
     return ck_wino_filter_layout_of(p).total;
 }
 
+// A of F(4x4) (A^T's transpose) on four vectors: c = A d, six rows.
+static inline __attribute__((always_inline)) void ck_wino4_a(ck_v8 c[6], const ck_v8 d[4]) {
+    const ck_v8 e = d[0] + d[2], o = d[1] + d[3], e4 = d[0] + 4.0f * d[2], o8 = 2.0f * d[1] + 8.0f * d[3];
+    c[0] = d[0];
+    c[1] = e + o;
+    c[2] = e - o;
+    c[3] = e4 + o8;
+    c[4] = e4 - o8;
+    c[5] = d[3];
+}
+
 // Y[pos][o][t] = (A dy_t A^T)[pos] for every channel of one image's dy (positions ypos apart).
+// F(4x4): dy is padded as x is, so dy pixel (4ty + i, 4tx + j) is padded row 4ty + i + 1,
+// phase (j + 1) % 4, column tx + (j + 1) / 4 (zero past the image).
 static CK_MULTIVERSION void ck_wino_transform_dy(float *restrict Y, float *restrict xp, const float *dy, int cout,
                                                  size_t ypos, const ck_wino_layout *L) {
-    ck_wino_transform(Y, ypos, xp, dy, cout, L, 1);
+    if (L->m == 2) {
+        ck_wino_transform(Y, ypos, xp, dy, cout, L, 1);
+        return;
+    }
+    const int rw = L->rw, tw = L->tw, th = L->th;
+    const size_t phase = (size_t)L->phase, hw = (size_t)L->h * L->w;
+    for (int o = 0; o < cout; o++) {
+        ck_wino_prefetch_plane(dy + (size_t)(o + 1) * hw, o + 1 < cout ? hw : 0);
+        ck_wino4_pad(xp, dy + (size_t)o * hw, L);
+        float *restrict oc = Y + (size_t)o * L->ntiles;
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx += 8) {
+                const int t = ty * tw + tx;
+                ck_v8 c[4][6];  // A along each dy row: c[i][b]
+                for (int i = 0; i < 4; i++) {
+                    const float *row = xp + (size_t)(4 * ty + i + 1) * rw + tx;
+                    const ck_v8 d[4] = {ck_v8_load(row + phase), ck_v8_load(row + 2 * phase),
+                                        ck_v8_load(row + 3 * phase), ck_v8_load(row + 1)};
+                    ck_wino4_a(c[i], d);
+                }
+                for (int b = 0; b < 6; b++) {  // then down the columns
+                    const ck_v8 col[4] = {c[0][b], c[1][b], c[2][b], c[3][b]};
+                    ck_v8 out[6];
+                    ck_wino4_a(out, col);
+                    for (int a = 0; a < 6; a++) ck_v8_store(oc + (size_t)(6 * a + b) * ypos + t, out[a]);
+                }
+            }
+        }
+    }
 }
 
 typedef double ck_v8d __attribute__((vector_size(64)));
@@ -766,7 +827,7 @@ static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const 
                                                  const float *x, const float *dy, int cin, int cout,
                                                  double *restrict bsum) {
     const ck_wino_layout *L = &F->L;
-    const int cinp = F->cinp, tiles = L->tiles, rows = F->rows, ntiles = L->ntiles;
+    const int cinp = F->cinp, tiles = L->tiles, rows = F->rows, ntiles = L->ntiles, P = L->P;
     const size_t tiles8 = ((size_t)tiles + 7) / 8 * 8, hw = (size_t)L->h * L->w;
     float *xp = scratch, *V = scratch + L->plane, *vt = scratch + F->vt, *Y = scratch + F->y;
     double *du = (double *)(scratch + F->du);
@@ -775,7 +836,7 @@ static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const 
     ck_wino_transform_dy(Y, xp, dy, cout, ypos, L);
     // V[pos][c][t] to vt[pos][t][c] by 8x8 transposes (rows past cin are zero; columns past
     // the last tile are read and never used).
-    for (int pos = 0; pos < 16; pos++) {
+    for (int pos = 0; pos < P; pos++) {
         const float *vp = V + pos * L->vpos;
         float *tp = vt + pos * tiles8 * cinp;
         for (size_t t8 = 0; t8 < (size_t)tiles; t8 += 8) {
@@ -787,7 +848,7 @@ static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const 
             }
         }
     }
-    for (int pos = 0; pos < 16; pos++) {
+    for (int pos = 0; pos < P; pos++) {
         const float *yp = Y + pos * ypos, *tp = vt + pos * tiles8 * cinp;
         double *dp = du + (size_t)pos * F->coutr * cinp;
         for (int o0 = 0; o0 < F->coutr; o0 += rows) {
@@ -815,11 +876,20 @@ static CK_MULTIVERSION void ck_wino_filter_image(float *restrict scratch, const 
     }
 }
 
+// G of F(2x2) and of F(4x4), in double for backward-filter's dw = G^T dU G.
+static const double ck_wino2_g_rows[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double ck_wino4_g_rows[6][3] = {{1.0 / 4, 0, 0},
+                                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                             {0, 0, 1}};
+
 int ck_conv2d_winograd_backward_filter(float *dw, float *dbias, const float *dy, const float *x,
                                        const ck_conv2d_params *p) {
     assert(ck_wino_geometry(p));
     const ck_wino_filter_layout F = ck_wino_filter_layout_of(p);
-    const int cin = p->c, cout = p->oc, cinp = F.cinp;
+    const int cin = p->c, cout = p->oc, cinp = F.cinp, n = F.L.m + 2, P = F.L.P;
     const size_t hw = (size_t)p->h * p->w, per_thread = F.total;
     const int all = ck_region_threads(), threads = all < p->n ? all : p->n;
     float *scratch = malloc((size_t)threads * per_thread * sizeof(float));
@@ -836,28 +906,33 @@ int ck_conv2d_winograd_backward_filter(float *dw, float *dbias, const float *dy,
         }
     }
     // dU summed over the threads in double, then dw[o][c] += G^T dU G.
+    const double(*G)[3] = F.L.m == 2 ? ck_wino2_g_rows : ck_wino4_g_rows;
     for (int o = 0; o < cout; o++) {
         for (int ci = 0; ci < cin; ci++) {
-            double u[4][4];
-            for (int pos = 0; pos < 16; pos++) {
+            double u[6][6];
+            for (int pos = 0; pos < P; pos++) {
                 double total = 0.0;
                 for (int t = 0; t < threads; t++) {
                     total += ((const double *)(scratch + (size_t)t * per_thread + F.du))[(size_t)pos * F.coutr * cinp
                                                                                          + (size_t)o * cinp + ci];
                 }
-                u[pos / 4][pos % 4] = total;
+                u[pos / n][pos % n] = total;
             }
-            double g[3][4];  // G^T dU
-            for (int b = 0; b < 4; b++) {
-                g[0][b] = u[0][b] + 0.5 * (u[1][b] + u[2][b]);
-                g[1][b] = 0.5 * (u[1][b] - u[2][b]);
-                g[2][b] = 0.5 * (u[1][b] + u[2][b]) + u[3][b];
+            double g[3][6];  // G^T dU
+            for (int k = 0; k < 3; k++) {
+                for (int b = 0; b < n; b++) {
+                    double sum = 0.0;
+                    for (int a = 0; a < n; a++) sum += G[a][k] * u[a][b];
+                    g[k][b] = sum;
+                }
             }
             float *dwc = dw + ((size_t)o * cin + ci) * 9;
             for (int k = 0; k < 3; k++) {
-                dwc[3 * k + 0] += (float)(g[k][0] + 0.5 * (g[k][1] + g[k][2]));
-                dwc[3 * k + 1] += (float)(0.5 * (g[k][1] - g[k][2]));
-                dwc[3 * k + 2] += (float)(0.5 * (g[k][1] + g[k][2]) + g[k][3]);
+                for (int l = 0; l < 3; l++) {
+                    double sum = 0.0;
+                    for (int b = 0; b < n; b++) sum += g[k][b] * G[b][l];
+                    dwc[3 * k + l] += (float)sum;
+                }
             }
         }
     }

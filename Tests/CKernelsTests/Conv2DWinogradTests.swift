@@ -3,11 +3,11 @@ import NNReference
 import TestSupport
 import XCTest
 
-/// Winograd F(2x2, 3x3) (`ck_conv2d_winograd.c`): forward (with and without bias, through
-/// `ck_conv2d_forward` and the packed inference path), backward-data (written and
-/// accumulated) and backward-filter (accumulated, with and without bias) against the naive
-/// reference, forced on with `CK_CONV2D_WINOGRAD_ALWAYS` so
-/// that every shape of the sweep takes it; and the AUTO rule on the workloads' shapes.
+/// Winograd F(2x2, 3x3) and F(4x4, 3x3) (`ck_conv2d_winograd.c`), each tile forced in turn:
+/// forward (with and without bias, through `ck_conv2d_forward` and the packed inference
+/// path), backward-data (written and accumulated) and backward-filter (accumulated, with and
+/// without bias) against the naive reference, forced on with `CK_CONV2D_WINOGRAD_ALWAYS` so
+/// that every shape of the sweep takes it; and the AUTO rules on the workloads' shapes.
 ///
 /// Tolerance.float32 (1e-4 absolute floor, 1e-4 relative): the transforms add and subtract
 /// up to 4 inputs (B^T d B), weight sums of up to 9 weights by 1/4 (G g G^T), and 9 of the
@@ -19,7 +19,7 @@ import XCTest
 /// n * tiles = 3 * 196 tile products at most per thread in float (the direct kernel's 2,352
 /// pixel products, Conv2DDirectTests), then the threads' sums in double.
 ///
-/// F(4x4, 3x3) (forward and backward-data, `ck_conv2d_set_winograd_tile(4)`) is held to
+/// F(4x4, 3x3) (all three passes, `ck_conv2d_set_winograd_tile(4)`) is held to
 /// `winogradF4Tolerance` (1e-3 absolute floor, 1e-3 relative). Its transforms take sums of up to 6 inputs
 /// with factors up to 5 (B^T), weights scaled by 1/24 to 1/4 (G) and outputs with factors up
 /// to 8 (A^T), so the partial sums it rounds are larger: a float32 simulation of one tile
@@ -102,19 +102,28 @@ final class Conv2DWinogradTests: XCTestCase {
     func testWinogradBackwardFilterAccumulatesTheReferenceWithAndWithoutBias() {
         ck_conv2d_set_winograd_mode(CK_CONV2D_WINOGRAD_ALWAYS)
         var rng = SeededGenerator(seed: 84)
+        for tile: Int32 in [2, 4] {
+            ck_conv2d_set_winograd_tile(tile)
+            checkBackwardFilterSweep(tile: tile, using: &rng)
+        }
+    }
+
+    private func checkBackwardFilterSweep(tile: Int32, using rng: inout SeededGenerator) {
+        let tolerance: Tolerance = tile == 4 ? winogradF4Tolerance : .float32
         for (g, threads) in Self.sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)
             XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), 1, "backward-filter takes Winograd for \(g)")
+            XCTAssertEqual(ck_conv2d_backward_filter_winograd_tile(&p), tile, "backward-filter takes F(\(tile)x\(tile))")
             let dy = randomFloats(g.outputCount, using: &rng)
             let x = randomFloats(g.inputCount, using: &rng)
             let dw0 = randomFloats(g.filterCount, using: &rng), db0 = randomFloats(g.oc, using: &rng)
             let (refDw, refDb) = referenceConv2DBackwardFilter(dy: dy, x: x, g)
-            let what = "Winograd backward-filter threads \(threads) \(g)"
+            let what = "Winograd F(\(tile)x\(tile)) backward-filter threads \(threads) \(g)"
             var (workspace, size) = makeConvWorkspace(g)
             var dw = dw0, db = db0
             ck_conv2d_backward_filter(&dw, &db, dy, x, &workspace, &p)
-            assertClose(zip(dw0, refDw).map { $0 + $1 }, dw, .float32, what + " dw", shape: [g.oc, g.c, 3, 3])
+            assertClose(zip(dw0, refDw).map { $0 + $1 }, dw, tolerance, what + " dw", shape: [g.oc, g.c, 3, 3])
             assertClose(zip(db0, refDb).map { $0 + $1 }, db, .float32, what + " dbias", shape: [g.oc])
             var dwOnly = dw0
             ck_conv2d_backward_filter(&dwOnly, nil, dy, x, &workspace, &p)
@@ -156,6 +165,9 @@ final class Conv2DWinogradTests: XCTestCase {
             var p = p0
             XCTAssertEqual(ck_conv2d_forward_uses_winograd(&p), 1, "\(name): forward takes Winograd")
             XCTAssertEqual(ck_conv2d_winograd_tile(&p), 4, "\(name): forward and backward-data take F(4x4)")
+            // Backward-filter: F(4x4) from 49 4x4 tiles (28x28) on.
+            XCTAssertEqual(ck_conv2d_backward_filter_winograd_tile(&p), name == "W3 block16" ? 4 : 2,
+                           "\(name): backward-filter's tile")
             XCTAssertEqual(ck_conv2d_backward_data_uses_winograd(&p), 1, "\(name): backward-data takes Winograd")
             // Backward-filter from 25 tiles (9x9) on; W3's 7x7 stays direct.
             XCTAssertEqual(ck_conv2d_backward_filter_uses_winograd(&p), name == "W3 block64" ? 0 : 1,

@@ -189,16 +189,18 @@ int ck_conv2d_forward_uses_winograd(const ck_conv2d_params *p);
 int ck_conv2d_backward_data_uses_winograd(const ck_conv2d_params *p);
 /// 1 if ck_conv2d_backward_filter takes Winograd for p under the modes in force.
 int ck_conv2d_backward_filter_uses_winograd(const ck_conv2d_params *p);
-/// The output tile of the Winograd forward and backward-data: 2 for F(2x2, 3x3), 4 for
-/// F(4x4, 3x3) (36 multiplications a 4x4 tile, where F(2x2) makes 64 and the direct kernel
-/// 144; larger transform factors, so about 15 times F(2x2)'s rounding error). 0 (the default)
-/// takes the tile that measured faster for the shape; 2 and 4 are for tests and benchmarks
-/// (4 falls back to 2 where its scratch would pass the kernel's limit). Backward-filter
-/// always uses F(2x2). Set between calls, not during.
+/// The output tile of the Winograd passes: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3) (36
+/// multiplications a 4x4 tile, where F(2x2) makes 64 and the direct kernel 144; larger
+/// transform factors, so about 15 times F(2x2)'s rounding error). 0 (the default) takes the
+/// tile that measured faster for the shape and pass; 2 and 4 are for tests and benchmarks
+/// (4 falls back to 2 where its scratch would pass the kernel's limit). Set between calls,
+/// not during.
 void ck_conv2d_set_winograd_tile(int outputs);
 /// The tile (2 or 4) the Winograd forward and backward-data take for p under the setting in
 /// force, whether or not the modes send p to Winograd.
 int ck_conv2d_winograd_tile(const ck_conv2d_params *p);
+/// The same for the Winograd backward-filter.
+int ck_conv2d_backward_filter_winograd_tile(const ck_conv2d_params *p);
 
 // MARK: - Pooling
 
