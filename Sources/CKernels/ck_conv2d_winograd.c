@@ -419,42 +419,77 @@ static inline __attribute__((always_inline)) void ck_wino4_bt(ck_v8 t[6], const 
     t[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
 }
 
-// V[pos][ci][t] = (B^T d B)[pos] for every channel of one image x (positions L->vpos apart).
-// F(2x2): the shared transform above. F(4x4): each channel padded into its column phases,
-// then 8 tiles of a tile row at a time (lanes past the row's end as above): patch element
-// (r, s) of tile (ty, tx) is phase s % 4, row 4ty + r, column tx + s / 4.
-static CK_MULTIVERSION void ck_wino_transform_image(float *restrict V, float *restrict xp, const float *x, int cin,
-                                                    const ck_wino_layout *L) {
-    if (L->m == 2) {
-        ck_wino_transform(V, L->vpos, xp, x, cin, L, 0);
-        return;
-    }
+// A of F(4x4) (A^T's transpose) on four vectors: c = A d, six rows.
+static inline __attribute__((always_inline)) void ck_wino4_a(ck_v8 c[6], const ck_v8 d[4]) {
+    const ck_v8 e = d[0] + d[2], o = d[1] + d[3], e4 = d[0] + 4.0f * d[2], o8 = 2.0f * d[1] + 8.0f * d[3];
+    c[0] = d[0];
+    c[1] = e + o;
+    c[2] = e - o;
+    c[3] = e4 + o8;
+    c[4] = e4 - o8;
+    c[5] = d[3];
+}
+
+// ck_wino_transform for F(4x4): each channel padded into its column phases
+// (ck_wino4_pad), then 8 tiles of a tile row at a time (lanes past the row's end as there).
+// DY is a constant at each call site:
+// - 0: V = B^T d B of tile (ty, tx)'s 6x6 patch of x, whose element (r, s) is phase s % 4,
+//   row 4ty + r, column tx + s / 4;
+// - 1: Y = A dy_t A^T of its 4x4 block of dy, padded as x is: dy pixel (4ty + i, 4tx + j) is
+//   padded row 4ty + i + 1, phase (j + 1) % 4, column tx + (j + 1) / 4 (zero past the image).
+static inline __attribute__((always_inline)) void ck_wino4_transform(float *restrict out, size_t opos,
+                                                                     float *restrict xp, const float *in,
+                                                                     int channels, const ck_wino_layout *L,
+                                                                     const int DY) {
     const int rw = L->rw, tw = L->tw, th = L->th;
-    const size_t phase = (size_t)L->phase, hw = (size_t)L->h * L->w, opos = L->vpos;
-    for (int ci = 0; ci < cin; ci++) {
-        ck_wino_prefetch_plane(x + (size_t)(ci + 1) * hw, ci + 1 < cin ? hw : 0);
-        ck_wino4_pad(xp, x + (size_t)ci * hw, L);
-        float *restrict oc = V + (size_t)ci * L->ntiles;
+    const size_t phase = (size_t)L->phase, hw = (size_t)L->h * L->w;
+    for (int ci = 0; ci < channels; ci++) {
+        ck_wino_prefetch_plane(in + (size_t)(ci + 1) * hw, ci + 1 < channels ? hw : 0);
+        ck_wino4_pad(xp, in + (size_t)ci * hw, L);
+        float *restrict oc = out + (size_t)ci * L->ntiles;
         for (int ty = 0; ty < th; ty++) {
             for (int tx = 0; tx < tw; tx += 8) {
                 const int t = ty * tw + tx;
-                ck_v8 e[6][6];  // B^T along each patch row: e[r][j]
-                for (int r = 0; r < 6; r++) {
-                    const float *row = xp + (size_t)(4 * ty + r) * rw + tx;
-                    const ck_v8 d[6] = {ck_v8_load(row), ck_v8_load(row + phase), ck_v8_load(row + 2 * phase),
-                                        ck_v8_load(row + 3 * phase), ck_v8_load(row + 1),
-                                        ck_v8_load(row + phase + 1)};
-                    ck_wino4_bt(e[r], d);
-                }
-                for (int j = 0; j < 6; j++) {  // then B^T down the columns
-                    const ck_v8 col[6] = {e[0][j], e[1][j], e[2][j], e[3][j], e[4][j], e[5][j]};
-                    ck_v8 out[6];
-                    ck_wino4_bt(out, col);
-                    for (int i = 0; i < 6; i++) ck_v8_store(oc + (size_t)(6 * i + j) * opos + t, out[i]);
+                if (DY) {
+                    ck_v8 c[4][6];  // A along each dy row: c[i][b]
+                    for (int i = 0; i < 4; i++) {
+                        const float *row = xp + (size_t)(4 * ty + i + 1) * rw + tx;
+                        const ck_v8 d[4] = {ck_v8_load(row + phase), ck_v8_load(row + 2 * phase),
+                                            ck_v8_load(row + 3 * phase), ck_v8_load(row + 1)};
+                        ck_wino4_a(c[i], d);
+                    }
+                    for (int b = 0; b < 6; b++) {  // then down the columns
+                        const ck_v8 col[4] = {c[0][b], c[1][b], c[2][b], c[3][b]};
+                        ck_v8 o[6];
+                        ck_wino4_a(o, col);
+                        for (int a = 0; a < 6; a++) ck_v8_store(oc + (size_t)(6 * a + b) * opos + t, o[a]);
+                    }
+                } else {
+                    ck_v8 e[6][6];  // B^T along each patch row: e[r][j]
+                    for (int r = 0; r < 6; r++) {
+                        const float *row = xp + (size_t)(4 * ty + r) * rw + tx;
+                        const ck_v8 d[6] = {ck_v8_load(row), ck_v8_load(row + phase), ck_v8_load(row + 2 * phase),
+                                            ck_v8_load(row + 3 * phase), ck_v8_load(row + 1),
+                                            ck_v8_load(row + phase + 1)};
+                        ck_wino4_bt(e[r], d);
+                    }
+                    for (int j = 0; j < 6; j++) {  // then B^T down the columns
+                        const ck_v8 col[6] = {e[0][j], e[1][j], e[2][j], e[3][j], e[4][j], e[5][j]};
+                        ck_v8 o[6];
+                        ck_wino4_bt(o, col);
+                        for (int i = 0; i < 6; i++) ck_v8_store(oc + (size_t)(6 * i + j) * opos + t, o[i]);
+                    }
                 }
             }
         }
     }
+}
+
+// V[pos][ci][t] = (B^T d B)[pos] for every channel of one image x (positions L->vpos apart).
+static CK_MULTIVERSION void ck_wino_transform_image(float *restrict V, float *restrict xp, const float *x, int cin,
+                                                    const ck_wino_layout *L) {
+    if (L->m == 2) ck_wino_transform(V, L->vpos, xp, x, cin, L, 0);
+    else ck_wino4_transform(V, L->vpos, xp, x, cin, L, 0);
 }
 
 // MARK: - Product and output transform
@@ -745,51 +780,11 @@ static size_t ck_wino_filter_thread_floats(const ck_conv2d_params *p) {
     return ck_wino_filter_layout_of(p).total;
 }
 
-// A of F(4x4) (A^T's transpose) on four vectors: c = A d, six rows.
-static inline __attribute__((always_inline)) void ck_wino4_a(ck_v8 c[6], const ck_v8 d[4]) {
-    const ck_v8 e = d[0] + d[2], o = d[1] + d[3], e4 = d[0] + 4.0f * d[2], o8 = 2.0f * d[1] + 8.0f * d[3];
-    c[0] = d[0];
-    c[1] = e + o;
-    c[2] = e - o;
-    c[3] = e4 + o8;
-    c[4] = e4 - o8;
-    c[5] = d[3];
-}
-
 // Y[pos][o][t] = (A dy_t A^T)[pos] for every channel of one image's dy (positions ypos apart).
-// F(4x4): dy is padded as x is, so dy pixel (4ty + i, 4tx + j) is padded row 4ty + i + 1,
-// phase (j + 1) % 4, column tx + (j + 1) / 4 (zero past the image).
 static CK_MULTIVERSION void ck_wino_transform_dy(float *restrict Y, float *restrict xp, const float *dy, int cout,
                                                  size_t ypos, const ck_wino_layout *L) {
-    if (L->m == 2) {
-        ck_wino_transform(Y, ypos, xp, dy, cout, L, 1);
-        return;
-    }
-    const int rw = L->rw, tw = L->tw, th = L->th;
-    const size_t phase = (size_t)L->phase, hw = (size_t)L->h * L->w;
-    for (int o = 0; o < cout; o++) {
-        ck_wino_prefetch_plane(dy + (size_t)(o + 1) * hw, o + 1 < cout ? hw : 0);
-        ck_wino4_pad(xp, dy + (size_t)o * hw, L);
-        float *restrict oc = Y + (size_t)o * L->ntiles;
-        for (int ty = 0; ty < th; ty++) {
-            for (int tx = 0; tx < tw; tx += 8) {
-                const int t = ty * tw + tx;
-                ck_v8 c[4][6];  // A along each dy row: c[i][b]
-                for (int i = 0; i < 4; i++) {
-                    const float *row = xp + (size_t)(4 * ty + i + 1) * rw + tx;
-                    const ck_v8 d[4] = {ck_v8_load(row + phase), ck_v8_load(row + 2 * phase),
-                                        ck_v8_load(row + 3 * phase), ck_v8_load(row + 1)};
-                    ck_wino4_a(c[i], d);
-                }
-                for (int b = 0; b < 6; b++) {  // then down the columns
-                    const ck_v8 col[4] = {c[0][b], c[1][b], c[2][b], c[3][b]};
-                    ck_v8 out[6];
-                    ck_wino4_a(out, col);
-                    for (int a = 0; a < 6; a++) ck_v8_store(oc + (size_t)(6 * a + b) * ypos + t, out[a]);
-                }
-            }
-        }
-    }
+    if (L->m == 2) ck_wino_transform(Y, ypos, xp, dy, cout, L, 1);
+    else ck_wino4_transform(Y, ypos, xp, dy, cout, L, 1);
 }
 
 typedef double ck_v8d __attribute__((vector_size(64)));

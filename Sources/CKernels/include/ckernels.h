@@ -170,8 +170,8 @@ int ck_conv2d_backward_data_uses_direct(const ck_conv2d_params *p);
 int ck_conv2d_backward_filter_uses_direct(const ck_conv2d_params *p);
 
 /// Whether the three passes of a 3x3 stride-1 pad-1 dilation-1 convolution take Winograd
-/// F(2x2, 3x3) (ck_conv2d_winograd.c: 16 multiplications a 2x2 output tile where the direct
-/// kernel makes 36). AUTO (the default) takes it where
+/// (ck_conv2d_winograd.c: F(2x2, 3x3), 16 multiplications a 2x2 output tile where the direct
+/// kernel makes 36, or F(4x4, 3x3), below). AUTO (the default) takes it where
 /// it measured faster, and only while the direct mode is AUTO too; NEVER and ALWAYS are for
 /// tests and benchmarks. Set between calls, not during.
 typedef enum {
