@@ -14,8 +14,8 @@
 // --winograd times Winograd F(2x2, 3x3) (ck_conv2d_winograd.c) against the direct kernel
 // instead, the three passes of the stride-1 shapes; its GFLOP/s count the direct
 // convolution's FLOPs (so they can pass the sgemm ceiling); --tile forces its output tile.
-// --winograd-tiles times Winograd F(4x4, 3x3) against F(2x2, 3x3), forward and backward-data
-// (backward-filter is F(2x2) in both, timed as a control).
+// --winograd-tiles times Winograd F(4x4, 3x3) against F(2x2, 3x3), all three passes forced to
+// the tile (AUTO keeps backward-filter on F(2x2) below 28x28: ck_conv2d_backward_filter_winograd_tile).
 import CKernels
 import Foundation
 import NN

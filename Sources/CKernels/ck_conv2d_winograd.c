@@ -74,7 +74,7 @@ void ck_conv2d_set_winograd_mode(ck_conv2d_winograd_mode mode) {
 
 ck_conv2d_winograd_mode ck_conv2d_get_winograd_mode(void) { return ck_wino_mode; }
 
-// Output tiles of the forward and backward-data: 0 (AUTO), 2 or 4.
+// Output tiles of the three passes: 0 (AUTO, ck_wino_tile and ck_wino_filter_tile), 2 or 4.
 static int ck_wino_tile_setting = 0;
 
 void ck_conv2d_set_winograd_tile(int outputs) {
@@ -111,6 +111,9 @@ static int ck_wino_block_tiles(int tiles) {
     return best;
 }
 
+// Positions of the transform of an m x m output tile.
+static int ck_wino_positions(int m) { return (m + 2) * (m + 2); }
+
 // F(4x4)'s padded channel: four column phases, phase b holding padded[r][4j + b] at r*rw + j
 // for the 4*th + 2 padded rows the patches read, then a gap for the last vectors.
 #define CK_WINO4_GAP 16
@@ -118,7 +121,7 @@ static int ck_wino_block_tiles(int tiles) {
 static ck_wino_layout ck_wino_layout_of(int h, int w, int cin, int m) {
     ck_wino_layout L;
     L.m = m;
-    L.P = (m + 2) * (m + 2);
+    L.P = ck_wino_positions(m);
     L.h = h;
     L.w = w;
     L.tw = (w + m - 1) / m;
@@ -677,9 +680,6 @@ static int ck_wino_run(float *y, const float *x, const float *U, const float *bi
 
 // MARK: - Passes
 
-// Positions of the transform of an m x m output tile.
-static int ck_wino_positions(int m) { return (m + 2) * (m + 2); }
-
 // The transformed filter (P * cin * coutp), then the padded bias (coutp).
 static size_t ck_wino_pass_floats(int cin, int cout, int m) {
     return (ck_wino_positions(m) * (size_t)cin + 1) * ck_wino_padded(cout);
@@ -891,6 +891,7 @@ static inline void ck_wino4_gt(double g[3], const double *u, int stride) {
 static void ck_wino_filter_finish(float *dw, const float *scratch, size_t per_thread, int threads,
                                   const ck_wino_filter_layout *F, int o, int cin) {
     const int n = F->L.m + 2, P = F->L.P;
+    void (*const gt)(double[3], const double *, int) = n == 4 ? ck_wino2_gt : ck_wino4_gt;
     for (int ci = 0; ci < cin; ci++) {
         double u[36];
         for (int pos = 0; pos < P; pos++) {
@@ -904,15 +905,13 @@ static void ck_wino_filter_finish(float *dw, const float *scratch, size_t per_th
         double g[3][6];  // G^T dU, column by column
         for (int b = 0; b < n; b++) {
             double col[3];
-            if (n == 4) ck_wino2_gt(col, u + b, n);
-            else ck_wino4_gt(col, u + b, n);
+            gt(col, u + b, n);
             for (int k = 0; k < 3; k++) g[k][b] = col[k];
         }
         float *dwc = dw + ((size_t)o * cin + ci) * 9;
         for (int k = 0; k < 3; k++) {  // then G on the right, row by row
             double row[3];
-            if (n == 4) ck_wino2_gt(row, g[k], 1);
-            else ck_wino4_gt(row, g[k], 1);
+            gt(row, g[k], 1);
             for (int l = 0; l < 3; l++) dwc[3 * k + l] += (float)row[l];
         }
     }

@@ -20,9 +20,9 @@ import XCTest
 /// pixel products, Conv2DDirectTests), then the threads' sums in double.
 ///
 /// F(4x4, 3x3) (all three passes, `ck_conv2d_set_winograd_tile(4)`) is held to
-/// `winogradF4Tolerance` (1e-3 absolute floor, 1e-3 relative). Its transforms take sums of up to 6 inputs
-/// with factors up to 5 (B^T), weights scaled by 1/24 to 1/4 (G) and outputs with factors up
-/// to 8 (A^T), so the partial sums it rounds are larger: a float32 simulation of one tile
+/// `winogradF4Tolerance` (1e-3 absolute floor, 1e-3 relative). Its transforms take sums of up
+/// to 6 inputs with factors up to 5 (B^T), weights scaled by 1/24 to 1/4 (G) and outputs with
+/// factors up to 8 (A^T), so the partial sums it rounds are larger: a float32 simulation of one tile
 /// (NumPy, uniform inputs in [-1, 1], 200 tiles) puts its error at 16 times F(2x2)'s, up to
 /// 7.5e-4 at 64 channels on outputs near 7, about 1e-4 relative. The bound leaves about
 /// 1.3 times that; a sign or factor wrong anywhere in a transform is off by O(1).
@@ -57,7 +57,7 @@ final class Conv2DWinogradTests: XCTestCase {
     }
 
     private func checkForwardSweep(tile: Int32, using rng: inout SeededGenerator) {
-        let tolerance: Tolerance = tile == 4 ? winogradF4Tolerance : .float32
+        let tolerance = winogradTolerance(tile: tile)
         for (g, threads) in Self.sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)
@@ -93,7 +93,7 @@ final class Conv2DWinogradTests: XCTestCase {
         for tile: Int32 in [2, 4] {
             ck_conv2d_set_winograd_tile(tile)
             checkBackwardDataSweep(Self.sweep, seed: 82, path: "Winograd F(\(tile)x\(tile))",
-                                   tolerance: tile == 4 ? winogradF4Tolerance : .float32) {
+                                   tolerance: winogradTolerance(tile: tile)) {
                 ck_conv2d_backward_data_uses_winograd(&$0) == 1 && ck_conv2d_winograd_tile(&$0) == tile ? 1 : 0
             }
         }
@@ -109,7 +109,7 @@ final class Conv2DWinogradTests: XCTestCase {
     }
 
     private func checkBackwardFilterSweep(tile: Int32, using rng: inout SeededGenerator) {
-        let tolerance: Tolerance = tile == 4 ? winogradF4Tolerance : .float32
+        let tolerance = winogradTolerance(tile: tile)
         for (g, threads) in Self.sweep {
             ck_set_num_threads(threads)
             var p = convParams(g)

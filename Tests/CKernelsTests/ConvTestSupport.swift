@@ -48,17 +48,21 @@ let convSweep: [ReferenceConv2DGeometry] = [
     .init(n: 2, c: 1, h: 5, w: 5, oc: 3, kh: 3, kw: 3),
 ]
 
-/// Guard floats after every workspace, to catch writes past the size the kernel asked for.
 /// Winograd F(4x4, 3x3)'s bound (the reasoning is at Conv2DWinogradTests).
 let winogradF4Tolerance = Tolerance(atol: 1e-3, rtol: 1e-3)
+
+/// The bound for a Winograd pass with output tiles of `tile` (2 or 4): F(2x2) keeps
+/// Tolerance.float32.
+func winogradTolerance(tile: Int32) -> Tolerance { tile == 4 ? winogradF4Tolerance : .float32 }
 
 /// The bound for a forward or backward-data pass under the modes in force: F(4x4)'s where
 /// the pass takes Winograd with 4x4 tiles, Tolerance.float32 elsewhere.
 func convTolerance(_ p: inout ck_conv2d_params, backwardData: Bool = false) -> Tolerance {
     let winograd = backwardData ? ck_conv2d_backward_data_uses_winograd(&p) : ck_conv2d_forward_uses_winograd(&p)
-    return winograd == 1 && ck_conv2d_winograd_tile(&p) == 4 ? winogradF4Tolerance : .float32
+    return winograd == 1 ? winogradTolerance(tile: ck_conv2d_winograd_tile(&p)) : .float32
 }
 
+/// Guard floats after every workspace, to catch writes past the size the kernel asked for.
 let workspaceGuard = 16
 let workspaceSentinel: Float = -12345.5
 

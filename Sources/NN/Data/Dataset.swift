@@ -233,15 +233,19 @@ public struct Dataset: Sendable {
             for (c, n) in counts.enumerated() {
                 for _ in 0..<n { allocation[position % k][c] += 1; position += 1 }
             }
-            for c in counts.indices {
+            // Each class's fold numbers, shuffled class after class from the one generator,
+            // then handed to its samples in order in one pass over the labels.
+            let classFolds = counts.indices.map { c -> [Int] in
                 var folds: [Int] = []
                 for f in 0..<k { folds += [Int](repeating: f, count: allocation[f][c]) }
                 random.shuffle(&folds)
-                var next = 0
-                for (i, label) in labels.enumerated() where code[Int(label)] == c {
-                    foldOf[i] = folds[next]
-                    next += 1
-                }
+                return folds
+            }
+            var next = [Int](repeating: 0, count: counts.count)
+            for (i, label) in labels.enumerated() {
+                let c = code[Int(label)]
+                foldOf[i] = classFolds[c][next[c]]
+                next[c] += 1
             }
         } else {
             var order = Array(0..<count)
