@@ -177,6 +177,19 @@ final class Node {
         return Tensor(shape: shape, storage: gradient.copy())
     }
 
+    /// Keeps this leaf's gradient in `storage` from now on (a window into a gradient
+    /// bucket), carrying over the gradient accumulated so far.
+    func adoptGradientStorage(_ storage: TensorStorage) {
+        precondition(isLeaf && storage.count == count,
+                     "adoptGradientStorage: \(storage.count) floats for a \(isLeaf ? "leaf" : "non-leaf") of shape \(shape)")
+        if let gradient, !gradientIsCleared {
+            storage.pointer.update(from: gradient.pointer, count: count)
+        } else {
+            gradientIsCleared = true
+        }
+        gradient = storage
+    }
+
     /// Frees the gradient buffer (non-leaf nodes after backward).
     func releaseGradient() {
         gradient = nil

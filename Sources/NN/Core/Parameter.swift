@@ -41,12 +41,6 @@ public final class Parameter {
         body(UnsafeBufferPointer(start: node.gradientBuffer(), count: Tensor.elementCount(shape)))
     }
 
-    /// Calls `body` with the accumulated gradient to change in place (valid only inside
-    /// `body`): data-parallel training replaces it with the average over ranks.
-    func withMutableGradient<R>(_ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
-        body(UnsafeMutableBufferPointer(start: node.gradientBuffer(), count: Tensor.elementCount(shape)))
-    }
-
     /// Calls `body` with the value to update in place and the gradient buffer (valid only
     /// inside `body`): what an optimizer step does.
     public func update(_ body: (_ value: UnsafeMutableBufferPointer<Float>,

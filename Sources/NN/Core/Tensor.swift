@@ -6,6 +6,8 @@ import Foundation
 final class PooledStorage<Element> {
     let count: Int
     let pointer: UnsafeMutablePointer<Element>
+    /// The storage this one is a window into, kept alive by it; nil when this one owns `pointer`.
+    private let base: PooledStorage<Element>?
 
     /// Uninitialized storage; every caller writes all `count` elements before reading.
     init(uninitializedCount count: Int) {
@@ -13,9 +15,22 @@ final class PooledStorage<Element> {
         self.count = count
         let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Element>.stride)
         pointer = raw.bindMemory(to: Element.self, capacity: max(count, 1))
+        base = nil
     }
 
-    deinit { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride) }
+    /// Elements `offset..<offset + count` of `base`, sharing its memory: writes through
+    /// either are seen by both (data-parallel training keeps each gradient in its bucket).
+    init(viewOf base: PooledStorage<Element>, offset: Int, count: Int) {
+        precondition(offset >= 0 && count >= 0 && offset + count <= base.count,
+                     "storage view \(offset)..<\(offset + count) outside 0..<\(base.count)")
+        self.count = count
+        pointer = base.pointer + offset
+        self.base = base
+    }
+
+    deinit {
+        if base == nil { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride) }
+    }
 }
 
 /// Float storage behind `Tensor`, shared between tensor values until one of them writes
