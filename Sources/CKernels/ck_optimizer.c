@@ -20,6 +20,16 @@
 // Below this many elements the OpenMP fork/join costs more than the loop itself.
 #define CK_OPTIMIZER_PARALLEL_MIN 32768
 
+// The _many steps update a model's parameters in one parallel region, their elements taken
+// end to end and divided evenly among the threads (PyTorch's multi-tensor "foreach"
+// optimizers): a region per parameter left every one under the threshold above to a single
+// thread, and cost a fork and join each. Each element is updated exactly as alone.
+static long ck_total_count(const ck_param_buffers *t, int n) {
+    long total = 0;
+    for (int i = 0; i < n; i++) total += (long)t[i].count;
+    return total;
+}
+
 // sqrtf may set errno (the build keeps -fmath-errno), which leaves it a library call that
 // blocks vectorization of the whole loop; the element-wise builtin is the same correctly
 // rounded IEEE square root without errno.
@@ -52,12 +62,17 @@ void ck_sgd_range(float *param, float *momentum_buf, const float *grad, long beg
     }
 }
 
-// param, momentum_buf, grad are (count).
+// param, momentum_buf, grad are (count): the one-tensor case of ck_sgd_step_many.
 void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t count,
                  const ck_sgd_params *p, int64_t step) {
-    assert(p != NULL && step >= 1);
+    const ck_param_buffers t = {param, grad, {momentum_buf, NULL, NULL}, count};
+    ck_sgd_step_many(&t, 1, p, step);
+}
+
+void ck_sgd_step_many(const ck_param_buffers *t, int n, const ck_sgd_params *p, int64_t step) {
+    assert(p != NULL && step >= 1 && n >= 0);
     assert(p->lr >= 0.0f && p->momentum >= 0.0f && p->weight_decay >= 0.0f);
-    assert(p->momentum == 0.0f || momentum_buf != NULL);
+    for (int i = 0; i < n; i++) assert(p->momentum == 0.0f || t[i].count == 0 || t[i].state[0] != NULL);
     // PyTorch rejects Nesterov without momentum or with dampening.
     assert(!p->nesterov || (p->momentum > 0.0f && p->dampening == 0.0f));
     const float lr = p->lr, wd = p->weight_decay, mu = p->momentum;
@@ -66,10 +81,15 @@ void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t co
     const int nesterov = p->nesterov;
     // PyTorch seeds the buffer with the first gradient itself (no dampening).
     const int first = step == 1;
-    #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
+    const long total = ck_total_count(t, n);
+    #pragma omp parallel if (total > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
-        const ck_range r = ck_thread_range((long)count);
-        ck_sgd_range(param, momentum_buf, grad, r.begin, r.end, lr, wd, mu, keep, sign, nesterov, first);
+        const ck_range r = ck_thread_range(total);
+        long offset = 0, lo, hi;
+        for (int i = 0; i < n && offset < r.end; offset += (long)t[i].count, i++) {
+            if (ck_piece(offset, (long)t[i].count, r, &lo, &hi))
+                ck_sgd_range(t[i].param, t[i].state[0], t[i].grad, lo, hi, lr, wd, mu, keep, sign, nesterov, first);
+        }
     }
 }
 
@@ -176,14 +196,22 @@ void ck_adam_range(float *param, float *exp_avg, float *exp_avg_sq, float *max_e
     }
 }
 
-// param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad are (count).
+// param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad are (count): the one-tensor case of
+// ck_adam_step_many.
 void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
                   const float *grad, size_t count, const ck_adam_params *p, int64_t step) {
-    assert(p != NULL && step >= 1);
+    const ck_param_buffers t = {param, grad, {exp_avg, exp_avg_sq, max_exp_avg_sq}, count};
+    ck_adam_step_many(&t, 1, p, step);
+}
+
+void ck_adam_step_many(const ck_param_buffers *t, int n, const ck_adam_params *p, int64_t step) {
+    assert(p != NULL && step >= 1 && n >= 0);
     assert(p->lr >= 0.0f && p->eps >= 0.0f && p->weight_decay >= 0.0f);
     assert(p->beta1 >= 0.0f && p->beta1 < 1.0f && p->beta2 >= 0.0f && p->beta2 < 1.0f);
-    assert(count == 0 || (exp_avg != NULL && exp_avg_sq != NULL));
-    assert(count == 0 || !p->amsgrad || max_exp_avg_sq != NULL);
+    for (int i = 0; i < n; i++) {
+        assert(t[i].count == 0 || (t[i].state[0] != NULL && t[i].state[1] != NULL));
+        assert(t[i].count == 0 || !p->amsgrad || t[i].state[2] != NULL);
+    }
     const double bias_correction1 = 1.0 - pow((double)p->beta1, (double)step);
     const double bias_correction2 = 1.0 - pow((double)p->beta2, (double)step);
     const float step_size = (float)((double)p->lr / bias_correction1);
@@ -195,10 +223,15 @@ void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_ex
     // Adam folds decay into the gradient (L2); AdamW shrinks the parameter directly.
     const float l2 = decoupled ? 0.0f : p->weight_decay;
     const float shrink = decoupled ? (float)(1.0 - (double)p->lr * (double)p->weight_decay) : 1.0f;
-    #pragma omp parallel if (count > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
+    const long total = ck_total_count(t, n);
+    #pragma omp parallel if (total > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
-        const ck_range r = ck_thread_range((long)count);
-        ck_adam_range(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, r.begin, r.end, step_size,
-                      inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);
+        const ck_range r = ck_thread_range(total);
+        long offset = 0, lo, hi;
+        for (int i = 0; i < n && offset < r.end; offset += (long)t[i].count, i++) {
+            if (ck_piece(offset, (long)t[i].count, r, &lo, &hi))
+                ck_adam_range(t[i].param, t[i].state[0], t[i].state[1], t[i].state[2], t[i].grad, lo, hi, step_size,
+                              inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);
+        }
     }
 }

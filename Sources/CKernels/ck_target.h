@@ -48,4 +48,13 @@ static inline ck_range ck_thread_range(long count) {
     return (ck_range){begin, count - begin > chunk ? begin + chunk : count};
 }
 
+/// For loops over several buffers taken end to end: the part [lo, hi) of a buffer of
+/// `count` elements starting at `offset` in that order which the range r covers; 0 when it
+/// covers none.
+static inline int ck_piece(long offset, long count, ck_range r, long *lo, long *hi) {
+    *lo = r.begin > offset ? r.begin - offset : 0;
+    *hi = r.end < offset + count ? r.end - offset : count;
+    return *lo < *hi;
+}
+
 #endif // CK_TARGET_H

@@ -71,5 +71,37 @@ final class FillTests: XCTestCase {
             }
         }
     }
-}
 
+    /// The index of the first buffer holding a NaN or an infinity, wherever in it (first,
+    /// last element, either side of where the threads' split of all the buffers end to end
+    /// falls), and the smaller index when two do; -1 when all are finite; 1-3 threads.
+    func testFirstNonFiniteNamesTheFirstBadBufferAtEveryThreadCount() {
+        defer { ck_set_num_threads(0) }
+        let sizes = [5, 0, 70_000, 3, 100_001]
+        var buffers = sizes.map { count in (0..<count).map { Float($0 % 5) - 2 } }
+        func first() -> Int32 {
+            let pointers = buffers.map { buffer in buffer.withUnsafeBufferPointer { $0.baseAddress } }
+            // The arrays outlive the call, and nothing mutates them during it.
+            return ck_first_nonfinite(pointers.map { $0.map { UnsafePointer($0) } }, sizes, Int32(sizes.count))
+        }
+        let total = sizes.reduce(0, +)
+        for threads: Int32 in [1, 2, 3] {
+            ck_set_num_threads(threads)
+            XCTAssertEqual(first(), -1, "all finite, \(threads) threads")
+            for (index, count) in sizes.enumerated() where count > 0 {
+                let start = sizes[..<index].reduce(0, +)
+                // Where the threads' chunks of the end-to-end order begin, inside this buffer.
+                let splits = (1..<Int(threads)).map { ($0 * ((total + Int(threads) - 1) / Int(threads))) - start }
+                for position in Set([0, count - 1] + splits.flatMap { [$0 - 1, $0] }).filter({ $0 >= 0 && $0 < count }).sorted() {
+                    buffers[index][position] = .nan
+                    XCTAssertEqual(first(), Int32(index), "NaN at \(position) of buffer \(index), \(threads) threads")
+                    let kept = buffers[4][0]
+                    buffers[4][0] = .infinity
+                    XCTAssertEqual(first(), Int32(min(index, 4)), "and an infinity in buffer 4, \(threads) threads")
+                    buffers[4][0] = kept
+                    buffers[index][position] = Float(position % 5) - 2
+                }
+            }
+        }
+    }
+}

@@ -210,4 +210,54 @@ final class OptimizerTests: XCTestCase {
             }
         }
     }
+
+    /// The many-tensor steps update each tensor exactly as the one-tensor steps do, bit for
+    /// bit, however the threads' even split of all the elements end to end cuts the tensors:
+    /// sizes on both sides of the parallel threshold (32,768), an empty one, 1-3 threads.
+    func testManyTensorStepsMatchOneTensorStepsBitForBit() {
+        defer { ck_set_num_threads(0) }
+        let sizes = [7, 0, 40_000, 1, 32_768, 13]
+        var rng = SeededGenerator(seed: 505)
+        for threads: Int32 in [1, 2, 3] {
+            ck_set_num_threads(threads)
+            // Per path, per tensor: value, 3 state buffers, gradient (the same start for both).
+            let start = sizes.map { count in (0..<5).map { _ in randomFloats(count, using: &rng) } }
+            let one = start.map { $0.map(Self.buffer) }, many = start.map { $0.map(Self.buffer) }
+            defer { (one + many).joined().forEach { $0.deallocate() } }
+            func list(_ b: [[UnsafeMutableBufferPointer<Float>]]) -> [ck_param_buffers] {
+                b.map { ck_param_buffers(param: $0[0].baseAddress, grad: $0[4].baseAddress,
+                                         state: ($0[1].baseAddress, $0[2].baseAddress, $0[3].baseAddress), count: $0[0].count) }
+            }
+            var adam = ck_adam_params(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1,
+                                      amsgrad: 1, maximize: 0, decoupled_weight_decay: 0)
+            var sgd = ck_sgd_params(lr: 0.1, momentum: 0.9, dampening: 0, weight_decay: 5e-4, nesterov: 1, maximize: 0)
+            for step in 1...3 {
+                for i in sizes.indices {  // a fresh gradient each step, the same for both paths
+                    let grad = randomFloats(sizes[i], using: &rng)
+                    _ = one[i][4].update(fromContentsOf: grad)
+                    _ = many[i][4].update(fromContentsOf: grad)
+                }
+                for t in list(one) {
+                    ck_adam_step(t.param, t.state.0, t.state.1, t.state.2, t.grad, t.count, &adam, Int64(step))
+                    ck_sgd_step(t.param, t.state.0, t.grad, t.count, &sgd, Int64(step))
+                }
+                let tensors = list(many)
+                ck_adam_step_many(tensors, Int32(tensors.count), &adam, Int64(step))
+                ck_sgd_step_many(tensors, Int32(tensors.count), &sgd, Int64(step))  // SGD's momentum in state 0
+                for i in sizes.indices {
+                    for (buffer, name) in zip(0..<4, ["value", "state 0", "state 1", "state 2"]) {
+                        let differs = (0..<sizes[i]).first { many[i][buffer][$0].bitPattern != one[i][buffer][$0].bitPattern }
+                        XCTAssertNil(differs, "\(name) of tensor \(i) (\(sizes[i]) floats) differs first at this index, "
+                                     + "step \(step), \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
+
+    private static func buffer(_ values: [Float]) -> UnsafeMutableBufferPointer<Float> {
+        let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+        _ = b.initialize(fromContentsOf: values)
+        return b
+    }
 }

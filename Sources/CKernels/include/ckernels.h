@@ -337,6 +337,9 @@ void ck_gather_batch(float *dst, const float *src, const int64_t *indices, int64
 /// 1 when every element of x[0..<count] is finite (no NaN, no infinity), else 0 (threads
 /// share large buffers).
 int ck_all_finite(const float *x, size_t count);
+/// The index of the first of the n buffers (x[i] of counts[i] floats) holding a NaN or an
+/// infinity, or -1 when all are finite: one parallel pass over all of them.
+int ck_first_nonfinite(const float *const *x, const size_t *counts, int n);
 
 // MARK: - Dropout
 
@@ -348,6 +351,17 @@ void ck_dropout_backward(float *dx, const float *dy, const float *mask, size_t c
 // MARK: - Optimizer steps (torch.optim update rules, in place over flat buffers)
 // As in PyTorch's code, maximize negates the raw gradient before L2 weight decay is added.
 
+/// One parameter's buffers for an optimizer step over many parameters in one call: its
+/// value, gradient and count, and the optimizer's per-element state in the order of the
+/// one-tensor function's arguments (SGD: momentum_buf; Adam: exp_avg, exp_avg_sq,
+/// max_exp_avg_sq), NULL where unused.
+typedef struct {
+    float *param;
+    const float *grad;
+    float *state[3];
+    size_t count;
+} ck_param_buffers;
+
 /// SGD: g = (maximize ? -grad : grad) + weight_decay * param; with momentum,
 /// buf = g on the first step, else momentum * buf + (1 - dampening) * g;
 /// g = nesterov ? g + momentum * buf : buf; param -= lr * g.
@@ -358,6 +372,8 @@ typedef struct {
 /// momentum_buf may be NULL when momentum == 0. step counts from 1.
 void ck_sgd_step(float *param, float *momentum_buf, const float *grad, size_t count,
                  const ck_sgd_params *p, int64_t step);
+/// ck_sgd_step on each of the n tensors, in one parallel region over all their elements.
+void ck_sgd_step_many(const ck_param_buffers *tensors, int n, const ck_sgd_params *p, int64_t step);
 
 /// AdaGrad: clr = lr / (1 + (step - 1) * lr_decay); sum += g^2; param -= clr * g / (sqrt(sum) + eps).
 typedef struct {
@@ -388,6 +404,8 @@ typedef struct {
 /// max_exp_avg_sq may be NULL unless amsgrad. step counts from 1.
 void ck_adam_step(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
                   const float *grad, size_t count, const ck_adam_params *p, int64_t step);
+/// ck_adam_step on each of the n tensors, in one parallel region over all their elements.
+void ck_adam_step_many(const ck_param_buffers *tensors, int n, const ck_adam_params *p, int64_t step);
 
 // MARK: - Bias helpers (dense layers)
 

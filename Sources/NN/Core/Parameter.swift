@@ -53,6 +53,16 @@ public final class Parameter {
 }
 
 extension Parameter {
+    /// The value (made unique first, copy-on-write) and the gradient buffer as pointers, for
+    /// a kernel that updates many parameters in one call. The parameter holds both, so they
+    /// stay valid until its value is reassigned or a backward or `zeroGradient()` runs: for
+    /// the length of an optimizer step, not longer.
+    func stepPointers() -> (value: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>) {
+        var pointers: (value: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>)!
+        update { value, gradient in pointers = (value.baseAddress!, gradient.baseAddress!) }
+        return pointers
+    }
+
     /// Whether every element of the accumulated gradient is finite: the trainer checks this
     /// before each update.
     public var gradientIsFinite: Bool {
@@ -128,4 +138,13 @@ final class ThreadLocalFlag: Sendable {
         get { pthread_getspecific(key) != nil }
         set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }
+}
+
+/// The index in `parameters` of the first whose accumulated gradient holds a NaN or an
+/// infinity, or nil: one pass over all of them (`ck_first_nonfinite`).
+func firstNonFiniteGradient(_ parameters: [Parameter]) -> Int? {
+    let buffers = parameters.map { Optional(UnsafePointer($0.gradientNode.gradientBuffer())) }
+    let counts = parameters.map { Tensor.elementCount($0.shape) }
+    let index = ck_first_nonfinite(buffers, counts, Int32(parameters.count))
+    return index < 0 ? nil : Int(index)
 }

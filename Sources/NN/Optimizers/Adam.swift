@@ -1,7 +1,7 @@
 import CKernels
 
 /// Adam with L2 weight decay, AMSGrad and maximize, as `torch.optim.Adam`; one
-/// `ck_adam_step` per parameter. `AdamW` (below) is the same with decoupled weight decay.
+/// `ck_adam_step_many` over all the parameters. `AdamW` (below) is the same with decoupled weight decay.
 ///
 /// Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; AMSGrad from
 /// Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
@@ -71,17 +71,12 @@ public class Adam: Optimizer {
         var p = ck_adam_params(lr: learningRate, beta1: beta1, beta2: beta2, eps: epsilon, weight_decay: weightDecay,
                                amsgrad: amsgrad ? 1 : 0, maximize: maximize ? 1 : 0,
                                decoupled_weight_decay: decoupledWeightDecay ? 1 : 0)
-        for (i, parameter) in parameters.enumerated() {
-            parameter.update { value, gradient in
-                expAvg.withBuffer(i) { m in
-                    expAvgSq.withBuffer(i) { v in
-                        maxExpAvgSq.withOptionalBuffer(i) { vmax in
-                            ck_adam_step(value.baseAddress!, m, v, vmax, gradient.baseAddress!, value.count, &p, Int64(stepCount))
-                        }
-                    }
-                }
-            }
+        let tensors = parameters.enumerated().map { i, parameter in
+            let (value, gradient) = parameter.stepPointers()
+            return ck_param_buffers(param: value, grad: gradient, state: (expAvg.pointer(i), expAvgSq.pointer(i), maxExpAvgSq.pointer(i)),
+                                    count: Tensor.elementCount(parameter.shape))
         }
+        ck_adam_step_many(tensors, Int32(tensors.count), &p, Int64(stepCount))
     }
 
     /// "i.exp_avg" and "i.exp_avg_sq" for each parameter i, plus "i.max_exp_avg_sq" with

@@ -59,6 +59,13 @@ final class StateBuffers {
         tensors.isEmpty ? body(nil) : withBuffer(i) { body($0) }
     }
 
+    /// Parameter i's buffer (made unique first) as a pointer, nil when this kind is not
+    /// kept, for a kernel over many parameters: valid while the buffers are not replaced
+    /// (`load`), for the length of an optimizer step.
+    func pointer(_ i: Int) -> UnsafeMutablePointer<Float>? {
+        tensors.isEmpty ? nil : withBuffer(i) { $0 }
+    }
+
     /// Calls `body` with a writable pointer to parameter i's buffer.
     func withBuffer<R>(_ i: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
         tensors[i].withUnsafeMutableBufferPointer { body($0.baseAddress!) }

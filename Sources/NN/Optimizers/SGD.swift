@@ -1,7 +1,7 @@
 import CKernels
 
 /// Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight
-/// decay, as `torch.optim.SGD`; one `ck_sgd_step` per parameter.
+/// decay, as `torch.optim.SGD`; one `ck_sgd_step_many` over all the parameters.
 ///
 /// Nesterov momentum in the form of Sutskever, Martens, Dahl & Hinton, "On the importance
 /// of initialization and momentum in deep learning", ICML 2013.
@@ -51,13 +51,12 @@ public final class SGD: Optimizer {
         stepCount += 1
         var p = ck_sgd_params(lr: learningRate, momentum: momentum, dampening: dampening,
                               weight_decay: weightDecay, nesterov: nesterov ? 1 : 0, maximize: maximize ? 1 : 0)
-        for (i, parameter) in parameters.enumerated() {
-            parameter.update { value, gradient in
-                momentumBuffers.withOptionalBuffer(i) {
-                    ck_sgd_step(value.baseAddress!, $0, gradient.baseAddress!, value.count, &p, Int64(stepCount))
-                }
-            }
+        let tensors = parameters.enumerated().map { i, parameter in
+            let (value, gradient) = parameter.stepPointers()
+            return ck_param_buffers(param: value, grad: gradient, state: (momentumBuffers.pointer(i), nil, nil),
+                                    count: Tensor.elementCount(parameter.shape))
         }
+        ck_sgd_step_many(tensors, Int32(tensors.count), &p, Int64(stepCount))
     }
 
     /// "i.momentum_buffer" for each parameter i (PyTorch's key), or nothing when momentum
