@@ -35,6 +35,27 @@ final class DatasetTests: XCTestCase {
         XCTAssertNil(data.standardization)
     }
 
+    /// `read` keeps the file's bytes and validates as `load` does; `imageDataset()` is what
+    /// `load` returns.
+    func testReadKeepsTheBytesAndExpandsToWhatLoadGives() throws {
+        let dir = try makeTemporaryDirectory(self)
+        try writeSplit(dir, count: 5, labels: [3, 1, 4, 1, 5])
+        let bytes = try MNIST.read(.train, directory: dir)
+        XCTAssertEqual(bytes.count, 5)
+        XCTAssertEqual(bytes.pixels, (0..<30).map { UInt8($0) })
+        XCTAssertEqual([bytes.height, bytes.width], [3, 2])
+        let loaded = try MNIST.load(.train, directory: dir), expanded = bytes.imageDataset()
+        XCTAssertEqual(expanded.images, loaded.images)
+        XCTAssertEqual(expanded.labels, loaded.labels)
+        XCTAssertEqual(expanded.shape, loaded.shape)
+        XCTAssertEqual(expanded.classNames, MNIST.classNames)
+        try writeSplit(dir, count: 5, labels: [3, 1, 4, 1, 10])
+        let labels = dir + "/train-labels-idx1-ubyte.gz"
+        assertDataError(try MNIST.read(.train, directory: dir), naming: labels) {
+            $0 == .labelOutOfRange(path: labels, index: 4, label: 10, classCount: 10)
+        }
+    }
+
     func testUncompressedFilesAreFoundToo() throws {
         let dir = try makeTemporaryDirectory(self)
         try writeFile(idxBytes(type: 0x08, shape: [2, 1, 1], payload: [0, 255]), "t10k-images-idx3-ubyte", in: dir)

@@ -24,7 +24,14 @@ public enum FashionMNIST {
 
     /// Loads `split` from `directory`, pixels scaled to [0,1] (not yet standardized).
     public static func load(_ split: DatasetSplit, directory: String = defaultDirectory) throws -> ImageDataset {
-        try loadMNISTStyle(split, directory: directory, classNames: classNames)
+        try read(split, directory: directory).imageDataset()
+    }
+
+    /// Reads and validates `split` from `directory`, keeping the pixels as bytes until
+    /// `imageDataset()` (a quarter of the memory): for a split that waits, as a test set
+    /// does while the model trains.
+    public static func read(_ split: DatasetSplit, directory: String = defaultDirectory) throws -> ImageBytes {
+        try readMNISTStyle(split, directory: directory, classNames: classNames)
     }
 }
 
@@ -38,13 +45,46 @@ public enum MNIST {
 
     /// Loads `split` from `directory`, pixels scaled to [0,1] (not yet standardized).
     public static func load(_ split: DatasetSplit, directory: String = defaultDirectory) throws -> ImageDataset {
-        try loadMNISTStyle(split, directory: directory, classNames: classNames)
+        try read(split, directory: directory).imageDataset()
+    }
+
+    /// Reads and validates `split` from `directory`, keeping the pixels as bytes until
+    /// `imageDataset()` (see `FashionMNIST.read`).
+    public static func read(_ split: DatasetSplit, directory: String = defaultDirectory) throws -> ImageBytes {
+        try readMNISTStyle(split, directory: directory, classNames: classNames)
     }
 }
 
-/// Loads `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]`: images
+/// An MNIST-style split as its files hold it: validated, one byte per pixel (0-255) and a
+/// class index per image. `FashionMNIST.load` is `read` followed by `imageDataset()`.
+public struct ImageBytes: Sendable {
+    /// All pixels, `count * height * width`, image after image.
+    public let pixels: [UInt8]
+    /// One class index per image, each below `classNames.count`.
+    public let labels: [Int32]
+    /// Image height and width in pixels.
+    public let height: Int, width: Int
+    /// Names of the classes, indexed by label.
+    public let classNames: [String]
+
+    /// Number of images.
+    public var count: Int { labels.count }
+
+    /// The images as floats scaled to [0,1] (not yet standardized), one channel.
+    public func imageDataset() -> ImageDataset {
+        let images = [Float](unsafeUninitializedCapacity: pixels.count) { out, initialized in
+            pixels.withUnsafeBufferPointer { p in
+                for i in 0..<p.count { out[i] = Float(p[i]) / 255 }  // divide, not multiply by 1/255: correctly rounded k/255, as torchvision
+            }
+            initialized = pixels.count
+        }
+        return ImageDataset(images: images, labels: labels, channels: 1, height: height, width: width, classNames: classNames)
+    }
+}
+
+/// Reads `<prefix>-images-idx3-ubyte[.gz]` and `<prefix>-labels-idx1-ubyte[.gz]`: images
 /// must be unsigned bytes N x H x W, labels unsigned bytes N, each label < the class count.
-func loadMNISTStyle(_ split: DatasetSplit, directory: String, classNames: [String]) throws -> ImageDataset {
+func readMNISTStyle(_ split: DatasetSplit, directory: String, classNames: [String]) throws -> ImageBytes {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw DataError.directoryNotFound(path: directory)
@@ -72,14 +112,8 @@ func loadMNISTStyle(_ split: DatasetSplit, directory: String, classNames: [Strin
         throw DataError.labelOutOfRange(path: labelsPath, index: bad, label: Int(labelBytes[bad]),
                                         classCount: classNames.count)
     }
-    let images = [Float](unsafeUninitializedCapacity: pixels.count) { out, initialized in
-        pixels.withUnsafeBufferPointer { p in
-            for i in 0..<p.count { out[i] = Float(p[i]) / 255 }  // divide, not multiply by 1/255: correctly rounded k/255, as torchvision
-        }
-        initialized = pixels.count
-    }
-    return ImageDataset(images: images, labels: labelBytes.map { Int32($0) }, channels: 1,
-                        height: imageArray.shape[1], width: imageArray.shape[2], classNames: classNames)
+    return ImageBytes(pixels: pixels, labels: labelBytes.map { Int32($0) }, height: imageArray.shape[1],
+                      width: imageArray.shape[2], classNames: classNames)
 }
 
 /// The gzip file if present, else the uncompressed one (some mirrors ship them unpacked).
