@@ -266,37 +266,52 @@ static inline __attribute__((always_inline)) void ck_wino4_g(float *const o[6], 
 // channel ci (0 for lanes past cout), pos = (m+2)*row + column. forward: g = w[o][ci];
 // backward-data (cin is w's oc, cout its c): g = w[ci][o] turned 180 degrees. A block's 16
 // lanes at once: the filters are gathered lane by lane, then transformed and stored as
-// vectors (one filter at a time with scalar stores 16 positions apart was 1% of W3).
-static CK_MULTIVERSION void ck_wino_transform_filter(float *U, const float *w, int cin, int cout, int backward, int m) {
+// vectors (one filter at a time with scalar stores 16 positions apart was 1% of W3). This
+// worker does the (block, ci) pairs [begin, end), block-major.
+static CK_MULTIVERSION void ck_wino_transform_filter_range(float *U, const float *w, int cin, int cout, int backward,
+                                                           int m, long begin, long end) {
     const int coutp = ck_wino_padded(cout), n = m + 2;
     const size_t per_pos = (size_t)cin * coutp;
-    for (int b0 = 0; b0 < coutp; b0 += CK_WINO_BLOCK) {
+    for (long pair = begin; pair < end; pair++) {
+        const int b0 = (int)(pair / cin) * CK_WINO_BLOCK, ci = (int)(pair % cin);
         const int lanes = coutp - b0 < CK_WINO_BLOCK ? coutp - b0 : CK_WINO_BLOCK;
-        for (int ci = 0; ci < cin; ci++) {
-            float g[9][CK_WINO_BLOCK];
-            for (int j = 0; j < lanes; j++) {
-                const int o = b0 + j;
-                for (int t = 0; t < 9; t++) {
-                    g[t][j] = o >= cout ? 0.0f
-                              : backward ? w[((size_t)ci * cout + o) * 9 + (8 - t)] : w[((size_t)o * cin + ci) * 9 + t];
-                }
-            }
-            float gg[6][3][CK_WINO_BLOCK];  // G g: gg[i][k] from column k of g
-            for (int k = 0; k < 3; k++) {
-                float *const o[6] = {gg[0][k], gg[1][k], gg[2][k], gg[3][k], gg[4][k], gg[5][k]};
-                if (m == 2) ck_wino2_g(o, g[k], g[3 + k], g[6 + k], lanes);
-                else ck_wino4_g(o, g[k], g[3 + k], g[6 + k], lanes);
-            }
-            float *dst = U + (size_t)b0 * cin + (size_t)ci * lanes;
-            for (int i = 0; i < n; i++) {  // (G g) G^T, row i
-                float *const o[6] = {dst + (size_t)(n * i) * per_pos, dst + (size_t)(n * i + 1) * per_pos,
-                                     dst + (size_t)(n * i + 2) * per_pos, dst + (size_t)(n * i + 3) * per_pos,
-                                     m == 2 ? NULL : dst + (size_t)(n * i + 4) * per_pos,
-                                     m == 2 ? NULL : dst + (size_t)(n * i + 5) * per_pos};
-                if (m == 2) ck_wino2_g(o, gg[i][0], gg[i][1], gg[i][2], lanes);
-                else ck_wino4_g(o, gg[i][0], gg[i][1], gg[i][2], lanes);
+        float g[9][CK_WINO_BLOCK];
+        for (int j = 0; j < lanes; j++) {
+            const int o = b0 + j;
+            for (int t = 0; t < 9; t++) {
+                g[t][j] = o >= cout ? 0.0f
+                          : backward ? w[((size_t)ci * cout + o) * 9 + (8 - t)] : w[((size_t)o * cin + ci) * 9 + t];
             }
         }
+        float gg[6][3][CK_WINO_BLOCK];  // G g: gg[i][k] from column k of g
+        for (int k = 0; k < 3; k++) {
+            float *const o[6] = {gg[0][k], gg[1][k], gg[2][k], gg[3][k], gg[4][k], gg[5][k]};
+            if (m == 2) ck_wino2_g(o, g[k], g[3 + k], g[6 + k], lanes);
+            else ck_wino4_g(o, g[k], g[3 + k], g[6 + k], lanes);
+        }
+        float *dst = U + (size_t)b0 * cin + (size_t)ci * lanes;
+        for (int i = 0; i < n; i++) {  // (G g) G^T, row i
+            float *const o[6] = {dst + (size_t)(n * i) * per_pos, dst + (size_t)(n * i + 1) * per_pos,
+                                 dst + (size_t)(n * i + 2) * per_pos, dst + (size_t)(n * i + 3) * per_pos,
+                                 m == 2 ? NULL : dst + (size_t)(n * i + 4) * per_pos,
+                                 m == 2 ? NULL : dst + (size_t)(n * i + 5) * per_pos};
+            if (m == 2) ck_wino2_g(o, gg[i][0], gg[i][1], gg[i][2], lanes);
+            else ck_wino4_g(o, gg[i][0], gg[i][1], gg[i][2], lanes);
+        }
+    }
+}
+
+// Below this many (block, ci) pairs the fork and join cost more than the transforms.
+#define CK_WINO_FILTER_PARALLEL_MIN 16
+
+// On the team: each pair writes its own part of U (serial, it left the second thread idle
+// for 1.7% of W2's step at 2 threads).
+static void ck_wino_transform_filter(float *U, const float *w, int cin, int cout, int backward, int m) {
+    const long pairs = (long)((ck_wino_padded(cout) + CK_WINO_BLOCK - 1) / CK_WINO_BLOCK) * cin;
+    #pragma omp parallel if (pairs >= CK_WINO_FILTER_PARALLEL_MIN) num_threads(ck_region_threads())
+    {
+        const ck_range r = ck_thread_range(pairs);
+        ck_wino_transform_filter_range(U, w, cin, cout, backward, m, r.begin, r.end);
     }
 }
 
