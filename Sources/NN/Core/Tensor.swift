@@ -29,7 +29,8 @@ final class PooledStorage<Element> {
     }
 
     deinit {
-        if base == nil { StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride) }
+        guard base == nil else { return }
+        StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride)
     }
 }
 

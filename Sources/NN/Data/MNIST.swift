@@ -78,7 +78,8 @@ public struct ImageBytes: Sendable {
             }
             initialized = pixels.count
         }
-        return ImageDataset(images: images, labels: labels, channels: 1, height: height, width: width, classNames: classNames)
+        return ImageDataset(images: images, labels: labels, channels: 1, height: height, width: width,
+                            classNames: classNames)
     }
 }
 

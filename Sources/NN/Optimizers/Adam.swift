@@ -1,7 +1,8 @@
 import CKernels
 
 /// Adam with L2 weight decay, AMSGrad and maximize, as `torch.optim.Adam`; one
-/// `ck_adam_step_many` over all the parameters. `AdamW` (below) is the same with decoupled weight decay.
+/// `ck_adam_step_many` over all the parameters. `AdamW` (below) is the same with decoupled
+/// weight decay.
 ///
 /// Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; AMSGrad from
 /// Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
@@ -73,7 +74,8 @@ public class Adam: Optimizer {
                                decoupled_weight_decay: decoupledWeightDecay ? 1 : 0)
         let tensors = parameters.enumerated().map { i, parameter in
             let (value, gradient) = parameter.stepPointers()
-            return ck_param_buffers(param: value, grad: gradient, state: (expAvg.pointer(i), expAvgSq.pointer(i), maxExpAvgSq.pointer(i)),
+            return ck_param_buffers(param: value, grad: gradient,
+                                    state: (expAvg.pointer(i), expAvgSq.pointer(i), maxExpAvgSq.pointer(i)),
                                     count: Tensor.elementCount(parameter.shape))
         }
         ck_adam_step_many(tensors, Int32(tensors.count), &p, Int64(stepCount))

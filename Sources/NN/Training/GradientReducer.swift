@@ -80,7 +80,8 @@ final class GradientReducer {
             var offset = 0
             for index in bucket {
                 let node = parameters[index].gradientNode
-                node.adoptGradientStorage(TensorStorage(viewOf: bucketStorage[number], offset: offset, count: counts[index]))
+                let window = TensorStorage(viewOf: bucketStorage[number], offset: offset, count: counts[index])
+                node.adoptGradientStorage(window)
                 offset += counts[index]
                 bucketOfNode[ObjectIdentifier(node)] = number
             }

@@ -360,7 +360,8 @@ public final class Trainer {
     }
 
     /// `model`'s outputs for every sample of `data` in inference mode (restoring its mode).
-    public static func predict(_ model: any Layer, on data: Dataset, batchSize: Int = Trainer.evaluationBatchSize) -> Tensor {
+    public static func predict(_ model: any Layer, on data: Dataset,
+                               batchSize: Int = Trainer.evaluationBatchSize) -> Tensor {
         precondition(data.count > 0, "predict: the dataset is empty")
         let wasTraining = model.isTraining
         model.setTraining(false)
@@ -376,7 +377,8 @@ public final class Trainer {
     }
 
     /// Evaluates `model` as a `task` on `data` in inference mode (restoring the mode it had).
-    public static func evaluate(_ model: any Layer, on data: Dataset, task: LearningTask, batchSize: Int = Trainer.evaluationBatchSize,
+    public static func evaluate(_ model: any Layer, on data: Dataset, task: LearningTask,
+                                batchSize: Int = Trainer.evaluationBatchSize,
                                 loss: ((Tensor, Tensor) -> Tensor)? = nil) -> TaskEvaluation {
         precondition(task.accepts(data.targets), "evaluate: the \(task.rawValue) task cannot score these targets")
         let predictions = predict(model, on: data, batchSize: batchSize)
