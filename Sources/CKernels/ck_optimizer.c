@@ -30,6 +30,19 @@ static long ck_total_count(const ck_param_buffers *t, int n) {
     return total;
 }
 
+// A walk over the tensors' pieces that a thread's range covers: tensor i, elements [lo, hi).
+typedef struct { int i; long offset, lo, hi; } ck_piece_walk;
+
+// Advances `it` (start from ck_piece_walk{-1, 0}) to the next tensor the range r covers part
+// of; 0 when there is none.
+static inline int ck_next_piece(const ck_param_buffers *t, int n, ck_range r, ck_piece_walk *it) {
+    for (;;) {
+        if (it->i >= 0) it->offset += (long)t[it->i].count;
+        if (++it->i >= n || it->offset >= r.end) return 0;
+        if (ck_piece(it->offset, (long)t[it->i].count, r, &it->lo, &it->hi)) return 1;
+    }
+}
+
 // sqrtf may set errno (the build keeps -fmath-errno), which leaves it a library call that
 // blocks vectorization of the whole loop; the element-wise builtin is the same correctly
 // rounded IEEE square root without errno.
@@ -85,10 +98,9 @@ void ck_sgd_step_many(const ck_param_buffers *t, int n, const ck_sgd_params *p, 
     #pragma omp parallel if (total > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
         const ck_range r = ck_thread_range(total);
-        long offset = 0, lo, hi;
-        for (int i = 0; i < n && offset < r.end; offset += (long)t[i].count, i++) {
-            if (ck_piece(offset, (long)t[i].count, r, &lo, &hi))
-                ck_sgd_range(t[i].param, t[i].state[0], t[i].grad, lo, hi, lr, wd, mu, keep, sign, nesterov, first);
+        for (ck_piece_walk it = {-1, 0, 0, 0}; ck_next_piece(t, n, r, &it);) {
+            const ck_param_buffers *b = &t[it.i];
+            ck_sgd_range(b->param, b->state[0], b->grad, it.lo, it.hi, lr, wd, mu, keep, sign, nesterov, first);
         }
     }
 }
@@ -227,11 +239,10 @@ void ck_adam_step_many(const ck_param_buffers *t, int n, const ck_adam_params *p
     #pragma omp parallel if (total > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
         const ck_range r = ck_thread_range(total);
-        long offset = 0, lo, hi;
-        for (int i = 0; i < n && offset < r.end; offset += (long)t[i].count, i++) {
-            if (ck_piece(offset, (long)t[i].count, r, &lo, &hi))
-                ck_adam_range(t[i].param, t[i].state[0], t[i].state[1], t[i].state[2], t[i].grad, lo, hi, step_size,
-                              inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);
+        for (ck_piece_walk it = {-1, 0, 0, 0}; ck_next_piece(t, n, r, &it);) {
+            const ck_param_buffers *b = &t[it.i];
+            ck_adam_range(b->param, b->state[0], b->state[1], b->state[2], b->grad, it.lo, it.hi, step_size,
+                          inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);
         }
     }
 }
