@@ -200,10 +200,11 @@ struct TrainCommand: ParsableCommand {
         }
 
         // Data: the split and the statistics come from the training images only.
-        var training = try FashionMNIST.load(.train, directory: data)
+        // --limit cuts the bytes: the images past it are never expanded to floats.
+        let trainingFiles = try FashionMNIST.read(.train, directory: data)
+        var training = (limit.map { trainingFiles.prefix($0) } ?? trainingFiles).imageDataset()
         // Read (and so checked) now, expanded to floats only once training is done.
         let testFiles = try FashionMNIST.read(.test, directory: data)
-        if let limit { training = training.prefix(limit) }
         let available = training.count
         var validation: ImageDataset?
         if valSplit > 0 {

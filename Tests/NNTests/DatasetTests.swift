@@ -49,6 +49,10 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(expanded.labels, loaded.labels)
         XCTAssertEqual(expanded.shape, loaded.shape)
         XCTAssertEqual(expanded.classNames, MNIST.classNames)
+        let firstTwo = bytes.prefix(2).imageDataset(), loadedTwo = loaded.prefix(2)
+        XCTAssertEqual(firstTwo.images, loadedTwo.images)
+        XCTAssertEqual(firstTwo.labels, loadedTwo.labels)
+        XCTAssertEqual(bytes.prefix(9).count, 5, "a prefix past the end is the whole split")
         try writeSplit(dir, count: 5, labels: [3, 1, 4, 1, 10])
         let labels = dir + "/train-labels-idx1-ubyte.gz"
         assertDataError(try MNIST.read(.train, directory: dir), naming: labels) {

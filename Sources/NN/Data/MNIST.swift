@@ -70,6 +70,15 @@ public struct ImageBytes: Sendable {
     /// Number of images.
     public var count: Int { labels.count }
 
+    /// The first `n` images (all of them if `n >= count`): cut before `imageDataset()`, the
+    /// rest are never expanded to floats.
+    public func prefix(_ n: Int) -> ImageBytes {
+        precondition(n >= 0, "ImageBytes.prefix: n is \(n), expected >= 0")
+        let kept = min(n, count)
+        return ImageBytes(pixels: Array(pixels[0..<(kept * height * width)]), labels: Array(labels[0..<kept]),
+                          height: height, width: width, classNames: classNames)
+    }
+
     /// The images as floats scaled to [0,1] (not yet standardized), one channel.
     public func imageDataset() -> ImageDataset {
         let images = [Float](unsafeUninitializedCapacity: pixels.count) { out, initialized in
