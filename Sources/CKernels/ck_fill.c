@@ -77,20 +77,16 @@ int ck_all_finite(const float *x, size_t count) {
 
 int ck_first_nonfinite(const float *const *x, const size_t *counts, int n) {
     assert(n >= 0);
-    long total = 0;
-    for (int i = 0; i < n; i++) {
-        assert(counts[i] == 0 || x[i] != NULL);
-        total += (long)counts[i];
-    }
+    for (int i = 0; i < n; i++) assert(counts[i] == 0 || x[i] != NULL);
     // The buffers end to end, split evenly among the threads (one region, not one per buffer).
+    const long total = ck_total_of(counts, sizeof *counts, n);
     int first = n;
     #pragma omp parallel if (total >= CK_FINITE_PARALLEL_MIN) num_threads(ck_region_threads()) reduction(min : first)
     {
         const ck_range r = ck_thread_range(total);
-        long offset = 0, lo, hi;
-        for (int i = 0; i < n && offset < r.end; offset += (long)counts[i], i++) {
-            if (ck_piece(offset, (long)counts[i], r, &lo, &hi) && !ck_all_finite_range(x[i], lo, hi)) {
-                first = i;
+        for (ck_piece_walk it = {-1, 0, 0, 0}; ck_next_piece(counts, sizeof *counts, n, r, &it);) {
+            if (!ck_all_finite_range(x[it.i], it.lo, it.hi)) {
+                first = it.i;
                 break;
             }
         }

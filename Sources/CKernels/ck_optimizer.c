@@ -23,25 +23,11 @@
 // The _many steps update a model's parameters in one parallel region, their elements taken
 // end to end and divided evenly among the threads (PyTorch's multi-tensor "foreach"
 // optimizers): a region per parameter left every one under the threshold above to a single
-// thread, and cost a fork and join each. Each element is updated exactly as alone.
-static long ck_total_count(const ck_param_buffers *t, int n) {
-    long total = 0;
-    for (int i = 0; i < n; i++) total += (long)t[i].count;
-    return total;
-}
-
-// A walk over the tensors' pieces that a thread's range covers: tensor i, elements [lo, hi).
-typedef struct { int i; long offset, lo, hi; } ck_piece_walk;
-
-// Advances `it` (start from ck_piece_walk{-1, 0}) to the next tensor the range r covers part
-// of; 0 when there is none.
-static inline int ck_next_piece(const ck_param_buffers *t, int n, ck_range r, ck_piece_walk *it) {
-    for (;;) {
-        if (it->i >= 0) it->offset += (long)t[it->i].count;
-        if (++it->i >= n || it->offset >= r.end) return 0;
-        if (ck_piece(it->offset, (long)t[it->i].count, r, &it->lo, &it->hi)) return 1;
-    }
-}
+// thread, and cost a fork and join each. Each element is updated exactly as alone. The
+// walk over the pieces is ck_target.h's, over the tensors' count fields (t may be NULL when
+// n is 0).
+#define CK_TOTAL(t, n) ((n) > 0 ? ck_total_of(&(t)[0].count, sizeof *(t), (n)) : 0)
+#define CK_NEXT_PIECE(t, n, r, it) ((n) > 0 && ck_next_piece(&(t)[0].count, sizeof *(t), (n), (r), (it)))
 
 // sqrtf may set errno (the build keeps -fmath-errno), which leaves it a library call that
 // blocks vectorization of the whole loop; the element-wise builtin is the same correctly
@@ -94,11 +80,11 @@ void ck_sgd_step_many(const ck_param_buffers *t, int n, const ck_sgd_params *p, 
     const int nesterov = p->nesterov;
     // PyTorch seeds the buffer with the first gradient itself (no dampening).
     const int first = step == 1;
-    const long total = ck_total_count(t, n);
+    const long total = CK_TOTAL(t, n);
     #pragma omp parallel if (total > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
         const ck_range r = ck_thread_range(total);
-        for (ck_piece_walk it = {-1, 0, 0, 0}; ck_next_piece(t, n, r, &it);) {
+        for (ck_piece_walk it = {-1, 0, 0, 0}; CK_NEXT_PIECE(t, n, r, &it);) {
             const ck_param_buffers *b = &t[it.i];
             ck_sgd_range(b->param, b->state[0], b->grad, it.lo, it.hi, lr, wd, mu, keep, sign, nesterov, first);
         }
@@ -235,11 +221,11 @@ void ck_adam_step_many(const ck_param_buffers *t, int n, const ck_adam_params *p
     // Adam folds decay into the gradient (L2); AdamW shrinks the parameter directly.
     const float l2 = decoupled ? 0.0f : p->weight_decay;
     const float shrink = decoupled ? (float)(1.0 - (double)p->lr * (double)p->weight_decay) : 1.0f;
-    const long total = ck_total_count(t, n);
+    const long total = CK_TOTAL(t, n);
     #pragma omp parallel if (total > CK_OPTIMIZER_PARALLEL_MIN) num_threads(ck_region_threads())
     {
         const ck_range r = ck_thread_range(total);
-        for (ck_piece_walk it = {-1, 0, 0, 0}; ck_next_piece(t, n, r, &it);) {
+        for (ck_piece_walk it = {-1, 0, 0, 0}; CK_NEXT_PIECE(t, n, r, &it);) {
             const ck_param_buffers *b = &t[it.i];
             ck_adam_range(b->param, b->state[0], b->state[1], b->state[2], b->grad, it.lo, it.hi, step_size,
                           inv_sqrt_bc2, b1, b2, eps, one_minus_b1, one_minus_b2, sign, l2, shrink, amsgrad);

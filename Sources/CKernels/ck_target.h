@@ -48,13 +48,28 @@ static inline ck_range ck_thread_range(long count) {
     return (ck_range){begin, count - begin > chunk ? begin + chunk : count};
 }
 
-/// For loops over several buffers taken end to end: the part [lo, hi) of a buffer of
-/// `count` elements starting at `offset` in that order which the range r covers; 0 when it
-/// covers none.
-static inline int ck_piece(long offset, long count, ck_range r, long *lo, long *hi) {
-    *lo = r.begin > offset ? r.begin - offset : 0;
-    *hi = r.end < offset + count ? r.end - offset : count;
-    return *lo < *hi;
+/// For loops over n buffers taken end to end, whose element counts are size_t fields
+/// `stride` bytes apart from `counts` (an array of counts, or the count field of an array of
+/// structs): their total, and a walk over the pieces of them that a thread's range covers.
+static inline long ck_total_of(const void *counts, size_t stride, int n) {
+    long total = 0;
+    for (int i = 0; i < n; i++) total += (long)*(const size_t *)((const char *)counts + (size_t)i * stride);
+    return total;
+}
+
+/// Buffer i's elements [lo, hi) in a walk; start it at {-1, 0, 0, 0}.
+typedef struct { int i; long offset, lo, hi; } ck_piece_walk;
+
+/// Advances `it` to the next buffer the range r covers part of; 0 when there is none.
+static inline int ck_next_piece(const void *counts, size_t stride, int n, ck_range r, ck_piece_walk *it) {
+    for (;;) {
+        if (it->i >= 0) it->offset += (long)*(const size_t *)((const char *)counts + (size_t)it->i * stride);
+        if (++it->i >= n || it->offset >= r.end) return 0;
+        const long count = (long)*(const size_t *)((const char *)counts + (size_t)it->i * stride);
+        it->lo = r.begin > it->offset ? r.begin - it->offset : 0;
+        it->hi = r.end < it->offset + count ? r.end - it->offset : count;
+        if (it->lo < it->hi) return 1;
+    }
 }
 
 #endif // CK_TARGET_H

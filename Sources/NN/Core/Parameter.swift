@@ -140,11 +140,11 @@ final class ThreadLocalFlag: Sendable {
     }
 }
 
-/// The index in `parameters` of the first whose accumulated gradient holds a NaN or an
+/// The name of the first of `parameters` whose accumulated gradient holds a NaN or an
 /// infinity, or nil: one pass over all of them (`ck_first_nonfinite`).
-func firstNonFiniteGradient(_ parameters: [Parameter]) -> Int? {
-    let buffers = parameters.map { Optional(UnsafePointer($0.gradientNode.gradientBuffer())) }
-    let counts = parameters.map { Tensor.elementCount($0.shape) }
+func firstNonFiniteGradient(_ parameters: [(name: String, parameter: Parameter)]) -> String? {
+    let buffers = parameters.map { Optional(UnsafePointer($0.parameter.gradientNode.gradientBuffer())) }
+    let counts = parameters.map { Tensor.elementCount($0.parameter.shape) }
     let index = ck_first_nonfinite(buffers, counts, Int32(parameters.count))
-    return index < 0 ? nil : Int(index)
+    return index < 0 ? nil : parameters[Int(index)].name
 }

@@ -314,8 +314,8 @@ public final class Trainer {
         // The loss alone misses a NaN that ReLU turned into 0 on the way forward, while
         // the batch-norm and weight gradients behind it are NaN: one such update would
         // leave NaN weights and a finite loss for the rest of the run.
-        if let bad = firstNonFiniteGradient(parameters.map(\.parameter)) {
-            throw TrainingError.nonFiniteGradient(epoch: epoch, step: step, parameter: parameters[bad].name)
+        if let name = firstNonFiniteGradient(parameters) {
+            throw TrainingError.nonFiniteGradient(epoch: epoch, step: step, parameter: name)
         }
         optimizer.step()
         return (output, value)
