@@ -90,7 +90,7 @@ let package = Package(
         /// `MPICommunicator`: NN's `Communicator` over MPI_COMM_WORLD.
         .target(
             name: "NNDistributed",
-            dependencies: ["NN", "CMPI"]
+            dependencies: ["NN", "CMPI", "CKernels"]
         ),
 
         // MARK: - Command-line tool

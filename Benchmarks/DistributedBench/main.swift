@@ -6,13 +6,16 @@
 // allreduce: the in-place float all-reduce at W1's, W2's and W3's gradient sizes; prints
 // the median time, the algorithm bandwidth (bytes / time) and the bus bandwidth (ring
 // all-reduce moves 2(N-1)/N of the bytes over each link), after checking the sum.
+// Over shared memory (transport "shm") it also times the same sizes in memory the ranks
+// map, all-reduced without MPI (the trainer's gradient buckets on one node).
 // train: W2 on synthetic 28x28 images, global batch 64 split over the ranks, the median
 // images/s over timed epochs after a warm-up epoch. With more than one rank, epochs cycle
-// through all-reducing the gradient buckets after backward (blocking) and during backward,
-// advanced by MPI_Test between pullbacks (progress calls) or on a communication thread;
-// the rows give each one's images/s and, for the overlapped ones, the share of the blocking
+// through all-reducing the gradient buckets after backward (blocking: in shared memory,
+// the default on one node, or through MPI) and during backward, through MPI, advanced by
+// MPI_Test between pullbacks (progress calls) or on a communication thread; the rows give
+// each one's images/s and, for the overlapped ones, the share of the blocking MPI
 // all-reduce time hidden: 1 - (time the training thread waited for the overlapped
-// all-reduces) / (time it spent in the blocking ones), per step.
+// all-reduces) / (time it spent in the blocking ones through MPI), per step.
 import Foundation
 import NN
 import NNDistributed
@@ -33,9 +36,10 @@ case "allreduce":
     let transport = arguments[2]
     let sizes = [("W1", Models.mlp().parameterCount), ("W2", Models.cnn().parameterCount),
                  ("W3", Models.resnet().parameterCount)]
-    for (name, count) in sizes {
-        var buffer = [Float](repeating: Float(communicator.rank + 1), count: count)
-        buffer.withUnsafeMutableBufferPointer { communicator.allReduce($0, .sum, label: "check") }
+    /// Checks, then times the all-reduce of `buffer` (this rank's values: rank + 1).
+    func measure(_ buffer: UnsafeMutableBufferPointer<Float>, name: String, path: String) {
+        buffer.update(repeating: Float(communicator.rank + 1))
+        communicator.allReduce(buffer, .sum, label: "check")
         // 1 + 2 + ... + N on every element: the result is checked before anything is timed.
         let expected = Float(communicator.size * (communicator.size + 1) / 2)
         precondition(buffer.allSatisfy { $0 == expected }, "all-reduce gave a wrong sum")
@@ -43,16 +47,26 @@ case "allreduce":
         for _ in 0..<(quick ? 10 : 50) {
             communicator.barrier(label: "bench barrier")
             let start = DispatchTime.now().uptimeNanoseconds
-            buffer.withUnsafeMutableBufferPointer { communicator.allReduce($0, .sum, label: "bench") }
+            communicator.allReduce(buffer, .sum, label: "bench")
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         var slowest = [median(times)]
         communicator.allReduce(&slowest, .sum, label: "bench times")
         let seconds = slowest[0] / Double(communicator.size)
-        let bytes = Double(count * 4), n = Double(communicator.size)
+        let bytes = Double(buffer.count * 4), n = Double(communicator.size)
         say(String(format: "all-reduce %@ %-6@ %8d floats  %2d ranks  %8.3f ms  algo %6.2f GB/s  bus %6.2f GB/s",
-                   transport, name, count, communicator.size, seconds * 1e3, bytes / seconds / 1e9,
+                   path, name, buffer.count, communicator.size, seconds * 1e3, bytes / seconds / 1e9,
                    2 * (n - 1) / n * bytes / seconds / 1e9))
+    }
+    for (name, count) in sizes {
+        var buffer = [Float](repeating: 0, count: count)
+        buffer.withUnsafeMutableBufferPointer { measure($0, name: name, path: transport) }
+        // The same sizes in memory the ranks share (what the trainer's gradient buckets use
+        // on one node), summed from the ranks' copies without MPI.
+        if transport == "shm", let shared = communicator as? any SharedMemoryCommunicator,
+           let memory = shared.makeSharedReductionMemory(count: count) {
+            withExtendedLifetime(memory.owner) { measure(memory.floats, name: name, path: "shared-memory") }
+        }
     }
 case "train":
     guard let threads = Int(arguments[2]) else { exit(2) }
@@ -75,8 +89,10 @@ case "train":
     // The ways of all-reducing the gradient, cycled epoch by epoch so each sees the same
     // machine: after backward (blocking), and overlapped with backward by each of
     // MPICommunicator's two kinds of background progress.
-    let modes: [(name: String, progress: MPICommunicator.BackgroundProgress?)] =
-        [("blocking", nil), ("overlapped, progress calls", .progressCalls), ("overlapped, communication thread", .communicationThread)]
+    // Blocking through MPI is the baseline of the overlapped modes (which go through MPI).
+    let modes: [(name: String, progress: MPICommunicator.BackgroundProgress?, shared: Bool)] =
+        [("blocking, shared memory", nil, true), ("blocking, through MPI", nil, false),
+         ("overlapped, progress calls", .progressCalls, false), ("overlapped, communication thread", .communicationThread, false)]
     let perMode = quick ? 2 : 7
     let mpi = communicator as? MPICommunicator
     // What `nn train` would do in this job, before the loop below sets the modes.
@@ -87,6 +103,7 @@ case "train":
         let mode = communicator.size > 1 ? round % modes.count : 0
         if let progress = modes[mode].progress, let mpi { mpi.backgroundProgress = progress }
         trainer.overlapsGradientAllReduce = modes[mode].progress != nil
+        trainer.sharesGradientMemory = modes[mode].shared
         let waited = trainer.gradientAllReduceWaitSeconds
         let metrics = try trainer.fit(data, epochs: trainer.epochsCompleted + 1, batchSize: batch)
         rates[mode].append(metrics[0].imagesPerSecond)
@@ -97,7 +114,7 @@ case "train":
                    threads, batch, median(rates[0]), rates[0].count, samples))
     } else {
         // Rank 0's figures; the ranks wait for each other, so they are close.
-        let blockingWait = median(waits[0])
+        let blockingWait = median(waits[1])
         say("W2 train defaults of this job: \(defaults ?? "-")")
         for mode in modes.indices {
             say(String(format: "W2 train %d processes x %d thread(s), batch %d per rank, %@ all-reduce: %.0f images/s, "
@@ -105,7 +122,7 @@ case "train":
                        communicator.size, threads, batch, modes[mode].name, median(rates[mode]), median(waits[mode]) * 1e3,
                        rates[mode].count, samples))
         }
-        for mode in modes.indices.dropFirst() {
+        for mode in modes.indices.dropFirst(2) {
             say(String(format: "W2 share of all-reduce time hidden behind backward, %@: %.0f%% (1 - %.2f ms / %.2f ms)",
                        modes[mode].name, 100 * (1 - median(waits[mode]) / blockingWait), median(waits[mode]) * 1e3,
                        blockingWait * 1e3))

@@ -31,7 +31,7 @@ public enum DistributedError: Error, CustomStringConvertible {
 /// watchdog thread turns a collective that has not returned after `timeout` seconds (a
 /// rank that never joins) into an exit that names it; mpirun then ends the other ranks.
 /// Call from one thread at a time.
-public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable {
+public final class MPICommunicator: BackgroundCommunicator, SharedMemoryCommunicator, @unchecked Sendable {
     /// How the all-reduces started by `startAllReduce` advance while the caller computes.
     public enum BackgroundProgress: Sendable {
         /// `MPI_Iallreduce`, advanced by `MPI_Test` in `progressBackgroundCollectives()`
@@ -75,6 +75,8 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
     private var requests: [MPI_Request?] = []
     private var requestJobs: [BackgroundAllReduce] = []
     private var firstUnfinishedRequest = 0
+    /// The shared-memory regions made by `makeSharedReductionMemory` and still mapped.
+    private var regions: [WeakRegion] = []
 
     /// Initializes MPI (once per process) and checks the launcher; `timeout` bounds every
     /// collective's wait in seconds.
@@ -114,10 +116,31 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
         return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { environment[$0] != nil }
     }
 
-    /// Sums (or averages) `buffer` over all ranks in place.
+    /// Sums (or averages) `buffer` over all ranks in place: straight from the other ranks'
+    /// copies when it lies in memory from `makeSharedReductionMemory`, else through MPI.
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation, label: String) {
         waitForBackgroundCollectives()
+        for entry in regions {
+            guard let region = entry.region, let offset = region.offset(of: buffer) else { continue }
+            watched(label) {
+                region.allReduce(offset: offset, length: buffer.count, scale: operation == .average ? 1 / Float(size) : 1)
+            }
+            return
+        }
         reduce(buffer, operation, label: label)
+    }
+
+    /// Memory for `count` floats that every rank maps, when all ranks are on this node:
+    /// `allReduce` then sums a buffer inside it from the ranks' copies directly (W2's
+    /// gradient: 0.04 ms against 0.2 through Open MPI's shared-memory transport, whose
+    /// large messages go through the kernel's cross-process copy). Collective.
+    public func makeSharedReductionMemory(count: Int) -> SharedReductionMemory? {
+        precondition(count >= 0, "makeSharedReductionMemory: negative count \(count)")
+        waitForBackgroundCollectives()
+        guard size > 1, !spansNodes, let region = SharedMemoryRegion.make(count: count, communicator: self) else { return nil }
+        regions.removeAll { $0.region == nil }
+        regions.append(WeakRegion(region: region))
+        return SharedReductionMemory(floats: region.floats, owner: region)
     }
 
     /// Starts an all-reduce of `buffer` (see `backgroundProgress`) and returns at once;
@@ -284,6 +307,11 @@ public final class MPICommunicator: BackgroundCommunicator, @unchecked Sendable 
     private func check(_ code: Int32, _ label: String) {
         if code != nnmpi_success() { abort("rank \(rank) of \(size): \(label) failed with MPI error code \(code)") }
     }
+}
+
+/// A region the communicator knows of without keeping it mapped.
+private struct WeakRegion {
+    weak var region: SharedMemoryRegion?
 }
 
 /// The collective a rank is blocked in, shared with its watchdog thread.

@@ -98,6 +98,8 @@ final class DistributedTrainingTests: XCTestCase {
         let reference = try weights(rank: 0)
         let together = try train(ranks: 2, ["--samples", "256", "--batch", "16"])
         XCTAssertEqual(together.status, 0, together.output)
+        // The default on one node: the gradient buckets in memory both ranks map.
+        XCTAssertEqual(together.output.components(separatedBy: "shared true").count - 1, 2, together.output)
         let rank0 = try weights(rank: 0), rank1 = try weights(rank: 1)
         XCTAssertEqual(rank0.count, reference.count)
         // Bit-identical on every rank: all apply the same averaged gradient to the same weights.
@@ -114,21 +116,41 @@ final class DistributedTrainingTests: XCTestCase {
     }
 
     /// All-reducing each bucket during backward, advanced by progress calls or on the
-    /// communicator's thread, gives the same bits as all-reducing after backward: the same
-    /// sum of the same bytes (a + b = b + a with 2 ranks). Small buckets (from the helper's
-    /// W1: 3 of them) so the overlap has something to overlap.
-    func testOverlappedAllReduceGivesTheSameBitsAsBlocking() throws {
+    /// communicator's thread, and all-reducing after backward through MPI rather than in
+    /// shared memory, give the same bits as the default (after backward, in shared memory):
+    /// the same sum of the same bytes (a + b = b + a with 2 ranks), halved. Small buckets
+    /// (from the helper's W1: 3 of them) so the overlap has something to overlap.
+    func testOverlappedAndMPIAllReducesGiveTheSameBitsAsSharedMemory() throws {
         let buckets = ["DISTRIBUTED_TRAINER_BUCKET_BYTES": "65536"]
         let blocking = try train(ranks: 2, ["--samples", "128", "--batch", "16", "--overlap", "0"], environment: buckets)
         XCTAssertEqual(blocking.status, 0, blocking.output)
+        XCTAssertEqual(blocking.output.components(separatedBy: "shared true").count - 1, 2, blocking.output)
         let reference = try weights(rank: 0)
-        for (mode, name) in [("2", "progress calls"), ("3", "communication thread")] {
-            let overlapped = try train(ranks: 2, ["--samples", "128", "--batch", "16", "--overlap", mode], environment: buckets)
+        for (options, name) in [(["--overlap", "2"], "progress calls"), (["--overlap", "3"], "communication thread"),
+                                (["--overlap", "0", "--shared-memory", "0"], "blocking through MPI")] {
+            let overlapped = try train(ranks: 2, ["--samples", "128", "--batch", "16"] + options, environment: buckets)
             XCTAssertEqual(overlapped.status, 0, overlapped.output)
             let rank0 = try weights(rank: 0)
             XCTAssertTrue(rank0 == (try weights(rank: 1)), "\(name): rank 0 and rank 1 hold different weights")
-            XCTAssertTrue(rank0 == reference, "\(name): overlapped and blocking all-reduces differ")
+            XCTAssertTrue(rank0 == reference, "\(name): differs from the shared-memory all-reduce")
         }
+    }
+
+    /// 3 ranks x batch 16 in shared memory (each rank sums a third of every bucket, an odd
+    /// split) for 4 steps == 1 process x batch 48, within the tolerance of the two-rank
+    /// test and for its reasons, and bit-identical on every rank.
+    func testThreeRanksInSharedMemoryMatchOneProcessWithThriceTheBatch() throws {
+        let alone = try train(ranks: nil, ["--samples", "192", "--batch", "48"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let reference = try weights(rank: 0)
+        let together = try train(ranks: 3, ["--samples", "192", "--batch", "16"])
+        XCTAssertEqual(together.status, 0, together.output)
+        XCTAssertEqual(together.output.components(separatedBy: "shared true").count - 1, 3, together.output)
+        let rank0 = try weights(rank: 0)
+        for rank in 1..<3 { XCTAssertTrue(try weights(rank: rank) == rank0, "rank \(rank) differs from rank 0") }
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run")
     }
 
     /// With synchronized batch norm, 2 ranks x batch 16 of a conv + batch-norm network ==

@@ -341,6 +341,14 @@ int ck_all_finite(const float *x, size_t count);
 /// infinity, or -1 when all are finite: one parallel pass over all of them.
 int ck_first_nonfinite(const float *const *x, const size_t *counts, int n);
 
+// MARK: - Sum to all
+
+/// For every i < count: s = (copies[0][i] + copies[1][i] + ... + copies[n-1][i]) * scale, summed
+/// in copy order, then copies[k][i] = s for every k: all n copies end with the same bits (an
+/// all-reduce's arithmetic over buffers one process can address; scale 1/n for the mean).
+/// Threads share large counts.
+void ck_sum_to_all(float *const *copies, int n, size_t count, float scale);
+
 // MARK: - Dropout
 
 /// y = x * mask; mask holds 0 or 1/(1-p) (inverted dropout), drawn by the caller.

@@ -190,6 +190,9 @@ final class Node {
         gradient = storage
     }
 
+    /// Whether this node's gradient lives in `storage` (its bucket window).
+    func holdsGradient(in storage: TensorStorage) -> Bool { gradient === storage }
+
     /// Frees the gradient buffer (non-leaf nodes after backward).
     func releaseGradient() {
         gradient = nil

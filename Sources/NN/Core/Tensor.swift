@@ -8,6 +8,8 @@ final class PooledStorage<Element> {
     let pointer: UnsafeMutablePointer<Element>
     /// The storage this one is a window into, kept alive by it; nil when this one owns `pointer`.
     private let base: PooledStorage<Element>?
+    /// The owner of memory this storage borrows (not from the pool), kept alive by it.
+    private let owner: AnyObject?
 
     /// Uninitialized storage; every caller writes all `count` elements before reading.
     init(uninitializedCount count: Int) {
@@ -16,6 +18,7 @@ final class PooledStorage<Element> {
         let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Element>.stride)
         pointer = raw.bindMemory(to: Element.self, capacity: max(count, 1))
         base = nil
+        owner = nil
     }
 
     /// Elements `offset..<offset + count` of `base`, sharing its memory: writes through
@@ -26,10 +29,21 @@ final class PooledStorage<Element> {
         self.count = count
         pointer = base.pointer + offset
         self.base = base
+        owner = nil
+    }
+
+    /// `count` elements at `pointer` in memory that `owner` keeps valid (a gradient bucket in
+    /// memory the ranks of a node share); never returned to the pool.
+    init(borrowing pointer: UnsafeMutablePointer<Element>, count: Int, owner: AnyObject) {
+        precondition(count >= 0, "element count must be non-negative, got \(count)")
+        self.count = count
+        self.pointer = pointer
+        base = nil
+        self.owner = owner
     }
 
     deinit {
-        guard base == nil else { return }
+        guard base == nil, owner == nil else { return }
         StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride)
     }
 }

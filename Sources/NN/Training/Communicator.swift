@@ -56,6 +56,31 @@ public protocol BackgroundCommunicator: Communicator {
     var prefersOverlappedAllReduce: Bool { get }
 }
 
+/// Memory that every rank of a communicator maps, seen from one rank.
+public struct SharedReductionMemory {
+    /// This rank's copy, zeroed when made.
+    public let floats: UnsafeMutableBufferPointer<Float>
+    /// Keeps the memory mapped while it lives.
+    public let owner: AnyObject
+
+    /// `floats`, valid while `owner` lives.
+    public init(floats: UnsafeMutableBufferPointer<Float>, owner: AnyObject) {
+        self.floats = floats
+        self.owner = owner
+    }
+}
+
+/// A communicator whose ranks can map the same memory (all of them on one node). An
+/// all-reduce of a buffer inside memory it made reads the other ranks' copies directly,
+/// with none of the transport's copying (NCCL and Gloo reduce so within a node); the
+/// trainer keeps its gradient buckets there.
+public protocol SharedMemoryCommunicator: Communicator {
+    /// Memory for `count` floats that every rank maps, or nil when the ranks do not all
+    /// share this node's memory (or the system refuses it). Collective: every rank calls it
+    /// with the same count, and all of them get memory or all get nil.
+    func makeSharedReductionMemory(count: Int) -> SharedReductionMemory?
+}
+
 extension Communicator {
     /// True on the rank that prints, logs, plots and writes checkpoints.
     public var isLeader: Bool { rank == 0 }

@@ -157,6 +157,17 @@ public final class Trainer {
     }
     /// `overlapsGradientAllReduce` as set, nil for the communicator's preference.
     private var overlapChoice: Bool?
+    /// With a `SharedMemoryCommunicator` whose ranks share a node: keep the gradient buckets
+    /// in memory every rank maps, so the all-reduce after backward sums the ranks' copies
+    /// directly (true, the default), or in this process's own memory, all-reduced through
+    /// the transport (false). The same bits either way with 2 ranks.
+    public var sharesGradientMemory = true
+    /// Whether the last epoch's gradient buckets were in memory the ranks share (false
+    /// before the first multi-rank epoch).
+    public var gradientBucketsAreShared: Bool { reducer?.reducer.isShared ?? false }
+    /// The gradient reducer, kept from epoch to epoch while what it was made for stays
+    /// the same: making one re-homes every gradient and, in shared memory, is a collective.
+    private var reducer: (key: ReducerKey, reducer: GradientReducer)?
     /// Seconds this thread has spent in, or waiting for, gradient all-reduces since the
     /// trainer was made (what overlapping did not hide; 0 with one rank).
     public internal(set) var gradientAllReduceWaitSeconds = 0.0
@@ -399,7 +410,8 @@ public final class Trainer {
         let epochBatches = batches.nextEpoch()
         dataGenerator = batches.generator
         let namedParameters = model.namedParameters
-        let reducer = ranks > 1 ? GradientReducer(model.parameters, buckets: gradientBuckets) : nil
+        let reducer = ranks > 1 ? gradientReducer() : nil
+        let waitedBefore = reducer?.waitSeconds ?? 0
         let progress = showsProgress && communicator.isLeader ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.batchCount) : nil
         let start = Date()
         var lossSum = 0.0, correct = 0, seen = 0
@@ -412,7 +424,7 @@ public final class Trainer {
             seen += batch.count
             progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
         }
-        gradientAllReduceWaitSeconds += reducer?.waitSeconds ?? 0
+        gradientAllReduceWaitSeconds += (reducer?.waitSeconds ?? 0) - waitedBefore
         if ranks > 1 {
             // One voice: every rank reports the figures of all ranks' batches together.
             var totals = [lossSum, Double(correct), Double(seen)]
@@ -424,6 +436,23 @@ public final class Trainer {
         return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
                             validationLoss: nil, validationAccuracy: nil, learningRate: optimizer.learningRate,
                             seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// The reducer for this epoch: the last one when the parameters, buckets, communicator
+    /// and memory choice are those it was made for (the same on every rank, so all ranks
+    /// make a new one together), else a new one.
+    private func gradientReducer() -> GradientReducer {
+        let parameters = model.parameters
+        let shared = sharesGradientMemory ? communicator as? any SharedMemoryCommunicator : nil
+        let key = ReducerKey(parameters: parameters.map(ObjectIdentifier.init), buckets: gradientBuckets,
+                             communicator: ObjectIdentifier(communicator), shared: shared != nil)
+        if let reducer, reducer.key == key {
+            reducer.reducer.reattach()
+            return reducer.reducer
+        }
+        let made = GradientReducer(parameters, buckets: gradientBuckets, shared: shared)
+        reducer = (key, made)
+        return made
     }
 
     /// Copies rank `root`'s parameters and buffers (batch norm's running statistics) to
@@ -522,4 +551,12 @@ final class ProgressBar {
     func finish() {
         FileHandle.standardOutput.write("\r\u{1B}[K".data(using: .utf8)!)
     }
+}
+
+/// What a `GradientReducer` was made for.
+private struct ReducerKey: Equatable {
+    var parameters: [ObjectIdentifier]
+    var buckets: GradientBuckets
+    var communicator: ObjectIdentifier
+    var shared: Bool
 }

@@ -4,6 +4,7 @@
 //     DistributedTrainer <out-dir> [--samples N] [--batch B] [--epochs E] [--timeout S]
 //                        [--fail-rank R] [--kill-rank R] [--skip-rank R] [--fault-epoch E]
 //                        [--cnn 1] [--sync-bn 1] [--checkpoint 1] [--overlap 0|1|2|3]
+//                        [--shared-memory 0|1]
 //
 // Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images (with
 // --cnn 1 a W2-shaped miniature: conv 1->4, batch norm, ReLU, max pool, dense; --sync-bn 1
@@ -15,9 +16,11 @@
 // --skip-rank leaves the job's all-reduces to the others (sleeps past their timeout), as a
 // rank stuck elsewhere would. --checkpoint 1 resumes from <out-dir>/checkpoint.safetensors
 // when it exists and has rank 0 save it after every epoch; the last line printed names
-// the epochs trained ("epochs 1->3"). --overlap picks the gradient all-reduce's mode: 0
-// after backward, 1 during backward as MPICommunicator advances it by default, 2 by
-// progress calls, 3 on the communication thread; and
+// the epochs trained ("epochs 1->3") and whether the gradient buckets were in shared
+// memory ("shared true"). --overlap picks the gradient all-reduce's mode (unset: the
+// trainer's default): 0 after backward, 1 during backward as MPICommunicator advances it by
+// default, 2 by progress calls, 3 on the communication thread; --shared-memory 0 keeps the
+// gradient buckets out of shared memory (all-reduced through MPI); and
 // DISTRIBUTED_TRAINER_BUCKET_BYTES in the environment sets every bucket's size.
 import Foundation
 import NN
@@ -33,7 +36,7 @@ guard let outDirectory = arguments.first else { fail("usage: DistributedTrainer 
 arguments.removeFirst()
 var options: [String: Int] = ["--samples": 256, "--batch": 32, "--epochs": 1, "--timeout": 60,
                               "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1, "--cnn": 0, "--sync-bn": 0,
-                              "--fault-epoch": 1, "--checkpoint": 0, "--overlap": 1]
+                              "--fault-epoch": 1, "--checkpoint": 0, "--overlap": -1, "--shared-memory": 1]
 while !arguments.isEmpty {
     let name = arguments.removeFirst()
     guard options[name] != nil, let text = arguments.first, let value = Int(text) else { fail("bad option \(name)") }
@@ -96,7 +99,8 @@ let model = options["--cnn"] == 1
 if options["--sync-bn"] == 1 { model.synchronizeBatchNorm(over: communicator) }
 let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
 trainer.communicator = communicator
-trainer.overlapsGradientAllReduce = options["--overlap"]! > 0
+if options["--overlap"]! >= 0 { trainer.overlapsGradientAllReduce = options["--overlap"]! > 0 }
+trainer.sharesGradientMemory = options["--shared-memory"] == 1
 if let mpi = communicator as? MPICommunicator, options["--overlap"]! >= 2 {
     mpi.backgroundProgress = options["--overlap"] == 2 ? .progressCalls : .communicationThread
 }
@@ -124,4 +128,5 @@ if let mpi = communicator as? MPICommunicator {
     mpi.barrier(label: "the final barrier")
     mpi.finalize()
 }
-print("rank \(communicator.rank) of \(communicator.size): epochs \(firstEpoch)->\(trainer.epochsCompleted) loss \(trainer.history.last!.trainLoss)")
+print("rank \(communicator.rank) of \(communicator.size): epochs \(firstEpoch)->\(trainer.epochsCompleted) "
+      + "loss \(trainer.history.last!.trainLoss) shared \(trainer.gradientBucketsAreShared)")
