@@ -60,8 +60,12 @@ final class GradientReducer {
     /// One buffer per bucket, holding its parameters' gradients: in the overlapped mode
     /// they are in flight together.
     private let bucketStorage: [TensorStorage]
+    /// All the buckets, one after the other, when they are in memory the ranks share.
+    private let sharedMemory: UnsafeMutableBufferPointer<Float>?
     /// Whether the buckets are in memory the ranks share.
-    let isShared: Bool
+    var isShared: Bool { sharedMemory != nil }
+    /// The label of the one all-reduce of all shared buckets.
+    private let sharedLabel: String
     /// The bucket of each parameter's gradient node.
     private let bucketOfNode: [ObjectIdentifier: Int]
     /// Each parameter's window into its bucket.
@@ -83,16 +87,17 @@ final class GradientReducer {
         self.buckets = buckets.plan(elementCounts: counts)
         let sizes = self.buckets.map { $0.reduce(0) { $0 + counts[$1] } }
         labels = sizes.enumerated().map { "all-reduce of gradient bucket \($0.offset + 1) of \(sizes.count) (\($0.element) floats)" }
+        sharedLabel = "all-reduce of gradient buckets 1-\(sizes.count) of \(sizes.count) (\(sizes.reduce(0, +)) floats)"
         if let memory = shared?.makeSharedReductionMemory(count: sizes.reduce(0, +)), let base = memory.floats.baseAddress {
             var offset = 0
             bucketStorage = sizes.map { size in
                 defer { offset += size }
                 return TensorStorage(borrowing: base + offset, count: size, owner: memory.owner)
             }
-            isShared = true
+            sharedMemory = memory.floats
         } else {
             bucketStorage = sizes.map { TensorStorage(count: $0, repeating: 0) }
-            isShared = false
+            sharedMemory = nil
         }
         var bucketOfNode: [ObjectIdentifier: Int] = [:]
         var windows = [TensorStorage?](repeating: nil, count: parameters.count)
@@ -124,9 +129,16 @@ final class GradientReducer {
     /// `communicator`, after backward, one bucket after the other.
     func average(over communicator: any Communicator) {
         let start = DispatchTime.now().uptimeNanoseconds
-        for number in buckets.indices {
-            zeroUnreached(number)
-            communicator.allReduce(bucket(number), .average, label: labels[number])
+        if let shared = sharedMemory {
+            // Buckets exist to start all-reduces early; after backward in shared memory, one
+            // all-reduce over all of them saves the others' barriers.
+            for number in buckets.indices { zeroUnreached(number) }
+            communicator.allReduce(shared, .average, label: sharedLabel)
+        } else {
+            for number in buckets.indices {
+                zeroUnreached(number)
+                communicator.allReduce(bucket(number), .average, label: labels[number])
+            }
         }
         waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
