@@ -29,20 +29,34 @@ static inline MPI_Info nnmpi_info_null(void) { return MPI_INFO_NULL; }
 /// not take the line another rank is polling.
 #define NNMPI_FLAG_STRIDE 64
 
+/// Tells the core this thread is spin-waiting (x86 `pause`, Arm `yield`): the poll loop
+/// then takes less from a sibling hardware thread and leaves the loop sooner.
+static inline void nnmpi_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// A barrier of `size` processes over memory they all map: `flags` holds one long per rank,
 /// NNMPI_FLAG_STRIDE bytes apart, each rank's the number of barriers it has passed. This rank
 /// publishes `generation` (its count, one more than at its last barrier) with release order
 /// and waits until every rank's flag has reached it, reading them with acquire order: every
-/// write a rank made before its barrier is visible to every rank after it. After 1024
-/// polls of a flag it yields the core at each poll, so that with more ranks than cores the
-/// rank it waits for gets to run.
+/// write a rank made before its barrier is visible to every rank after it. It pauses
+/// between polls, and after 1024 polls of a flag yields the core at each poll, so that
+/// with more ranks than cores the rank it waits for gets to run.
 static inline void nnmpi_shared_barrier(void *flags, int size, int rank, long generation) {
     atomic_store_explicit((_Atomic long *)((char *)flags + NNMPI_FLAG_STRIDE * rank), generation,
                           memory_order_release);
     for (int k = 0; k < size; k++) {
         _Atomic long *flag = (_Atomic long *)((char *)flags + NNMPI_FLAG_STRIDE * k);
         for (unsigned polls = 0; atomic_load_explicit(flag, memory_order_acquire) < generation; polls++) {
-            if (polls >= 1024) sched_yield();
+            if (polls >= 1024) {
+                sched_yield();
+            } else {
+                nnmpi_spin_pause();
+            }
         }
     }
 }
