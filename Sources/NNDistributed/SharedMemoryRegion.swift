@@ -55,12 +55,23 @@ final class SharedMemoryRegion {
         let objectName = name(pid: pid_t(status[0]), serial: SharedMemoryRegion.serial)
         let descriptor = rank == 0 ? created : shm_open(objectName, O_RDWR, 0)
         var mapped: UnsafeMutableRawPointer? = nil
+        var problem = descriptor < 0 ? errno : 0
         if descriptor >= 0 {
-            let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
-            if address != MAP_FAILED { mapped = address }
+            // The pages of this rank's copy (rank 0's with the flags), taken now: a tmpfs
+            // fuller than the size (a container's 64 MB /dev/shm) says ENOSPC here rather than
+            // SIGBUS at the first write past it. Taken by the rank that writes them, so on a
+            // machine with several memory nodes they are on that rank's.
+            let (start, length) = rank == 0 ? (0, header + stride) : (header + rank * stride, stride)
+            problem = posix_fallocate(descriptor, off_t(start), off_t(length))
+            if problem == 0 {
+                let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0)
+                if address != MAP_FAILED { mapped = address } else { problem = errno }
+            }
             close(descriptor)
         }
-        if mapped == nil { warn("cannot map the gradients' shared memory \(objectName): \(String(cString: strerror(errno)))") }
+        if mapped == nil {
+            warn("cannot map \(bytes) bytes of shared memory for the gradients (\(objectName)): \(String(cString: strerror(problem)))")
+        }
         var failures = [mapped == nil ? 1.0 : 0.0]
         communicator.allReduce(&failures, .sum, label: "mapping shared memory for the gradients")
         // Every rank has it mapped (or has given up): the name is no longer needed.

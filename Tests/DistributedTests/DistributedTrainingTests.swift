@@ -43,8 +43,9 @@ final class DistributedTrainingTests: XCTestCase {
 
     /// Runs the helper: under `mpirun -np ranks` when `ranks` is given (with `mpiOptions`
     /// before the program), else alone.
+    /// `launcher`, when given, starts mpirun: its command and arguments come first.
     func train(ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:], mpiOptions: [String] = [],
-               file: StaticString = #filePath, line: UInt = #line) throws -> Run {
+               launcher: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> Run {
         guard let helper = Self.helper else {
             XCTFail("DistributedTrainer is not beside the test bundle", file: file, line: line)
             throw XCTSkip("no helper")
@@ -64,6 +65,10 @@ final class DistributedTrainingTests: XCTestCase {
             process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
                                  "--mca", "mpi_yield_when_idle", "1"] + mpiOptions
                 + ["-np", String(ranks), helper.path] + helperArguments
+            if let command = launcher.first {
+                process.arguments = Array(launcher.dropFirst()) + [Self.mpirun] + process.arguments!
+                process.executableURL = URL(fileURLWithPath: command)
+            }
         } else {
             process.executableURL = helper
             process.arguments = helperArguments
@@ -253,6 +258,39 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertTrue(run.output.contains("rank 0 of 2: all-reduce of gradient bucket"), run.output)
         XCTAssertTrue(run.output.contains("waited more than 2.0 s"), run.output)
         XCTAssertLessThan(run.seconds, 60, run.output)
+    }
+
+    /// A /dev/shm too small for the gradients (a container's is 64 MB; here a 1 MB tmpfs
+    /// mounted over it in a mount namespace of the job's own): every rank says so and trains
+    /// through MPI, to the weights of the shared-memory run, instead of dying of SIGBUS at the
+    /// first write past the tmpfs's size.
+    func testTooSmallASharedMemoryFallsBackToMPI() throws {
+        guard getuid() == 0 else { throw XCTSkip("mounting a small /dev/shm needs root") }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        probe.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /dev/shm"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { throw XCTSkip("no /usr/bin/unshare") }
+        probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else { throw XCTSkip("mount namespaces are not allowed here") }
+
+        let shared = try train(ranks: 2, ["--samples", "128", "--batch", "16"])
+        XCTAssertEqual(shared.status, 0, shared.output)
+        XCTAssertEqual(shared.output.components(separatedBy: "shared true").count - 1, 2, shared.output)
+        let reference = try weights(rank: 0)
+        // The helper's W1 needs 0.9 MB a rank: rank 0's fits in 1 MB, rank 1's does not.
+        // Open MPI's own shared-memory files go to /tmp.
+        let small = try train(ranks: 2, ["--samples", "128", "--batch", "16"],
+                              mpiOptions: ["--mca", "btl_vader_backing_directory", "/tmp"],
+                              launcher: ["/usr/bin/unshare", "-m", "sh", "-c",
+                                         "mount -t tmpfs -o size=1m tmpfs /dev/shm && exec \"$0\" \"$@\""])
+        XCTAssertEqual(small.status, 0, small.output)
+        XCTAssertTrue(small.output.contains("cannot map") && small.output.contains("No space left on device"), small.output)
+        XCTAssertEqual(small.output.components(separatedBy: "shared false").count - 1, 2, small.output)
+        let rank0 = try weights(rank: 0)
+        XCTAssertTrue(rank0 == (try weights(rank: 1)), "rank 0 and rank 1 hold different weights")
+        XCTAssertTrue(rank0 == reference, "the MPI fallback differs from the shared-memory run")
     }
 
     /// Two "hosts" on this machine: network namespaces on a bridge, mpirun reaching them
