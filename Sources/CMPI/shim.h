@@ -24,7 +24,6 @@ static inline int nnmpi_success(void) { return MPI_SUCCESS; }
 static inline int nnmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline MPI_Info nnmpi_info_null(void) { return MPI_INFO_NULL; }
 
-
 /// The bytes between two ranks' barrier flags: one cache line each, so a rank's store does
 /// not take the line another rank is polling.
 #define NNMPI_FLAG_STRIDE 64

@@ -34,25 +34,26 @@ final class SharedMemoryRegion {
         let header = (size * Int(NNMPI_FLAG_STRIDE) + page - 1) / page * page
         let stride = (max(count, 1) * MemoryLayout<Float>.size + page - 1) / page * page
         let bytes = header + size * stride
-        // Rank 0's process id names the object; the others learn it from the all-reduce
-        // that also counts rank 0's failure.
-        SharedMemoryRegion.serial += 1
+        // Rank 0's process id and count of regions name the object; the others learn them
+        // from the all-reduce that also counts rank 0's failure.
         var created: Int32 = -1
-        var status = [0.0, 0.0]  // rank 0's pid, failures
+        var status = [0.0, 0.0, 0.0]  // rank 0's pid and serial, failures
         if rank == 0 {
+            SharedMemoryRegion.serial += 1
+            status[0] = Double(getpid())
+            status[1] = Double(SharedMemoryRegion.serial)
             created = shm_open(name(pid: getpid(), serial: SharedMemoryRegion.serial), O_CREAT | O_EXCL | O_RDWR, 0o600)
             if created < 0 || ftruncate(created, off_t(bytes)) != 0 {
                 warn("cannot create shared memory for the gradients: \(String(cString: strerror(errno)))")
-                status[1] = 1
+                status[2] = 1
             }
-            status[0] = Double(getpid())
         }
         communicator.allReduce(&status, .sum, label: "creating shared memory for the gradients")
-        guard status[1] == 0 else {
-            if created >= 0 { close(created); shm_unlink(name(pid: getpid(), serial: SharedMemoryRegion.serial)) }
+        let objectName = name(pid: pid_t(status[0]), serial: Int(status[1]))
+        guard status[2] == 0 else {
+            if created >= 0 { close(created); shm_unlink(objectName) }
             return nil
         }
-        let objectName = name(pid: pid_t(status[0]), serial: SharedMemoryRegion.serial)
         let descriptor = rank == 0 ? created : shm_open(objectName, O_RDWR, 0)
         var mapped: UnsafeMutableRawPointer? = nil
         var problem = descriptor < 0 ? errno : 0
@@ -84,7 +85,7 @@ final class SharedMemoryRegion {
                                   copies: (0..<size).map { (mapped + header + $0 * stride).assumingMemoryBound(to: Float.self) })
     }
 
-    /// Regions made by this process so far: with rank 0's pid, a name no other job on the node uses.
+    /// Regions rank 0's process has made so far: with its pid, a name no other job on the node uses.
     nonisolated(unsafe) private static var serial = 0
 
     private static func name(pid: pid_t, serial: Int) -> String { "/swift-nn-\(pid)-\(serial)" }

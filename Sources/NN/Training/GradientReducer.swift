@@ -126,7 +126,8 @@ final class GradientReducer {
     }
 
     /// Replaces every parameter's gradient with its average over the ranks of
-    /// `communicator`, after backward, one bucket after the other.
+    /// `communicator`, after backward: one bucket after the other, or all of them at once
+    /// in shared memory.
     func average(over communicator: any Communicator) {
         let start = DispatchTime.now().uptimeNanoseconds
         if let shared = sharedMemory {
