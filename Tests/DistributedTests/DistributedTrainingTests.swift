@@ -98,26 +98,38 @@ final class DistributedTrainingTests: XCTestCase {
     /// (which divides by the root of the second moment) can stretch that to about 1e-5 of
     /// a weight's size over a few steps; 1e-4 absolute on weights of size ~0.05 leaves room.
     func testTwoRanksMatchOneProcessWithTwiceTheBatch() throws {
-        let alone = try train(ranks: nil, ["--samples", "256", "--batch", "32"])
-        XCTAssertEqual(alone.status, 0, alone.output)
-        let reference = try weights(rank: 0)
-        let together = try train(ranks: 2, ["--samples", "256", "--batch", "16"])
-        XCTAssertEqual(together.status, 0, together.output)
-        // The default on one node: the gradient buckets in memory both ranks map.
-        XCTAssertEqual(together.output.components(separatedBy: "shared true").count - 1, 2, together.output)
-        let rank0 = try weights(rank: 0), rank1 = try weights(rank: 1)
-        XCTAssertEqual(rank0.count, reference.count)
-        // Bit-identical on every rank: all apply the same averaged gradient to the same weights.
-        XCTAssertTrue(rank0 == rank1, "rank 0 and rank 1 hold different weights")
-        var worst: Float = 0
-        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
-        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run")
+        let reference = try assertRanksMatchOneProcess(ranks: 2, batch: 16, samples: 256)
         // Training moved the weights far more than the tolerance, so the test can fail.
         DefaultRandom.manualSeed(7)
         let initial = Models.mlp().parameters.flatMap { $0.value.scalars }
         var moved: Float = 0
         for i in initial.indices { moved = max(moved, abs(reference[i] - initial[i])) }
         XCTAssertGreaterThan(moved, 1e-3)
+    }
+
+    /// Trains `ranks` ranks x `batch` and one process x ranks·batch on `samples` images, and
+    /// checks that every rank holds the same bits, within 1e-4 of the one process's (see
+    /// the two-rank test), with the gradient buckets in shared memory (the default on one
+    /// node). Returns the one process's weights.
+    func assertRanksMatchOneProcess(ranks: Int, batch: Int, samples: Int,
+                                    file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
+        let alone = try train(ranks: nil, ["--samples", String(samples), "--batch", String(ranks * batch)])
+        XCTAssertEqual(alone.status, 0, alone.output, file: file, line: line)
+        let reference = try weights(rank: 0)
+        let together = try train(ranks: ranks, ["--samples", String(samples), "--batch", String(batch)])
+        XCTAssertEqual(together.status, 0, together.output, file: file, line: line)
+        XCTAssertEqual(together.output.components(separatedBy: "shared true").count - 1, ranks, together.output,
+                       file: file, line: line)
+        let rank0 = try weights(rank: 0)
+        XCTAssertEqual(rank0.count, reference.count, file: file, line: line)
+        // Bit-identical on every rank: all apply the same averaged gradient to the same weights.
+        for rank in 1..<ranks {
+            XCTAssertTrue(try weights(rank: rank) == rank0, "rank \(rank) differs from rank 0", file: file, line: line)
+        }
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run", file: file, line: line)
+        return reference
     }
 
     /// All-reducing each bucket during backward, advanced by progress calls or on the
@@ -145,17 +157,7 @@ final class DistributedTrainingTests: XCTestCase {
     /// split) for 4 steps == 1 process x batch 48, within the tolerance of the two-rank
     /// test and for its reasons, and bit-identical on every rank.
     func testThreeRanksInSharedMemoryMatchOneProcessWithThriceTheBatch() throws {
-        let alone = try train(ranks: nil, ["--samples", "192", "--batch", "48"])
-        XCTAssertEqual(alone.status, 0, alone.output)
-        let reference = try weights(rank: 0)
-        let together = try train(ranks: 3, ["--samples", "192", "--batch", "16"])
-        XCTAssertEqual(together.status, 0, together.output)
-        XCTAssertEqual(together.output.components(separatedBy: "shared true").count - 1, 3, together.output)
-        let rank0 = try weights(rank: 0)
-        for rank in 1..<3 { XCTAssertTrue(try weights(rank: rank) == rank0, "rank \(rank) differs from rank 0") }
-        var worst: Float = 0
-        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
-        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run")
+        _ = try assertRanksMatchOneProcess(ranks: 3, batch: 16, samples: 192)
     }
 
     /// With synchronized batch norm, 2 ranks x batch 16 of a conv + batch-norm network ==
