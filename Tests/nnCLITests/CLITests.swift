@@ -39,7 +39,8 @@ final class CLITests: XCTestCase {
 
     /// Runs `nn arguments` to completion, its output captured through files (pipes could
     /// fill and block the child while the parent waits).
-    func nn(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Run {
+    /// With `launcher` (mpirun and its options), `nn` runs under it.
+    func nn(_ arguments: [String], launcher: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> Run {
         guard let binary = CLITests.binary else {
             XCTFail("the nn executable is not beside the test bundle (\(CommandLine.arguments[0]))", file: file, line: line)
             throw XCTSkip("no nn binary")
@@ -53,6 +54,10 @@ final class CLITests: XCTestCase {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(launcher.dropFirst()) + [binary.path] + arguments
+        }
         process.currentDirectoryURL = scratch
         process.standardOutput = out
         process.standardError = err
@@ -274,6 +279,32 @@ final class CLITests: XCTestCase {
         for (name, tensor) in a.tensors {
             XCTAssertEqual(tensor.shape, b.tensors[name]?.shape, name)
             XCTAssertTrue(tensor == b.tensors[name], "\(name) differs from the uninterrupted run's")
+        }
+    }
+
+    /// `mpirun -np 2 nn train` with the gradients all-reduced in shared memory (the default)
+    /// and through MPI (`--no-shared-memory-all-reduce`): the same sums of the same bytes with
+    /// 2 ranks, so the same checkpoint bit for bit and the same test accuracy.
+    func testTwoRanksTrainTheSameWithAndWithoutSharedMemory() throws {
+        try requireData()
+        let mpirun = "/usr/bin/mpirun.openmpi"
+        guard FileManager.default.isExecutableFile(atPath: mpirun) else { throw XCTSkip("no Open MPI (make deps)") }
+        let launcher = [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                        "--mca", "mpi_yield_when_idle", "1", "-np", "2"]
+        let recipe = ["train", "--model", "mlp", "--epochs", "1", "--limit", "1024", "--threads", "1"]
+        let shared = scratch.appendingPathComponent("shared.safetensors"), mpi = scratch.appendingPathComponent("mpi.safetensors")
+        let first = try nn(recipe + ["--checkpoint", shared.path], launcher: launcher)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let second = try nn(recipe + ["--checkpoint", mpi.path, "--no-shared-memory-all-reduce"], launcher: launcher)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(first.stdout.contains("gradients all-reduced in shared memory\n"), first.stdout)
+        XCTAssertTrue(second.stdout.contains("gradients all-reduced through MPI\n"), second.stdout)
+        let accuracy = try XCTUnwrap(testAccuracy(in: first.stdout))
+        XCTAssertEqual(testAccuracy(in: second.stdout), accuracy)
+        let a = try SafeTensorsFile.read(from: shared), b = try SafeTensorsFile.read(from: mpi)
+        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+        for (name, tensor) in a.tensors {
+            XCTAssertTrue(tensor == b.tensors[name], "\(name) differs between shared memory and MPI")
         }
     }
 
