@@ -16,12 +16,13 @@ extension TrainCommand {
     /// `nn train --data FILE`: an MLP (or linear model) on a table, or k-fold
     /// cross-validation of it with `--folds`.
     func runTabular(saved: [String: String], communicator: any Communicator) throws {
-        guard communicator.size == 1 else {
-            throw CLIError("tabular --data trains in one process; run it without mpirun (\(communicator.size) ranks)")
+        let leader = communicator.isLeader
+        if let folds, communicator.size > 1 {
+            throw CLIError("--folds \(folds) cross-validates in one process; run it without mpirun (\(communicator.size) ranks)")
         }
         if model != nil { throw CLIError("--model names a Fashion-MNIST network; for tabular --data, shape the MLP with --hidden") }
-        if augment || cropPadding != nil || syncBatchNorm {
-            throw CLIError("--augment, --crop-padding and --sync-batch-norm apply to Fashion-MNIST images, not tabular --data")
+        if augment || cropPadding != nil {
+            throw CLIError("--augment and --crop-padding apply to Fashion-MNIST images, not tabular --data")
         }
         if let folds {
             for (option, given) in [("--checkpoint", checkpoint != nil), ("--resume", resume != nil), ("--log", log != nil),
@@ -53,6 +54,7 @@ extension TrainCommand {
         let hidden = try self.hidden.map(TabularNetwork.parseHidden) ?? stored("tabular.hidden", { try? TabularNetwork.parseHidden($0) }) ?? [64, 64]
         let dropout = try self.dropout ?? stored("tabular.dropout", { Float($0) }) ?? 0
         let batchNorm = try self.batchNorm || (stored("tabular.batch_norm", { Bool($0) }) ?? false)
+        if syncBatchNorm && !batchNorm { throw CLIError("--sync-batch-norm needs a network with --batch-norm") }
         let network = TabularNetwork(inputShape: all.featureShape, outputs: outputCount(task: learningTask, targets: targets),
                                      hidden: hidden, dropout: dropout, batchNorm: batchNorm)
         if let resume, saved["model_name"] != nil {
@@ -108,7 +110,7 @@ extension TrainCommand {
         let logURL = log.map { URL(fileURLWithPath: $0) }
         let plotURL = plot.map { URL(fileURLWithPath: $0) }
         for (option, url) in [("--checkpoint", checkpointURL), ("--log", logURL), ("--plot", plotURL)] {
-            if let url { try prepareOutput(url, option: option) }
+            if let url, leader { try prepareOutput(url, option: option) }
         }
 
         // The split and every statistic come from the training part only.
@@ -140,6 +142,10 @@ extension TrainCommand {
         let model = network.build(seed: seed)
         let optimizer = recipe.optimizer.make(model.parameters, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
         let trainer = Trainer(model: model, optimizer: optimizer, task: learningTask, seed: seed)
+        trainer.communicator = communicator
+        if syncBatchNorm { model.synchronizeBatchNorm(over: communicator) }
+        if let overlapAllReduce { trainer.overlapsGradientAllReduce = overlapAllReduce }
+        trainer.sharesGradientMemory = sharedMemoryAllReduce
         trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
         if let resume {
             try Checkpoint.resume(from: URL(fileURLWithPath: resume), trainer: trainer)
@@ -162,20 +168,27 @@ extension TrainCommand {
         let title = "\(network.summary), \(learningTask.rawValue): \(recipe.optimizer.summary), lr \(recipe.learningRate), batch \(recipe.batchSize)"
         let recorder = RunRecorder(checkpoint: checkpointURL, log: logURL, plot: plotURL, standardization: statistics,
                                    metadata: metadata, title: title, plotMetric: primaryMetric(learningTask))
-        trainer.callbacks = [recorder]
+        trainer.callbacks = leader ? [recorder] : []
 
         print("nn train: \(network.summary) (\(model.parameterCount) parameters), \(learningTask.rawValue) (\(reason)), "
               + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), batch \(recipe.batchSize), "
-              + "schedule \(recipe.schedule.rawValue), seed \(seed), \(Threads.count) threads")
+              + "schedule \(recipe.schedule.rawValue), seed \(seed), \(Threads.count) threads"
+              + (communicator.size > 1 ? " x \(communicator.size) ranks (batch \(recipe.batchSize) per rank"
+                  + (syncBatchNorm ? ", synchronized batch norm)" : ")") : ""))
         print("data: " + rows + "; \(training.count) training, \(validation?.count ?? 0) validation"
               + (scalesTargets ? "; features and targets standardized on the training rows" : "; features standardized on the training rows"))
         if trainer.epochsCompleted > 0 { print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)") }
+        var trained = false
         if trainer.epochsCompleted >= recipe.epochs {
             print("nothing to train: the checkpoint has \(trainer.epochsCompleted) epochs, --epochs is \(recipe.epochs)")
         } else {
+            trained = true
             try trainer.fit(fitTraining, validation: fitValidation, epochs: recipe.epochs, batchSize: recipe.batchSize)
         }
+        // The other ranks are done: their weights are rank 0's.
+        guard leader else { return }
         try recorder.record(trainer)
+        if trained { printAllReducePath(trainer, ranks: communicator.size) }
 
         let outputs = network.outputs
         printTabularResult(tabularEvaluation(model, training, task: learningTask, outputs: outputs, targetStatistics: targetStatistics),

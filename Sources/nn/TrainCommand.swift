@@ -108,7 +108,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Draw the training curves (loss and accuracy per epoch) into this SVG file.")
     var plot: String?
 
-    @Flag(help: "Under mpirun: batch norm over all ranks' images (N ranks x batch B compute what one process does with N*B).")
+    @Flag(help: "Under mpirun: batch norm over all ranks' samples (N ranks x batch B compute what one process does with N*B).")
     var syncBatchNorm = false
 
     @Option(help: "Under mpirun: seconds a collective may wait for the other ranks before the job is aborted (default: 300).")
@@ -271,9 +271,11 @@ struct TrainCommand: ParsableCommand {
         if trainer.epochsCompleted > 0 {
             print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)")
         }
+        var trained = false
         if trainer.epochsCompleted >= recipe.epochs {
             print("nothing to train: the checkpoint has \(trainer.epochsCompleted) epochs, --epochs is \(recipe.epochs)")
         } else {
+            trained = true
             try trainer.fit(training, validation: validation, epochs: recipe.epochs, batchSize: recipe.batchSize,
                             augmentation: augment ? Augmentation(horizontalFlip: true, cropPadding: cropPadding) : nil)
         }
@@ -281,10 +283,7 @@ struct TrainCommand: ParsableCommand {
         guard leader else { return }
         // Once more at the end: the outputs then match the final state even after an early stop.
         try recorder.record(trainer)
-        if communicator.size > 1 && trainer.epochsCompleted > 0 {
-            print("gradients all-reduced " + (trainer.overlapsGradientAllReduce ? "through MPI during backward"
-                                              : trainer.gradientBucketsAreShared ? "in shared memory" : "through MPI"))
-        }
+        if trained { printAllReducePath(trainer, ranks: communicator.size) }
 
         // W2's training images are 188 MB as floats: gone before the test set's 31 MB arrive
         // (nn train --model cnn peaked at 297 MB holding both, at 272 MB this way).
@@ -372,4 +371,11 @@ extension TrainCommand {
                 ?? (sameOptimizer ? base.weightDecay : optimizerName.defaultWeightDecay),
             schedule: try schedule ?? stored("schedule", ScheduleName.init(rawValue:)) ?? base.schedule)
     }
+}
+
+/// With several ranks, the line saying how the gradients were all-reduced (after a fit).
+func printAllReducePath(_ trainer: Trainer, ranks: Int) {
+    guard ranks > 1 else { return }
+    print("gradients all-reduced " + (trainer.overlapsGradientAllReduce ? "through MPI during backward"
+                                      : trainer.gradientBucketsAreShared ? "in shared memory" : "through MPI"))
 }

@@ -132,6 +132,37 @@ final class DistributedTrainingTests: XCTestCase {
         return reference
     }
 
+    /// A general `Dataset` (a regression, as `nn train --data` trains tables) trains data-parallel
+    /// as images do: 2 ranks x batch 16 reach one process x batch 32's weights (the tolerance
+    /// of the first test), and every rank reports the same epoch figures, close to the one
+    /// process's: each scores all ranks' predictions.
+    func testTwoRanksOnAGeneralDatasetMatchOneProcessWithTwiceTheBatch() throws {
+        let alone = try train(ranks: nil, ["--tabular", "1", "--samples", "256", "--batch", "32", "--epochs", "2"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let reference = try weights(rank: 0)
+        let together = try train(ranks: 2, ["--tabular", "1", "--samples", "256", "--batch", "16", "--epochs", "2"])
+        XCTAssertEqual(together.status, 0, together.output)
+        let rank0 = try weights(rank: 0)
+        XCTAssertTrue(try weights(rank: 1) == rank0, "rank 1 differs from rank 0")
+        var worst: Float = 0
+        for i in reference.indices { worst = max(worst, abs(rank0[i] - reference[i])) }
+        XCTAssertLessThan(worst, 1e-4, "largest difference from the one-process run")
+        /// "loss L shared S r2 R" of each rank's last line.
+        func figures(_ run: Run) -> [[Double]] {
+            run.output.split(separator: "\n").filter { $0.hasPrefix("rank ") && $0.contains(" r2 ") }.map { line in
+                let words = line.split(separator: " ")
+                return ["loss", "r2"].map { name in Double(words[words.firstIndex(of: Substring(name))! + 1])! }
+            }
+        }
+        let one = figures(alone), two = figures(together)
+        XCTAssertEqual(one.count, 1, alone.output)
+        XCTAssertEqual(two.count, 2, together.output)
+        XCTAssertEqual(two.first, two.last, "the ranks report different epoch figures")
+        if let mine = two.first, let theirs = one.first {
+            for (a, b) in zip(mine, theirs) { XCTAssertEqual(a, b, accuracy: 1e-3 * max(1, abs(b))) }
+        }
+    }
+
     /// All-reducing each bucket during backward, advanced by progress calls or on the
     /// communicator's thread, and all-reducing after backward through MPI rather than in
     /// shared memory, give the same bits as the default (after backward, in shared memory):

@@ -39,6 +39,41 @@ extension CLITests {
         return (Int(match.1)!, Int(match.2)!)
     }
 
+    /// `mpirun -np 2 nn train --data`: a table trains data-parallel (the gradients in shared
+    /// memory), rank 0 alone writes the checkpoint, which `nn eval` scores to the training
+    /// run's printed accuracy; `--folds` under mpirun is refused in one line.
+    func testTabularTrainsUnderMPI() throws {
+        let d = try requireSklearn()
+        let mpirun = "/usr/bin/mpirun.openmpi"
+        guard FileManager.default.isExecutableFile(atPath: mpirun) else { throw XCTSkip("no Open MPI (make deps)") }
+        let launcher = [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                        "--mca", "mpi_yield_when_idle", "1", "-np", "2"]
+        let checkpoint = scratch.appendingPathComponent("iris-mpi.st").path
+        let data = ["--data", d + "iris.csv", "--skip-lines", "1", "--target", "-1"]
+        let run = try nn(["train"] + data + ["--hidden", "8", "--epochs", "30", "--batch-size", "8", "--threads", "1",
+                                             "--checkpoint", checkpoint], launcher: launcher)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("x 2 ranks (batch 8 per rank)"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("gradients all-reduced in shared memory\n"), run.stdout)
+        // One voice: one result block, from rank 0.
+        XCTAssertEqual(run.stdout.components(separatedBy: "training accuracy:").count - 1, 1, run.stdout)
+        let accuracy = try XCTUnwrap(figure("training accuracy: ", in: run.stdout))
+        XCTAssertGreaterThan(accuracy, 0.7, "30 epochs of iris")
+        let eval = try succeed(["eval", "--checkpoint", checkpoint] + data)
+        XCTAssertEqual(figure("test accuracy: ", in: eval), accuracy, eval)
+
+        // Batch norm over both ranks' rows.
+        let synchronized = try nn(["train"] + data + ["--hidden", "8", "--batch-norm", "--sync-batch-norm", "--epochs", "2",
+                                                      "--threads", "1"], launcher: launcher)
+        XCTAssertEqual(synchronized.status, 0, synchronized.stderr)
+        XCTAssertTrue(synchronized.stdout.contains("x 2 ranks (batch 32 per rank, synchronized batch norm)"), synchronized.stdout)
+        try assertOneLineError(["train"] + data + ["--sync-batch-norm"], mentions: ["--sync-batch-norm", "--batch-norm"])
+
+        let folds = try nn(["train"] + data + ["--folds", "3", "--epochs", "2"], launcher: launcher)
+        XCTAssertNotEqual(folds.status, 0)
+        XCTAssertTrue(folds.stderr.contains("--folds 3 cross-validates in one process; run it without mpirun"), folds.stderr)
+    }
+
     /// The rows of a CSV file without quotes, split at commas.
     func csvRows(_ path: String) throws -> [[String]] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }

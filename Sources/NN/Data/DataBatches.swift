@@ -28,6 +28,10 @@ public struct DataBatches: Sendable {
     public var augmentation: Augmentation?
     /// The generator every epoch's order and augmentation are drawn from.
     public var generator: RandomGenerator
+    /// This rank's part of every epoch in data-parallel training (nil: the whole dataset), as
+    /// `Minibatches.shard`. Every rank must use the same generator state so they draw the
+    /// same permutation.
+    public var shard: Shard?
 
     /// Batches of `batchSize` from `dataset`.
     public init(dataset: Dataset, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
@@ -47,9 +51,12 @@ public struct DataBatches: Sendable {
         self.generator = generator
     }
 
+    /// Samples one epoch visits on this rank (the whole dataset without a shard).
+    public var samplesPerEpoch: Int { shard?.samples(of: dataset.count) ?? dataset.count }
+
     /// Batches in one epoch.
     public var batchesPerEpoch: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        dropLast ? samplesPerEpoch / batchSize : (samplesPerEpoch + batchSize - 1) / batchSize
     }
 
     /// The batches of the next epoch: draws its order (if shuffling) and augmentation seed.
@@ -57,7 +64,12 @@ public struct DataBatches: Sendable {
     public mutating func nextEpoch() -> DataEpoch {
         var order = Array(0..<dataset.count)
         if shuffle { shuffleIndices(&order, using: &generator) }
-        let augmentationSeed = generator.next()  // drawn always, as in `Minibatches`
+        var augmentationSeed = generator.next()  // drawn always, as in `Minibatches`
+        if let shard {
+            order = shard.select(order)
+            // Rank 0 draws what an unsharded run draws (mix64(0) is 0), as in `Minibatches`.
+            augmentationSeed ^= mix64(UInt64(shard.rank) << 32)
+        }
         return DataEpoch(dataset: dataset, order: order, batchSize: batchSize, count: batchesPerEpoch,
                          augmentation: augmentation, augmentationSeed: augmentationSeed)
     }

@@ -284,14 +284,25 @@ public final class Trainer {
         precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
         precondition(training.count > 0, "fit: the training set is empty")
         precondition(task.accepts(training.targets), "fit: the \(task.rawValue) task cannot learn these targets")
-        // Each rank would silently train its own model on all the data.
-        precondition(communicator.size == 1, "fit: data-parallel training (a communicator of \(communicator.size) ranks) "
-                     + "covers fit(ImageDataset:) only, not a general Dataset")
         if let validation {
             precondition(validation.featureShape == training.featureShape,
                          "fit: validation features \(validation.featureShape) differ from training \(training.featureShape)")
         }
-        return try runEpochs(epochs, summaryLine: { Trainer.summaryLine($0, of: epochs, task: task) }) { epoch in
+        guard communicator.size > 1 else {
+            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        }
+        // As fit on images: rank 0's state is the run's, and an error on one rank ends all.
+        broadcastModel(from: 0)
+        do {
+            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        } catch {
+            communicator.abort("rank \(communicator.rank) of \(communicator.size): \(error)")
+        }
+    }
+
+    func fitEpochs(_ training: Dataset, validation: Dataset?, epochs: Int, batchSize: Int,
+                   augmentation: Augmentation?) throws -> [EpochMetrics] {
+        try runEpochs(epochs, summaryLine: { Trainer.summaryLine($0, of: epochs, task: task) }) { epoch in
             var metrics = try trainEpoch(training, epoch: epoch, of: epochs, batchSize: batchSize, augmentation: augmentation)
             if let validation {
                 let evaluation = evaluate(validation, batchSize: batchSize)
@@ -332,28 +343,42 @@ public final class Trainer {
         return (output, value)
     }
 
-    /// One pass over a general dataset.
+    /// One pass over a general dataset (this rank's shard of it with several ranks).
     func trainEpoch(_ data: Dataset, epoch: Int, of epochs: Int, batchSize: Int,
                     augmentation: Augmentation?) throws -> EpochMetrics {
         model.setTraining(true)
+        let ranks = communicator.size
         var batches = DataBatches(dataset: data, batchSize: batchSize, shuffle: true, augmentation: augmentation,
                                   generator: dataGenerator)
+        if ranks > 1 { batches.shard = Shard(rank: communicator.rank, count: ranks) }
         let epochBatches = batches.nextEpoch()
         dataGenerator = batches.generator
         let namedParameters = model.namedParameters
-        let progress = showsProgress ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.count) : nil
+        let reducer = ranks > 1 ? gradientReducer() : nil
+        let waitedBefore = reducer?.waitSeconds ?? 0
+        let progress = showsProgress && communicator.isLeader ? ProgressBar(title: "epoch \(epoch)/\(epochs)", total: epochBatches.count) : nil
         let start = Date()
         var lossSum = 0.0, seen = 0
         var predictions: [Float] = [], targets: [Float] = []
-        predictions.reserveCapacity(data.count * max(data.targets.sizePerSample, 1))
+        predictions.reserveCapacity(batches.samplesPerEpoch * max(data.targets.sizePerSample, 1))
         for (step, batch) in epochBatches.enumerated() {
             let (output, value) = try trainStep(batch.features, epoch: epoch, step: step + 1, parameters: namedParameters,
-                                                reducer: nil) { loss($0, batch.targets) }
+                                                reducer: reducer) { loss($0, batch.targets) }
             lossSum += Double(value) * Double(batch.count)
             output.withUnsafeBufferPointer { predictions.append(contentsOf: $0) }
             batch.targets.withUnsafeBufferPointer { targets.append(contentsOf: $0) }
             seen += batch.count
             progress?.update(step + 1, seen: seen, loss: lossSum / Double(seen))
+        }
+        gradientAllReduceWaitSeconds += (reducer?.waitSeconds ?? 0) - waitedBefore
+        if ranks > 1 {
+            // One voice: every rank scores all ranks' predictions (each rank's shard has the
+            // same number of samples, so the same number of floats).
+            var totals = [lossSum, Double(seen)]
+            communicator.allReduce(&totals, .sum, label: "epoch \(epoch) loss")
+            (lossSum, seen) = (totals[0], Int(totals[1]))
+            predictions = allGather(predictions, label: "epoch \(epoch) predictions")
+            targets = allGather(targets, label: "epoch \(epoch) targets")
         }
         let seconds = Date().timeIntervalSince(start)
         progress?.finish()
@@ -436,6 +461,15 @@ public final class Trainer {
         return EpochMetrics(epoch: epoch, trainLoss: lossSum / Double(seen), trainAccuracy: Double(correct) / Double(seen),
                             validationLoss: nil, validationAccuracy: nil, learningRate: optimizer.learningRate,
                             seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// Every rank's `values` (of the same count on every rank), in rank order: an all-reduce
+    /// of zeros holding each rank's values at its place (adding zeros is exact).
+    private func allGather(_ values: [Float], label: String) -> [Float] {
+        var all = [Float](repeating: 0, count: values.count * communicator.size)
+        all.replaceSubrange((communicator.rank * values.count)..<((communicator.rank + 1) * values.count), with: values)
+        communicator.allReduce(&all, .sum, label: label)
+        return all
     }
 
     /// The reducer for this epoch: the last one when the parameters, buckets, communicator

@@ -4,11 +4,12 @@
 //     DistributedTrainer <out-dir> [--samples N] [--batch B] [--epochs E] [--timeout S]
 //                        [--fail-rank R] [--kill-rank R] [--skip-rank R] [--fault-epoch E]
 //                        [--cnn 1] [--sync-bn 1] [--checkpoint 1] [--overlap 0|1|2|3]
-//                        [--shared-memory 0|1]
+//                        [--shared-memory 0|1] [--tabular 1]
 //
 // Trains W1 (784-256-128-10, Adam lr 1e-3) from seed 7 on N synthetic 28x28 images (with
 // --cnn 1 a W2-shaped miniature: conv 1->4, batch norm, ReLU, max pool, dense; --sync-bn 1
-// synchronizes its batch norm over the ranks), then
+// synchronizes its batch norm over the ranks; with --tabular 1 a regression of the mean of
+// each image's first ten pixels, as a general `Dataset`, by a 784-16-1 MLP), then
 // writes every parameter and buffer of its model, as raw little-endian floats, to
 // <out-dir>/rank<r>.bin. Started by mpirun it trains with MPICommunicator, alone with the
 // single-process default. The fault options act on one rank at the end of epoch
@@ -36,7 +37,7 @@ guard let outDirectory = arguments.first else { fail("usage: DistributedTrainer 
 arguments.removeFirst()
 var options: [String: Int] = ["--samples": 256, "--batch": 32, "--epochs": 1, "--timeout": 60,
                               "--fail-rank": -1, "--kill-rank": -1, "--skip-rank": -1, "--cnn": 0, "--sync-bn": 0,
-                              "--fault-epoch": 1, "--checkpoint": 0, "--overlap": -1, "--shared-memory": 1]
+                              "--fault-epoch": 1, "--checkpoint": 0, "--overlap": -1, "--shared-memory": 1, "--tabular": 0]
 while !arguments.isEmpty {
     let name = arguments.removeFirst()
     guard options[name] != nil, let text = arguments.first, let value = Int(text) else { fail("bad option \(name)") }
@@ -84,7 +85,15 @@ let data = ImageDataset(images: images, labels: labels, channels: 1, height: 28,
                         classNames: (0..<10).map(String.init))
 
 DefaultRandom.manualSeed(7)
-let model = options["--cnn"] == 1
+let tabular = options["--tabular"] == 1
+let model = tabular
+    ? Sequential {
+        Flatten()
+        Dense(inputSize: 784, outputSize: 16)
+        ReLU()
+        Dense(inputSize: 16, outputSize: 1)
+    }
+    : options["--cnn"] == 1
     ? Sequential {
         // No bias before batch norm: its true gradient is 0, and Adam would blow the rounding
         // noise standing in for that 0 up to whole learning-rate steps of either sign.
@@ -97,7 +106,8 @@ let model = options["--cnn"] == 1
     }
     : Models.mlp()
 if options["--sync-bn"] == 1 { model.synchronizeBatchNorm(over: communicator) }
-let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 1e-3), seed: 7)
+let adam = Adam(parameters: model.parameters, learningRate: 1e-3)
+let trainer = tabular ? Trainer(model: model, optimizer: adam, task: .regression, seed: 7) : Trainer(model: model, optimizer: adam, seed: 7)
 trainer.communicator = communicator
 if options["--overlap"]! >= 0 { trainer.overlapsGradientAllReduce = options["--overlap"]! > 0 }
 trainer.sharesGradientMemory = options["--shared-memory"] == 1
@@ -117,7 +127,13 @@ if options["--checkpoint"] == 1 {
     if communicator.isLeader { trainer.callbacks.insert(CheckpointSaver(url: checkpoint), at: 0) }
 }
 let firstEpoch = trainer.epochsCompleted
-try trainer.fit(data, epochs: options["--epochs"]!, batchSize: options["--batch"]!)
+if tabular {
+    let targets = (0..<samples).map { i in (0..<10).reduce(Float(0)) { $0 + images[i * 784 + $1] } / 10 }
+    let table = Dataset(features: images, featureShape: [784], targets: .values(targets, shape: [1]))
+    try trainer.fit(table, epochs: options["--epochs"]!, batchSize: options["--batch"]!)
+} else {
+    try trainer.fit(data, epochs: options["--epochs"]!, batchSize: options["--batch"]!)
+}
 
 var weights: [Float] = []
 for parameter in model.parameters { weights += parameter.value.scalars }
@@ -129,4 +145,5 @@ if let mpi = communicator as? MPICommunicator {
     mpi.finalize()
 }
 print("rank \(communicator.rank) of \(communicator.size): epochs \(firstEpoch)->\(trainer.epochsCompleted) "
-      + "loss \(trainer.history.last!.trainLoss) shared \(trainer.gradientBucketsAreShared)")
+      + "loss \(trainer.history.last!.trainLoss) shared \(trainer.gradientBucketsAreShared)"
+      + (trainer.history.last!.metrics["r2"].map { " r2 \($0)" } ?? ""))
