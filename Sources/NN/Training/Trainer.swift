@@ -212,15 +212,20 @@ public final class Trainer {
         precondition(epochs >= 1, "fit: epochs must be at least 1, got \(epochs)")
         precondition(batchSize >= 1, "fit: batch size must be at least 1, got \(batchSize)")
         precondition(training.count > 0, "fit: the training set is empty")
-        guard communicator.size > 1 else {
-            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+        return try onEveryRank {
+            try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
         }
-        // Also after a resume: whatever each rank loaded, rank 0's state is the run's.
+    }
+
+    /// Runs either fit's epochs: alone, or with several ranks from rank 0's state (also after
+    /// a resume: whatever each rank loaded, rank 0's is the run's), ending every rank if one
+    /// throws (the others would wait for it in the next collective).
+    private func onEveryRank(_ epochs: () throws -> [EpochMetrics]) throws -> [EpochMetrics] {
+        guard communicator.size > 1 else { return try epochs() }
         broadcastModel(from: 0)
         do {
-            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
+            return try epochs()
         } catch {
-            // The other ranks would wait for this one in the next collective.
             communicator.abort("rank \(communicator.rank) of \(communicator.size): \(error)")
         }
     }
@@ -274,9 +279,10 @@ public final class Trainer {
     }
 
     /// Trains on any dataset the trainer's `task` accepts, as `fit` on images does (same
-    /// epoch-end order, NaN checks, callbacks and resumability), reporting the task's
-    /// metrics in `EpochMetrics.metrics` and `validationMetrics` (computed over the epoch's
-    /// predictions in training mode, as Keras does, and over the validation set in inference mode).
+    /// epoch-end order, NaN checks, callbacks, resumability and data parallelism over the
+    /// communicator's ranks), reporting the task's metrics in `EpochMetrics.metrics` and
+    /// `validationMetrics` (computed over the epoch's predictions in training mode, as Keras
+    /// does, all ranks' together, and over the validation set in inference mode).
     @discardableResult
     public func fit(_ training: Dataset, validation: Dataset? = nil, epochs: Int, batchSize: Int,
                     augmentation: Augmentation? = nil) throws -> [EpochMetrics] {
@@ -288,15 +294,8 @@ public final class Trainer {
             precondition(validation.featureShape == training.featureShape,
                          "fit: validation features \(validation.featureShape) differ from training \(training.featureShape)")
         }
-        guard communicator.size > 1 else {
-            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
-        }
-        // As fit on images: rank 0's state is the run's, and an error on one rank ends all.
-        broadcastModel(from: 0)
-        do {
-            return try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
-        } catch {
-            communicator.abort("rank \(communicator.rank) of \(communicator.size): \(error)")
+        return try onEveryRank {
+            try fitEpochs(training, validation: validation, epochs: epochs, batchSize: batchSize, augmentation: augmentation)
         }
     }
 
