@@ -17,9 +17,6 @@ extension TrainCommand {
     /// cross-validation of it with `--folds`.
     func runTabular(saved: [String: String], communicator: any Communicator) throws {
         let leader = communicator.isLeader
-        if let folds, communicator.size > 1 {
-            throw CLIError("--folds \(folds) cross-validates in one process; run it without mpirun (\(communicator.size) ranks)")
-        }
         if model != nil { throw CLIError("--model names a Fashion-MNIST network; for tabular --data, shape the MLP with --hidden") }
         if augment || cropPadding != nil {
             throw CLIError("--augment and --crop-padding apply to Fashion-MNIST images, not tabular --data")
@@ -86,10 +83,12 @@ extension TrainCommand {
 
         if let folds {
             guard folds <= all.count else { throw CLIError("--folds \(folds) is more than the \(all.count) rows of \(dataPath)") }
-            print("nn train: \(folds)-fold cross-validation\(isClasses ? " (stratified)" : ""), " + header)
+            print("nn train: \(folds)-fold cross-validation\(isClasses ? " (stratified)" : ""), " + header
+                  + (communicator.size > 1 ? " x \(communicator.size) ranks (batch \(recipe.batchSize) per rank)" : ""))
             print("data: " + rows + "; features standardized on each training fold"
                   + (scalesTargets ? ", targets too" : ""))
             var plan = CrossValidation(folds: folds, stratified: isClasses, seed: seed, standardizesTargets: scalesTargets)
+            plan.communicator = communicator
             plan.makeSchedule = recipe.schedule == .none
                 ? nil : { recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)! }
             let result = try plan

@@ -41,7 +41,8 @@ extension CLITests {
 
     /// `mpirun -np 2 nn train --data`: a table trains data-parallel (the gradients in shared
     /// memory), rank 0 alone writes the checkpoint, which `nn eval` scores to the training
-    /// run's printed accuracy; `--folds` under mpirun is refused in one line.
+    /// run's printed accuracy; batch norm synchronizes over the ranks; `--folds` trains each
+    /// fold over both ranks and prints one report.
     func testTabularTrainsUnderMPI() throws {
         let d = try requireSklearn()
         let mpirun = "/usr/bin/mpirun.openmpi"
@@ -69,9 +70,13 @@ extension CLITests {
         XCTAssertTrue(synchronized.stdout.contains("x 2 ranks (batch 32 per rank, synchronized batch norm)"), synchronized.stdout)
         try assertOneLineError(["train"] + data + ["--sync-batch-norm"], mentions: ["--sync-batch-norm", "--batch-norm"])
 
-        let folds = try nn(["train"] + data + ["--folds", "3", "--epochs", "2"], launcher: launcher)
-        XCTAssertNotEqual(folds.status, 0)
-        XCTAssertTrue(folds.stderr.contains("--folds 3 cross-validates in one process; run it without mpirun"), folds.stderr)
+        // Cross-validation: each fold trained over both ranks, one report.
+        let folds = try nn(["train"] + data + ["--folds", "3", "--hidden", "8", "--epochs", "20", "--batch-size", "8",
+                                               "--threads", "1"], launcher: launcher)
+        XCTAssertEqual(folds.status, 0, folds.stderr)
+        XCTAssertTrue(folds.stdout.contains("3-fold cross-validation (stratified)") && folds.stdout.contains("x 2 ranks"), folds.stdout)
+        XCTAssertEqual(folds.stdout.components(separatedBy: "cross-validation accuracy: ").count - 1, 1, folds.stdout)
+        XCTAssertGreaterThan(try XCTUnwrap(figure("cross-validation accuracy: ", in: folds.stdout)), 0.6, folds.stdout)
     }
 
     /// The rows of a CSV file without quotes, split at commas.

@@ -21,6 +21,9 @@ public struct CrossValidation {
     /// Makes each fold's learning-rate schedule (nil: the optimizer's rate throughout). Called
     /// once per fold, so that a schedule with state (`ReduceOnPlateau`) starts afresh.
     public var makeSchedule: (() -> any LearningRateSchedule)?
+    /// The ranks each fold trains over (`Trainer.communicator`): with several, every fold is
+    /// trained data-parallel, and every rank scores it and gets the same result.
+    public var communicator: any Communicator = SingleProcessCommunicator()
 
     /// A k-fold plan; stratified and standardized by default, as the project's protocol T.
     public init(folds: Int = 5, stratified: Bool = true, seed: UInt64 = 0, standardizesFeatures: Bool = true,
@@ -77,6 +80,7 @@ public struct CrossValidation {
             let trainer = Trainer(model: model, optimizer: makeOptimizer(model.parameters), task: task,
                                   seed: trainerSeed(fold: index), loss: makeLoss?(model, train.count))
             trainer.schedule = makeSchedule?()
+            trainer.communicator = communicator
             trainer.printsEpochs = false
             trainer.showsProgress = false
             try trainer.fit(train, epochs: epochs, batchSize: batchSize)
