@@ -79,12 +79,20 @@ case "train":
     let labels = (0..<samples).map { Int32($0 % 10) }
     let data = ImageDataset(images: images, labels: labels, channels: 1, height: 28, width: 28,
                             classNames: (0..<10).map(String.init))
-    DefaultRandom.manualSeed(3)
-    let model = Models.cnn()
-    let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters), seed: 3)
-    trainer.communicator = communicator
-    (trainer.showsProgress, trainer.printsEpochs) = (false, false)
-    _ = try trainer.fit(data, epochs: 1, batchSize: batch)  // warm-up: pools, pages, connections
+    // Two trainers of the same model, one keeping its gradients in shared memory and one in
+    // its own (each keeps its reducer, as a run does: switching one trainer between the two
+    // made a new reducer at each switch, and the MPI epochs after it waited twice as long).
+    func makeTrainer(sharesGradientMemory: Bool) throws -> Trainer {
+        DefaultRandom.manualSeed(3)
+        let model = Models.cnn()
+        let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters), seed: 3)
+        trainer.communicator = communicator
+        trainer.sharesGradientMemory = sharesGradientMemory
+        (trainer.showsProgress, trainer.printsEpochs) = (false, false)
+        _ = try trainer.fit(data, epochs: 1, batchSize: batch)  // warm-up: pools, pages, connections
+        return trainer
+    }
+    let trainers = [try makeTrainer(sharesGradientMemory: true), try makeTrainer(sharesGradientMemory: false)]
     let steps = Double(samples / 64)
     // The ways of all-reducing the gradient, cycled epoch by epoch so each sees the same
     // machine: after backward (blocking), and overlapped with backward by each of
@@ -102,8 +110,8 @@ case "train":
         // Single process: nothing to all-reduce, every epoch is a plain one.
         let mode = communicator.size > 1 ? round % modes.count : 0
         if let progress = modes[mode].progress, let mpi { mpi.backgroundProgress = progress }
+        let trainer = trainers[modes[mode].shared ? 0 : 1]
         trainer.overlapsGradientAllReduce = modes[mode].progress != nil
-        trainer.sharesGradientMemory = modes[mode].shared
         let waited = trainer.gradientAllReduceWaitSeconds
         let metrics = try trainer.fit(data, epochs: trainer.epochsCompleted + 1, batchSize: batch)
         rates[mode].append(metrics[0].imagesPerSecond)
