@@ -84,7 +84,7 @@ extension TrainCommand {
         if let folds {
             guard folds <= all.count else { throw CLIError("--folds \(folds) is more than the \(all.count) rows of \(dataPath)") }
             print("nn train: \(folds)-fold cross-validation\(isClasses ? " (stratified)" : ""), " + header
-                  + (communicator.size > 1 ? " x \(communicator.size) ranks (batch \(recipe.batchSize) per rank)" : ""))
+                  + ranksSummary(communicator, batchSize: recipe.batchSize))
             print("data: " + rows + "; features standardized on each training fold"
                   + (scalesTargets ? ", targets too" : ""))
             var plan = CrossValidation(folds: folds, stratified: isClasses, seed: seed, standardizesTargets: scalesTargets)
@@ -141,10 +141,7 @@ extension TrainCommand {
         let model = network.build(seed: seed)
         let optimizer = recipe.optimizer.make(model.parameters, learningRate: recipe.learningRate, weightDecay: recipe.weightDecay)
         let trainer = Trainer(model: model, optimizer: optimizer, task: learningTask, seed: seed)
-        trainer.communicator = communicator
-        if syncBatchNorm { model.synchronizeBatchNorm(over: communicator) }
-        if let overlapAllReduce { trainer.overlapsGradientAllReduce = overlapAllReduce }
-        trainer.sharesGradientMemory = sharedMemoryAllReduce
+        trainOver(communicator, trainer: trainer, model: model)
         trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
         if let resume {
             try Checkpoint.resume(from: URL(fileURLWithPath: resume), trainer: trainer)
@@ -172,8 +169,7 @@ extension TrainCommand {
         print("nn train: \(network.summary) (\(model.parameterCount) parameters), \(learningTask.rawValue) (\(reason)), "
               + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), batch \(recipe.batchSize), "
               + "schedule \(recipe.schedule.rawValue), seed \(seed), \(Threads.count) threads"
-              + (communicator.size > 1 ? " x \(communicator.size) ranks (batch \(recipe.batchSize) per rank"
-                  + (syncBatchNorm ? ", synchronized batch norm)" : ")") : ""))
+              + ranksSummary(communicator, batchSize: recipe.batchSize))
         print("data: " + rows + "; \(training.count) training, \(validation?.count ?? 0) validation"
               + (scalesTargets ? "; features and targets standardized on the training rows" : "; features standardized on the training rows"))
         if trainer.epochsCompleted > 0 { print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)") }

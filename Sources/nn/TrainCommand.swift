@@ -227,10 +227,7 @@ struct TrainCommand: ParsableCommand {
         let optimizer = recipe.optimizer.make(network.parameters, learningRate: recipe.learningRate,
                                               weightDecay: recipe.weightDecay)
         let trainer = Trainer(model: network, optimizer: optimizer, seed: seed)
-        trainer.communicator = communicator
-        if let overlapAllReduce { trainer.overlapsGradientAllReduce = overlapAllReduce }
-        trainer.sharesGradientMemory = sharedMemoryAllReduce
-        if syncBatchNorm { network.synchronizeBatchNorm(over: communicator) }
+        trainOver(communicator, trainer: trainer, model: network)
         trainer.schedule = recipe.schedule.make(learningRate: recipe.learningRate, epochs: recipe.epochs)
         if let resumeURL {
             try Checkpoint.resume(from: resumeURL, trainer: trainer)
@@ -265,8 +262,7 @@ struct TrainCommand: ParsableCommand {
               + "\(recipe.optimizer.summary), lr \(recipe.learningRate), weight decay \(recipe.weightDecay), "
               + "batch \(recipe.batchSize), schedule \(recipe.schedule.rawValue), augmentation \(augment ? (cropPadding > 0 ? "flip + crop pad \(cropPadding)" : "flip") : "off"), "
               + "seed \(seed), \(Threads.count) threads"
-              + (communicator.size > 1 ? " x \(communicator.size) ranks (batch \(recipe.batchSize) per rank"
-                  + (syncBatchNorm ? ", synchronized batch norm)" : ")") : ""))
+              + ranksSummary(communicator, batchSize: recipe.batchSize))
         print("data: \(training.count) training, \(validation?.count ?? 0) validation, \(testFiles.count) test images from \(data)")
         if trainer.epochsCompleted > 0 {
             print("resuming \(resume!) after epoch \(trainer.epochsCompleted) of \(recipe.epochs)")
@@ -370,6 +366,23 @@ extension TrainCommand {
             weightDecay: try weightDecay ?? stored("weight_decay", { Float($0) })
                 ?? (sameOptimizer ? base.weightDecay : optimizerName.defaultWeightDecay),
             schedule: try schedule ?? stored("schedule", ScheduleName.init(rawValue:)) ?? base.schedule)
+    }
+}
+
+extension TrainCommand {
+    /// The MPI options applied: `trainer` trains over `communicator`, with `model`'s batch
+    /// norm synchronized if asked, and the all-reduce as chosen.
+    func trainOver(_ communicator: any Communicator, trainer: Trainer, model: any Layer) {
+        trainer.communicator = communicator
+        if syncBatchNorm { model.synchronizeBatchNorm(over: communicator) }
+        if let overlapAllReduce { trainer.overlapsGradientAllReduce = overlapAllReduce }
+        trainer.sharesGradientMemory = sharedMemoryAllReduce
+    }
+
+    /// The banner's " x N ranks (batch B per rank...)" with several ranks, else "".
+    func ranksSummary(_ communicator: any Communicator, batchSize: Int) -> String {
+        communicator.size > 1 ? " x \(communicator.size) ranks (batch \(batchSize) per rank"
+            + (syncBatchNorm ? ", synchronized batch norm)" : ")") : ""
     }
 }
 

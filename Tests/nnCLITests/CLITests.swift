@@ -282,15 +282,21 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Open MPI's mpirun starting 2 ranks on this 2-core machine as root (the `launcher` of
+    /// `nn`); skips when Open MPI is not installed.
+    func mpirunTwoRanks() throws -> [String] {
+        let mpirun = "/usr/bin/mpirun.openmpi"
+        guard FileManager.default.isExecutableFile(atPath: mpirun) else { throw XCTSkip("no Open MPI (make deps)") }
+        return [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                "--mca", "mpi_yield_when_idle", "1", "-np", "2"]
+    }
+
     /// `mpirun -np 2 nn train` with the gradients all-reduced in shared memory (the default)
     /// and through MPI (`--no-shared-memory-all-reduce`): the same sums of the same bytes with
     /// 2 ranks, so the same checkpoint bit for bit and the same test accuracy.
     func testTwoRanksTrainTheSameWithAndWithoutSharedMemory() throws {
         try requireData()
-        let mpirun = "/usr/bin/mpirun.openmpi"
-        guard FileManager.default.isExecutableFile(atPath: mpirun) else { throw XCTSkip("no Open MPI (make deps)") }
-        let launcher = [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                        "--mca", "mpi_yield_when_idle", "1", "-np", "2"]
+        let launcher = try mpirunTwoRanks()
         let recipe = ["train", "--model", "mlp", "--epochs", "1", "--limit", "1024", "--threads", "1"]
         let shared = scratch.appendingPathComponent("shared.safetensors"), mpi = scratch.appendingPathComponent("mpi.safetensors")
         let first = try nn(recipe + ["--checkpoint", shared.path], launcher: launcher)

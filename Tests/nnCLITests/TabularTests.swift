@@ -45,10 +45,7 @@ extension CLITests {
     /// fold over both ranks and prints one report.
     func testTabularTrainsUnderMPI() throws {
         let d = try requireSklearn()
-        let mpirun = "/usr/bin/mpirun.openmpi"
-        guard FileManager.default.isExecutableFile(atPath: mpirun) else { throw XCTSkip("no Open MPI (make deps)") }
-        let launcher = [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                        "--mca", "mpi_yield_when_idle", "1", "-np", "2"]
+        let launcher = try mpirunTwoRanks()
         let checkpoint = scratch.appendingPathComponent("iris-mpi.st").path
         let data = ["--data", d + "iris.csv", "--skip-lines", "1", "--target", "-1"]
         let run = try nn(["train"] + data + ["--hidden", "8", "--epochs", "30", "--batch-size", "8", "--threads", "1",

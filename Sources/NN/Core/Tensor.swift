@@ -6,9 +6,9 @@ import Foundation
 final class PooledStorage<Element> {
     let count: Int
     let pointer: UnsafeMutablePointer<Element>
-    /// The storage this one is a window into, kept alive by it; nil when this one owns `pointer`.
-    private let base: PooledStorage<Element>?
-    /// The owner of memory this storage borrows (not from the pool), kept alive by it.
+    /// What keeps `pointer`'s memory alive when this storage does not own it (the storage it
+    /// is a window into, or the owner of memory borrowed from outside the pool); nil when it
+    /// owns `pointer` and returns it to the pool.
     private let owner: AnyObject?
 
     /// Uninitialized storage; every caller writes all `count` elements before reading.
@@ -17,7 +17,6 @@ final class PooledStorage<Element> {
         self.count = count
         let raw = StoragePool.allocate(bytes: max(count, 1) * MemoryLayout<Element>.stride)
         pointer = raw.bindMemory(to: Element.self, capacity: max(count, 1))
-        base = nil
         owner = nil
     }
 
@@ -28,8 +27,7 @@ final class PooledStorage<Element> {
                      "storage view \(offset)..<\(offset + count) outside 0..<\(base.count)")
         self.count = count
         pointer = base.pointer + offset
-        self.base = base
-        owner = nil
+        owner = base
     }
 
     /// `count` elements at `pointer` in memory that `owner` keeps valid (a gradient bucket in
@@ -38,12 +36,11 @@ final class PooledStorage<Element> {
         precondition(count >= 0, "element count must be non-negative, got \(count)")
         self.count = count
         self.pointer = pointer
-        base = nil
         self.owner = owner
     }
 
     deinit {
-        guard base == nil, owner == nil else { return }
+        guard owner == nil else { return }
         StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Element>.stride)
     }
 }
